@@ -1,0 +1,69 @@
+// Every environment variable probe-atlas reads, parsed and typed in one place.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Config {
+  /** PostgreSQL URL; when absent the server starts an embedded PostgreSQL. */
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  /** Origins allowed by CORS; `*` allows any. */
+  corsOrigins: string[] | '*';
+  /** Development mode exposes stack traces in GraphQL errors. */
+  development: boolean;
+  /** Bearer token required by anything that writes; writes are disabled when unset. */
+  adminToken: string | undefined;
+  embeddedPostgres: { dataDir: string; port: number };
+  limits: { maxDepth: number; maxCost: number; maxPageSize: number };
+  /** Whether the first start seeds an empty database with the bundled Binder norms. */
+  seedOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, value: string, expected: string) {
+    super(`Environment variable ${variable}=${JSON.stringify(value)} is invalid: expected ${expected}.`);
+    this.name = 'ConfigError';
+  }
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, raw, 'true or false');
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cors = env.CORS_ORIGINS?.trim();
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    host: env.HOST || 'localhost',
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    corsOrigins: !cors || cors === '*' ? '*' : cors.split(',').map((origin) => origin.trim()).filter(Boolean),
+    development: (env.NODE_ENV ?? 'development') === 'development',
+    adminToken: env.ADMIN_TOKEN || undefined,
+    embeddedPostgres: {
+      dataDir: path.resolve(PROJECT_ROOT, env.EMBEDDED_PG_DIR || '.data/postgres'),
+      port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
+    },
+    limits: {
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', 50_000, 1),
+      maxPageSize: integer(env, 'GRAPHQL_MAX_PAGE_SIZE', 500, 1, 100_000),
+    },
+    seedOnStart: boolean(env, 'SEED_ON_START', true),
+  };
+}

@@ -1,0 +1,32 @@
+// Migrations run through the real Prisma CLI (`prisma migrate deploy`), backed by the WASM schema
+// engine shim, so the server, the tests and a user at a terminal all apply them the same way.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { PROJECT_ROOT } from '../config.ts';
+
+const require = createRequire(import.meta.url);
+
+export class MigrationError extends Error {
+  constructor(readonly output: string, exitCode: number | null) {
+    super(`prisma migrate deploy failed (exit ${exitCode}):\n${output.trim()}`);
+    this.name = 'MigrationError';
+  }
+}
+
+export async function applyMigrations(databaseUrl: string): Promise<void> {
+  const cli = require.resolve('prisma/build/index.js');
+  const child = spawn(process.execPath, [cli, 'migrate', 'deploy'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  // The CLI can exit 0 when the engine process dies; the closing line is the real signal.
+  if (exitCode !== 0 || !/(applied|No pending migrations)/i.test(output)) throw new MigrationError(output, exitCode);
+}

@@ -1,0 +1,41 @@
+// A fresh, migrated database per test file, cloned from the template made in global-setup.ts.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { connectDatabase, type Database } from '../../src/db/client.ts';
+import { withDatabase } from './urls.ts';
+
+export interface TestDatabase extends Database {
+  url: string;
+  name: string;
+  /** Closes connections and drops the database. */
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const serverUrl = process.env.PROBE_ATLAS_TEST_SERVER_URL;
+  if (!serverUrl) throw new Error('PROBE_ATLAS_TEST_SERVER_URL is not set: run the tests through jest (global-setup.ts).');
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const template = process.env.PROBE_ATLAS_TEST_TEMPLATE!;
+  const name = `probe_atlas_test_${randomBytes(6).toString('hex')}`;
+  await admin((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  const url = withDatabase(process.env.PROBE_ATLAS_TEST_SERVER_URL!, name);
+  const db = connectDatabase(url, { maxConnections: 4 });
+  return {
+    ...db,
+    url,
+    name,
+    async drop() {
+      await db.close();
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
