@@ -1,0 +1,12 @@
+# probe-atlas API image. Used by docker-compose.yml next to PostgreSQL 16.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY prisma ./prisma
+COPY prisma.config.ts ./
+COPY scripts/schema-engine-shim.mjs ./scripts/schema-engine-shim.mjs
+RUN npm ci
+COPY . .
+ENV HOST=0.0.0.0 PORT=4000 NODE_ENV=production
+EXPOSE 4000
+CMD ["npm", "start"]
