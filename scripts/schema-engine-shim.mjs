@@ -45,7 +45,8 @@ function enginesHash() {
 
 /** Loads the WASM engine without --experimental-wasm-modules. */
 async function loadWasmEngine() {
-  globalThis.PRISMA_WASM_PANIC_REGISTRY ??= { set_message() {} };
+  // The engine reports a Rust panic's message here just before trapping; keep it for the error reply.
+  globalThis.PRISMA_WASM_PANIC_REGISTRY ??= { set_message(message) { lastPanicMessage = String(message); } };
   const bg = await import('@prisma/schema-engine-wasm/schema_engine_bg');
   // The .wasm file is not in the package's exports map: find it beside the glue module.
   const gluePath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
@@ -55,6 +56,8 @@ async function loadWasmEngine() {
   instance.exports.__wbindgen_start();
   return bg;
 }
+
+let lastPanicMessage;
 
 const PG_CHAR_OID = 18;
 const PG_TEXT_OID = 25;
@@ -203,9 +206,23 @@ async function serveRpc(args) {
     },
   };
 
+  // A Rust panic traps the WASM instance and surfaces as an uncaught error: answer the pending call
+  // as a panic and exit 101, as the native engine does, so the CLI fails loudly instead of printing nothing.
+  let currentId;
+  process.on('uncaughtException', (error) => {
+    const message = lastPanicMessage ?? String(error?.stack ?? error);
+    process.stderr.write(`${logLine('ERROR', message)}\n`);
+    if (currentId !== undefined) {
+      send({ id: currentId, jsonrpc: '2.0', error: { code: 4466, message: 'The schema engine panicked.', data: { is_panic: true, message, error: { message } } } });
+    }
+    process.exitCode = 101;
+    setTimeout(() => process.exit(101), 50);
+  });
+
   let queue = Promise.resolve();
   const handle = async (request) => {
     const { id, method, params } = request;
+    currentId = id;
     try {
       const call = methods[method] ?? ((p) => {
         if (typeof engine[method] !== 'function') throw new Error(`Unknown schema engine method ${method}`);

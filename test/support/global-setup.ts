@@ -1,6 +1,6 @@
 // Finds a PostgreSQL for the whole test run and migrates one template database; each test file then
 // clones the template (CREATE DATABASE … TEMPLATE), which takes milliseconds and isolates suites.
-//   1. TEST_DATABASE_URL, if set: a server URL whose user may create databases.
+//   1. TEST_DATABASE_URL, if set: a server URL whose user may create databases (`embedded` forces 3).
 //   2. PostgreSQL at 127.0.0.1:5432 as user postgres (the development machines and CI).
 //   3. Otherwise an embedded PostgreSQL from npm, so `npm test` passes on any machine.
 import pg from 'pg';
@@ -22,13 +22,14 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 export default async function globalSetup(): Promise<void> {
-  let serverUrl = process.env.TEST_DATABASE_URL;
+  const requested = process.env.TEST_DATABASE_URL;
+  let serverUrl = requested === 'embedded' ? undefined : requested;
   if (!serverUrl) {
     const local = 'postgresql://postgres@127.0.0.1:5432/postgres';
-    if (await reachable(local)) {
+    if (requested !== 'embedded' && (await reachable(local))) {
       serverUrl = local;
     } else {
-      console.log('\nNo PostgreSQL at 127.0.0.1:5432: starting an embedded one for the tests.');
+      console.log('\nStarting an embedded PostgreSQL for the tests (none configured or reachable at 127.0.0.1:5432).');
       const embedded = await startEmbeddedPostgres({
         dataDir: path.join(PROJECT_ROOT, '.data', `test-postgres-${process.pid}`),
         port: 54331,
