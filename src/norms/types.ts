@@ -1,0 +1,52 @@
+// A norms dataset as parsed from its folder, before it touches the database.
+
+export interface NormsAttribute {
+  name: string;
+  group: string;
+  description: string;
+  /** Extra columns of attributes.csv, verbatim. */
+  metadata: Record<string, string>;
+}
+
+export interface NormsConcept {
+  word: string;
+  category: string | null;
+  /** Extra columns of concepts.csv, verbatim ({} without that file). */
+  metadata: Record<string, string>;
+}
+
+/** One present cell of ratings.csv; missing cells have no entry (missing is not 0). */
+export interface NormsRating {
+  /** Index into `concepts`. */
+  concept: number;
+  /** Index into `attributes`. */
+  attribute: number;
+  value: number;
+}
+
+export interface NormsDatasetContent {
+  citation: string;
+  source: string;
+  /** Group names in order of first appearance in attributes.csv. */
+  groups: string[];
+  /** In attributes.csv order. */
+  attributes: NormsAttribute[];
+  /** In ratings.csv order. */
+  concepts: NormsConcept[];
+  ratings: NormsRating[];
+}
+
+export const NORMS_FILES = {
+  ratings: 'ratings.csv',
+  attributes: 'attributes.csv',
+  concepts: 'concepts.csv',
+  source: 'SOURCE.md',
+} as const;
+
+/** File contents by role; `concepts` is optional. Bytes are checked for UTF-8, strings are taken as decoded. */
+export interface NormsFiles {
+  ratings?: Uint8Array | string;
+  attributes?: Uint8Array | string;
+  concepts?: Uint8Array | string;
+  source?: Uint8Array | string;
+}
