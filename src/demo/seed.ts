@@ -1,0 +1,96 @@
+// First-start seed: an ordered list of named steps, each skipped when its result is already stored,
+// so seeding twice changes nothing. Later stages (tiny-bundle extraction, probes) append their own
+// steps with addSeedStep().
+import type { SeedDatabase, SeedProgress, SeedStep } from './seed-step.ts';
+import { binderNormsStep } from './seed-binder.ts';
+
+export type { SeedDatabase, SeedProgress, SeedStep } from './seed-step.ts';
+export { BINDER_DATASET_NAME, BINDER_FOLDER, binderNormsStep } from './seed-binder.ts';
+
+const registry: SeedStep[] = [binderNormsStep];
+
+/** The registered steps, in the order they run. */
+export function seedSteps(): readonly SeedStep[] {
+  return [...registry];
+}
+
+export class SeedStepError extends Error {
+  readonly code: 'DUPLICATE_SEED_STEP' | 'UNKNOWN_SEED_STEP';
+  constructor(code: SeedStepError['code'], message: string) {
+    super(message);
+    this.name = 'SeedStepError';
+    this.code = code;
+  }
+}
+
+/**
+ * Registers a step: at the end, or right after/before a named step. Returns a function that
+ * unregisters it (for tests).
+ */
+export function addSeedStep(step: SeedStep, position: { after?: string; before?: string } = {}): () => void {
+  if (registry.some((s) => s.name === step.name)) throw new SeedStepError('DUPLICATE_SEED_STEP', `A seed step named ${JSON.stringify(step.name)} is already registered.`);
+  const anchor = position.after ?? position.before;
+  let index = registry.length;
+  if (anchor !== undefined) {
+    const found = registry.findIndex((s) => s.name === anchor);
+    if (found < 0) throw new SeedStepError('UNKNOWN_SEED_STEP', `No seed step named ${JSON.stringify(anchor)} to place ${JSON.stringify(step.name)} next to.`);
+    index = position.after !== undefined ? found + 1 : found;
+  }
+  registry.splice(index, 0, step);
+  return () => {
+    const at = registry.indexOf(step);
+    if (at >= 0) registry.splice(at, 1);
+  };
+}
+
+export interface SeedStepReport {
+  name: string;
+  status: 'already-done' | 'ran';
+  seconds: number;
+  summary?: string;
+}
+
+/** Structurally compatible with src/log.ts's Logger. */
+export interface SeedLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  error?(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface SeedOptions {
+  /** A plain function or a structured logger; defaults to console.log. */
+  log?: ((message: string) => void) | SeedLogger;
+  /** Defaults to the registered steps. */
+  steps?: readonly SeedStep[];
+}
+
+/** Runs every step that is not done yet, in order; stops at the first failure (the error propagates). */
+export async function seedDatabase(db: SeedDatabase, options: SeedOptions = {}): Promise<SeedStepReport[]> {
+  const sink = options.log ?? ((message: string) => console.log(message));
+  const log = (message: string, fields: Record<string, unknown> = {}, level: 'info' | 'error' = 'info') => {
+    if (typeof sink === 'function') sink(message);
+    else if (level === 'error' && sink.error) sink.error(message, fields);
+    else sink.info(message, fields);
+  };
+  const reports: SeedStepReport[] = [];
+  for (const step of options.steps ?? seedSteps()) {
+    const started = performance.now();
+    if (await step.isDone(db)) {
+      reports.push({ name: step.name, status: 'already-done', seconds: (performance.now() - started) / 1000 });
+      log(`seed: ${step.name}: already done`, { step: step.name });
+      continue;
+    }
+    log(`seed: ${step.name}: running`, { step: step.name });
+    const progress: SeedProgress = (done, total, message) => log(`seed: ${step.name}: ${done}/${total}${message ? ` ${message}` : ''}`, { step: step.name, done, total });
+    let summary: string | void;
+    try {
+      summary = await step.run(db, progress);
+    } catch (error) {
+      log(`seed: ${step.name}: failed: ${(error as Error).message}`, { step: step.name }, 'error');
+      throw error;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    reports.push({ name: step.name, status: 'ran', seconds, ...(summary ? { summary } : {}) });
+    log(`seed: ${step.name}: done in ${seconds.toFixed(2)} s${summary ? ` — ${summary}` : ''}`, { step: step.name, seconds });
+  }
+  return reports;
+}
