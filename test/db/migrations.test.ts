@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 async function prisma(args: string[]) {
-  const env = { ...process.env, DATABASE_URL: db.url, PRISMA_HIDE_UPDATE_MESSAGE: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, PRISMA_HIDE_UPDATE_MESSAGE: '1' };
   delete env.PRISMA_SCHEMA_ENGINE_BINARY; // prisma.config.ts must choose the shim by itself
   return run(process.execPath, [...prismaCli, ...args], { cwd: PROJECT_ROOT, env });
 }
