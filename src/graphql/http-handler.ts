@@ -1,0 +1,113 @@
+// The whole HTTP surface on plain node:http: CORS, /healthz, the offline playground and its assets,
+// and the GraphQL endpoint handed to Apollo's executeHTTPGraphQLRequest.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import { createContext, type ApiContext } from './context.ts';
+import { decideCors, preflightHeaders } from './cors.ts';
+import { ErrorCode } from './errors.ts';
+import { checkHealth } from './health.ts';
+import { ASSET_PREFIX, loadAssets } from './playground/assets.ts';
+import { loadExamples } from './playground/examples.ts';
+import { PLAYGROUND_CSP, renderPlaygroundPage } from './playground/page.ts';
+import { BodyTooLargeError, readBody } from './read-body.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+
+function send(response: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
+  response.writeHead(status, headers);
+  response.end(body);
+}
+
+function sendJson(response: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  send(response, status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }, JSON.stringify(value));
+}
+
+function sendError(response: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+  sendJson(response, status, { errors: [{ message, extensions: { code } }] }, headers);
+}
+
+/** A browser navigating to the endpoint (HTML preferred, no query): show the playground. */
+function wantsPlayground(request: IncomingMessage, url: URL): boolean {
+  return request.method === 'GET' && !url.searchParams.has('query') && (request.headers.accept ?? '').includes('text/html');
+}
+
+export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config }) {
+  const { apollo, db, config } = options;
+
+  async function servePlayground(response: ServerResponse, headers: Record<string, string>) {
+    const assets = await loadAssets();
+    const html = renderPlaygroundPage({ endpoint: GRAPHQL_PATH, assets, examples: loadExamples() });
+    send(response, 200, { ...headers, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache', 'Content-Security-Policy': PLAYGROUND_CSP }, html);
+  }
+
+  async function serveAsset(request: IncomingMessage, response: ServerResponse, pathname: string, headers: Record<string, string>) {
+    const asset = (await loadAssets()).lookup(pathname);
+    if (!asset) return sendError(response, 404, ErrorCode.NOT_FOUND, `No playground asset at ${pathname}.`, headers);
+    const etag = `"${asset.hash}"`;
+    const cacheHeaders = { ...headers, ETag: etag, 'Cache-Control': 'public, max-age=31536000, immutable' };
+    if (request.headers['if-none-match'] === etag) return send(response, 304, cacheHeaders, '');
+    send(response, 200, { ...cacheHeaders, 'Content-Type': asset.contentType, 'Content-Length': String(asset.body.length) }, asset.body);
+  }
+
+  async function serveGraphql(request: IncomingMessage, response: ServerResponse, url: URL, corsHeaders: Record<string, string>) {
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown;
+    if (request.method === 'POST') {
+      const text = await readBody(request);
+      if ((headers.get('content-type') ?? '').includes('application/json')) {
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch (error) {
+          return sendError(response, 400, ErrorCode.BAD_REQUEST, `Request body is not valid JSON: ${(error as Error).message}`, corsHeaders);
+        }
+      }
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
+      context: async () => createContext(db, config, request.headers.authorization),
+    });
+    const responseHeaders: Record<string, string> = { ...corsHeaders };
+    for (const [name, value] of result.headers) responseHeaders[name] = value;
+    if (result.body.kind === 'complete') return send(response, result.status ?? 200, responseHeaders, result.body.string);
+    response.writeHead(result.status ?? 200, responseHeaders);
+    for await (const chunk of result.body.asyncIterator) response.write(chunk);
+    response.end();
+  }
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const cors = decideCors(request.headers.origin, config.corsOrigins, request.headers.host);
+    if (cors.kind === 'refused') {
+      return sendError(response, 403, ErrorCode.FORBIDDEN, `Origin ${cors.origin} is not allowed (CORS_ORIGINS).`, { Vary: 'Origin' });
+    }
+    const corsHeaders = cors.kind === 'allowed' ? cors.headers : {};
+    if (request.method === 'OPTIONS') return send(response, 204, { ...corsHeaders, ...preflightHeaders() }, '');
+
+    if (url.pathname === '/healthz' && (request.method === 'GET' || request.method === 'HEAD')) {
+      const health = await checkHealth(db);
+      return sendJson(response, health.status, health.body, { ...corsHeaders, 'Cache-Control': 'no-store' });
+    }
+    if (url.pathname.startsWith(ASSET_PREFIX) && request.method === 'GET') {
+      return serveAsset(request, response, url.pathname, corsHeaders);
+    }
+    if (url.pathname === GRAPHQL_PATH) {
+      if (wantsPlayground(request, url)) return servePlayground(response, corsHeaders);
+      return serveGraphql(request, response, url, corsHeaders);
+    }
+    sendError(response, 404, ErrorCode.NOT_FOUND, `Nothing at ${url.pathname}; the GraphQL endpoint is ${GRAPHQL_PATH}.`, corsHeaders);
+  }
+
+  return (request: IncomingMessage, response: ServerResponse): void => {
+    route(request, response).catch((error: unknown) => {
+      if (response.headersSent) return response.destroy(error as Error);
+      if (error instanceof BodyTooLargeError) return sendError(response, 413, ErrorCode.BAD_REQUEST, error.message, { Connection: 'close' });
+      console.error('HTTP request failed', error);
+      sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, config.development ? String((error as Error)?.stack ?? error) : 'Internal server error.');
+    });
+  };
+}

@@ -1,0 +1,155 @@
+// Per-request DataLoaders: every parent → children hop of a query becomes one batched statement,
+// and nothing is cached beyond the request (the data changes under the API as runs progress).
+import DataLoader from 'dataloader';
+import type { Database } from '../db/client.ts';
+import type {
+  Attribute,
+  AttributeGroup,
+  Component,
+  DatasetConcept,
+  ExtractionRun,
+  Layer,
+  Model,
+  NormsDataset,
+  ProbeCell,
+  ProbeGroupScore,
+  ProbeRun,
+  Concept,
+} from '../generated/prisma/client.ts';
+import {
+  cellPagesByProbeRun,
+  conceptPagesByDataset,
+  ratingPagesByAttribute,
+  ratingPagesByConcept,
+  scorePagesByCell,
+  timestepsByExtractionRun,
+  type ChildPage,
+  type RatingRow,
+  type PageWindow,
+} from '../db/catalogue.ts';
+
+/**
+ * Dispatch a batch on the next macrotask rather than DataLoader's default microtask tick: sibling
+ * branches of a query reach the same level a few promise hops apart (Prisma resolves asynchronously),
+ * and waiting one setImmediate gathers them into one statement.
+ */
+const options = { batchScheduleFn: (dispatch: () => void) => void setImmediate(dispatch) };
+
+/** Loads rows by key, null where none exists, in key order. */
+function byKey<K, T>(fetch: (keys: K[]) => Promise<T[]>, keyOf: (row: T) => K): DataLoader<K, T | null> {
+  return new DataLoader(async (keys) => {
+    const rows = new Map((await fetch([...keys])).map((row) => [keyOf(row), row]));
+    return keys.map((key) => rows.get(key) ?? null);
+  }, options);
+}
+
+/** Loads the (already ordered) children of each parent key. */
+function groupedBy<K, T>(fetch: (keys: K[]) => Promise<T[]>, parentOf: (row: T) => K): DataLoader<K, T[]> {
+  return new DataLoader(async (keys) => {
+    const groups = new Map<K, T[]>(keys.map((key) => [key, []]));
+    for (const row of await fetch([...keys])) groups.get(parentOf(row))?.push(row);
+    return keys.map((key) => groups.get(key)!);
+  }, options);
+}
+
+/** One loader per distinct page window (and filter) requested, all keyed by parent id. */
+function pagedBy<Row, Extra extends string | number | null = null>(
+  fetch: (parentIds: readonly number[], window: PageWindow, extra: Extra) => Promise<Map<number, ChildPage<Row>>>,
+) {
+  const loaders = new Map<string, DataLoader<number, ChildPage<Row>>>();
+  return (window: PageWindow, extra: Extra = null as Extra): DataLoader<number, ChildPage<Row>> => {
+    const cacheKey = `${window.offset}:${window.limit}:${extra}`;
+    let loader = loaders.get(cacheKey);
+    if (!loader) {
+      loader = new DataLoader(async (ids) => {
+        const pages = await fetch(ids, window, extra);
+        return ids.map((id) => pages.get(id)!);
+      }, options);
+      loaders.set(cacheKey, loader);
+    }
+    return loader;
+  };
+}
+
+const id = (row: { id: number }) => row.id;
+
+export function createLoaders(db: Database) {
+  const { prisma, pool } = db;
+  return {
+    model: byKey<number, Model>((ids) => prisma.model.findMany({ where: { id: { in: ids } } }), id),
+    component: byKey<number, Component>((ids) => prisma.component.findMany({ where: { id: { in: ids } } }), id),
+    layer: byKey<number, Layer>((ids) => prisma.layer.findMany({ where: { id: { in: ids } } }), id),
+    dataset: byKey<number, NormsDataset>((ids) => prisma.normsDataset.findMany({ where: { id: { in: ids } } }), id),
+    group: byKey<number, AttributeGroup>((ids) => prisma.attributeGroup.findMany({ where: { id: { in: ids } } }), id),
+    attribute: byKey<number, Attribute>((ids) => prisma.attribute.findMany({ where: { id: { in: ids } } }), id),
+    concept: byKey<number, Concept>((ids) => prisma.concept.findMany({ where: { id: { in: ids } } }), id),
+    conceptByWord: byKey<string, Concept>((words) => prisma.concept.findMany({ where: { word: { in: words } } }), (c) => c.word),
+    extractionRun: byKey<number, ExtractionRun>((ids) => prisma.extractionRun.findMany({ where: { id: { in: ids } } }), id),
+    probeRun: byKey<number, ProbeRun>((ids) => prisma.probeRun.findMany({ where: { id: { in: ids } } }), id),
+    probeCell: byKey<number, ProbeCell>((ids) => prisma.probeCell.findMany({ where: { id: { in: ids } } }), id),
+
+    componentsByModel: groupedBy<number, Component>(
+      (ids) => prisma.component.findMany({ where: { modelId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.modelId,
+    ),
+    layersByComponent: groupedBy<number, Layer>(
+      (ids) => prisma.layer.findMany({ where: { componentId: { in: ids } }, orderBy: { index: 'asc' } }),
+      (row) => row.componentId,
+    ),
+    datasetVersionsByName: groupedBy<string, NormsDataset>(
+      (names) => prisma.normsDataset.findMany({ where: { name: { in: names } }, orderBy: { version: 'asc' } }),
+      (row) => row.name,
+    ),
+    groupsByDataset: groupedBy<number, AttributeGroup>(
+      (ids) => prisma.attributeGroup.findMany({ where: { datasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.datasetId,
+    ),
+    attributesByGroup: groupedBy<number, Attribute>(
+      (ids) => prisma.attribute.findMany({ where: { groupId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.groupId,
+    ),
+    attributesByDataset: groupedBy<number, Attribute>(
+      (ids) => prisma.attribute.findMany({ where: { datasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.datasetId,
+    ),
+    membershipsByConcept: groupedBy<number, DatasetConcept>(
+      (ids) =>
+        prisma.datasetConcept.findMany({
+          where: { conceptId: { in: ids } },
+          orderBy: [{ dataset: { name: 'asc' } }, { dataset: { version: 'asc' } }],
+        }),
+      (row) => row.conceptId,
+    ),
+    extractionRunsByModel: groupedBy<number, ExtractionRun>(
+      (ids) => prisma.extractionRun.findMany({ where: { modelId: { in: ids } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+      (row) => row.modelId,
+    ),
+    probeRunsByExtractionRun: groupedBy<number, ProbeRun>(
+      (ids) =>
+        prisma.probeRun.findMany({ where: { extractionRunId: { in: ids } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+      (row) => row.extractionRunId,
+    ),
+    groupScoresByCell: groupedBy<number, ProbeGroupScore>(
+      (ids) =>
+        prisma.probeGroupScore.findMany({
+          where: { cellId: { in: ids } },
+          orderBy: [{ group: { position: 'asc' } }, { metric: 'asc' }],
+        }),
+      (row) => row.cellId,
+    ),
+    timestepsByExtractionRun: new DataLoader<number, number[]>(async (ids) => {
+      const timesteps = await timestepsByExtractionRun(pool, ids);
+      return ids.map((runId) => timesteps.get(runId) ?? []);
+    }, options),
+
+    conceptPagesByDataset: pagedBy((ids, window) => conceptPagesByDataset(pool, ids, window)),
+    ratingPagesByConcept: pagedBy<RatingRow, number | null>((ids, window, datasetId) =>
+      ratingPagesByConcept(pool, ids, window, datasetId),
+    ),
+    ratingPagesByAttribute: pagedBy((ids, window) => ratingPagesByAttribute(pool, ids, window)),
+    cellPagesByProbeRun: pagedBy((ids, window) => cellPagesByProbeRun(pool, ids, window)),
+    scorePagesByCell: pagedBy((ids, window) => scorePagesByCell(pool, ids, window)),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

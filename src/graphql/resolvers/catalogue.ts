@@ -1,0 +1,140 @@
+// Catalogue: models → components → layers, norms datasets → groups → attributes, concepts and ratings.
+import type {
+  Attribute,
+  AttributeGroup,
+  Component,
+  Concept,
+  DatasetConcept,
+  Layer,
+  Model,
+  NormsDataset,
+} from '../../generated/prisma/client.ts';
+import type { ModelKind } from '../../generated/prisma/enums.ts';
+import { listConcepts, type ConceptRow, type RatingRow } from '../../db/catalogue.ts';
+import { BadUserInputError, NotFoundError } from '../errors.ts';
+import { parseOptionalId } from '../ids.ts';
+import { toConnection, type Edge } from '../pagination.ts';
+import { findById, lookupById, pageOf, related } from './lookup.ts';
+import type { ConnectionArgs, Resolver, TypeResolvers } from './types.ts';
+
+const MODEL_KIND_LABELS: Record<ModelKind, string> = {
+  STABLE_DIFFUSION: 'Stable Diffusion',
+  TINY_TEST_NETWORK: 'Tiny test network (random weights; not Stable Diffusion)',
+  WORD_EMBEDDING: 'Word embeddings (no diffusion)',
+};
+
+interface ConceptsArgs extends ConnectionArgs {
+  datasetId?: string | null;
+  search?: string | null;
+}
+
+const Query = {
+  models: (async (_parent, _args, { db, loaders }) => {
+    const models = await db.prisma.model.findMany({ orderBy: { name: 'asc' } });
+    for (const model of models) loaders.model.prime(model.id, model);
+    return models;
+  }) satisfies Resolver<unknown, {}, Model[]>,
+  model: lookupById((loaders) => loaders.model, 'model'),
+  component: lookupById((loaders) => loaders.component, 'component'),
+  layer: lookupById((loaders) => loaders.layer, 'layer'),
+  normsDatasets: (async (_parent, _args, { db, loaders }) => {
+    const datasets = await db.prisma.normsDataset.findMany({ orderBy: [{ name: 'asc' }, { version: 'asc' }] });
+    for (const dataset of datasets) loaders.dataset.prime(dataset.id, dataset);
+    return datasets;
+  }) satisfies Resolver<unknown, {}, NormsDataset[]>,
+  normsDataset: lookupById((loaders) => loaders.dataset, 'norms dataset'),
+  attributeGroup: lookupById((loaders) => loaders.group, 'attribute group'),
+  attribute: lookupById((loaders) => loaders.attribute, 'attribute'),
+  concepts: (async (_parent, args, context) => {
+    const page = pageOf(args, context);
+    const datasetId = parseOptionalId(args.datasetId, 'datasetId');
+    const { rows, total } = await listConcepts(context.db.pool, { datasetId, search: args.search ?? undefined }, page);
+    return toConnection(rows, total, page);
+  }) satisfies Resolver<unknown, ConceptsArgs>,
+  concept: (async (_parent, { id, word }, { loaders }) => {
+    if (id != null && word != null) throw new BadUserInputError('word', 'cannot be combined with `id`: give exactly one of them.');
+    if (id != null) return findById(loaders.concept, id, 'concept');
+    if (word == null) throw new BadUserInputError('id', 'or `word` is required: give exactly one of them.');
+    const concept = await loaders.conceptByWord.load(word);
+    if (!concept) throw new NotFoundError('concept', 'word', word);
+    return concept;
+  }) satisfies Resolver<unknown, { id?: string | null; word?: string | null }>,
+};
+
+const ModelResolvers = {
+  kindLabel: (model) => MODEL_KIND_LABELS[model.kind],
+  components: (model, _args, { loaders }) => loaders.componentsByModel.load(model.id),
+  extractionRuns: (model, _args, { loaders }) => loaders.extractionRunsByModel.load(model.id),
+} satisfies TypeResolvers<Model>;
+
+const ComponentResolvers = {
+  model: (component, _args, { loaders }) => related(loaders.model, component.modelId, 'model'),
+  layers: (component, _args, { loaders }) => loaders.layersByComponent.load(component.id),
+} satisfies TypeResolvers<Component>;
+
+const LayerResolvers = {
+  component: (layer, _args, { loaders }) => related(loaders.component, layer.componentId, 'component'),
+} satisfies TypeResolvers<Layer>;
+
+const NormsDatasetResolvers = {
+  versions: (dataset, _args, { loaders }) => loaders.datasetVersionsByName.load(dataset.name),
+  groups: (dataset, _args, { loaders }) => loaders.groupsByDataset.load(dataset.id),
+  attributes: (dataset, _args, { loaders }) => loaders.attributesByDataset.load(dataset.id),
+  concepts: async (dataset, args: ConnectionArgs, context) => {
+    const page = pageOf(args, context);
+    const { rows, total } = await context.loaders.conceptPagesByDataset(page).load(dataset.id);
+    return toConnection(rows, total, page);
+  },
+} satisfies TypeResolvers<NormsDataset>;
+
+const AttributeGroupResolvers = {
+  dataset: (group, _args, { loaders }) => related(loaders.dataset, group.datasetId, 'norms dataset'),
+  attributes: (group, _args, { loaders }) => loaders.attributesByGroup.load(group.id),
+} satisfies TypeResolvers<AttributeGroup>;
+
+const AttributeResolvers = {
+  group: (attribute, _args, { loaders }) => related(loaders.group, attribute.groupId, 'attribute group'),
+  dataset: (attribute, _args, { loaders }) => related(loaders.dataset, attribute.datasetId, 'norms dataset'),
+  ratings: async (attribute, args: ConnectionArgs, context) => {
+    const page = pageOf(args, context);
+    const { rows, total } = await context.loaders.ratingPagesByAttribute(page).load(attribute.id);
+    return toConnection(rows, total, page);
+  },
+} satisfies TypeResolvers<Attribute>;
+
+const ConceptResolvers = {
+  memberships: (concept, _args, { loaders }) => loaders.membershipsByConcept.load(concept.id),
+  ratings: async (concept, args: ConnectionArgs & { datasetId?: string | null }, context) => {
+    const page = pageOf(args, context);
+    const datasetId = parseOptionalId(args.datasetId, 'datasetId') ?? null;
+    const { rows, total } = await context.loaders.ratingPagesByConcept(page, datasetId).load(concept.id);
+    return toConnection(rows, total, page);
+  },
+} satisfies TypeResolvers<Pick<Concept, 'id' | 'word'>>;
+
+const DatasetMembershipResolvers = {
+  dataset: (membership, _args, { loaders }) => related(loaders.dataset, membership.datasetId, 'norms dataset'),
+} satisfies TypeResolvers<DatasetConcept>;
+
+const RatingResolvers = {
+  concept: (rating, _args, { loaders }) => related(loaders.concept, rating.conceptId, 'concept'),
+  attribute: (rating, _args, { loaders }) => related(loaders.attribute, rating.attributeId, 'attribute'),
+} satisfies TypeResolvers<RatingRow>;
+
+const ConceptEdgeResolvers = {
+  category: (edge) => edge.node.category ?? null,
+} satisfies TypeResolvers<Edge<Partial<ConceptRow>>>;
+
+export const catalogueResolvers = {
+  Query,
+  Model: ModelResolvers,
+  Component: ComponentResolvers,
+  Layer: LayerResolvers,
+  NormsDataset: NormsDatasetResolvers,
+  AttributeGroup: AttributeGroupResolvers,
+  Attribute: AttributeResolvers,
+  Concept: ConceptResolvers,
+  DatasetMembership: DatasetMembershipResolvers,
+  Rating: RatingResolvers,
+  ConceptEdge: ConceptEdgeResolvers,
+};

@@ -1,0 +1,52 @@
+// createApiServer: Apollo on a plain node:http server listening on config.host:config.port (0 = any free port).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import { startApollo } from './apollo.ts';
+import { createHttpHandler, GRAPHQL_PATH } from './http-handler.ts';
+
+export interface ApiServer {
+  /** The GraphQL endpoint (also the playground, opened in a browser). */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function createApiServer(options: { db: Database; config: Config }): Promise<ApiServer> {
+  const { db, config } = options;
+  const apollo = await startApollo(config);
+  const server = createServer(createHttpHandler({ apollo, db, config }));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await apollo.stop();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost(config.host)}:${port}${GRAPHQL_PATH}`,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+        server.closeIdleConnections();
+        await closed;
+        await apollo.stop();
+      })();
+      return stopping;
+    },
+  };
+}
