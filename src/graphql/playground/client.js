@@ -1,0 +1,15 @@
+// Starts GraphiQL (UMD globals React, ReactDOM, GraphiQL, all served by this server) with the saved
+// example queries as tabs. Configuration comes from the JSON block in the page.
+(function startPlayground() {
+  var config = JSON.parse(document.getElementById('playground-config').textContent);
+  var fetcher = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).href });
+  var root = ReactDOM.createRoot(document.getElementById('graphiql'));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultTabs: config.tabs,
+      defaultEditorToolsVisibility: true,
+      shouldPersistHeaders: false,
+    }),
+  );
+})();
