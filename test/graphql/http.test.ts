@@ -1,0 +1,212 @@
+// The HTTP surface: CORS, /healthz, error detail by mode, the offline playground and its assets.
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { connectDatabase } from '../../src/db/client.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
+
+let db: TestDatabase;
+let api: TestApi;
+const FRONT_END = 'http://atlas.example:5173';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  api = await startTestApi(db, { corsOrigins: [FRONT_END] });
+});
+afterAll(async () => {
+  await api?.stop();
+  await db?.drop();
+});
+
+const QUERY = JSON.stringify({ query: '{ models { name } }' });
+
+describe('CORS', () => {
+  test('an allowed origin gets its origin echoed back', async () => {
+    const response = await fetch(api.url, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: FRONT_END }, body: QUERY });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe(FRONT_END);
+    expect(response.headers.get('vary')).toMatch(/Origin/);
+    expect(await response.json()).toEqual({ data: { models: [] } });
+  });
+
+  test('a refused origin gets 403 FORBIDDEN and no CORS header', async () => {
+    const response = await fetch(api.url, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: 'http://evil.example' }, body: QUERY });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    const body: any = await response.json();
+    expect(body.errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(body.errors[0].message).toContain('http://evil.example');
+  });
+
+  test('the server\'s own origin (the playground) is always allowed, even when not listed', async () => {
+    const response = await fetch(api.url, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: api.origin }, body: QUERY });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  test('a preflight from an allowed origin is answered with methods and headers', async () => {
+    const response = await fetch(api.url, {
+      method: 'OPTIONS',
+      headers: { Origin: FRONT_END, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe(FRONT_END);
+    expect(response.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('content-type');
+  });
+
+  test('a preflight from a refused origin is 403 without CORS headers', async () => {
+    const response = await fetch(api.url, { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('access-control-allow-methods')).toBeNull();
+  });
+
+  test('with CORS_ORIGINS=* any origin is allowed', async () => {
+    const open = await startTestApi(db, { corsOrigins: '*' });
+    try {
+      const response = await fetch(open.url, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: 'http://anywhere.example' }, body: QUERY });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    } finally {
+      await open.stop();
+    }
+  });
+});
+
+describe('errors', () => {
+  test('stack traces are hidden outside development', async () => {
+    const { body } = await api.graphql(`{ model(id: "999999") { id } }`);
+    expect(body.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    expect(body.errors![0]!.extensions!.stacktrace).toBeUndefined();
+    expect(JSON.stringify(body)).not.toMatch(/\.ts:\d+/);
+  });
+
+  test('stack traces are shown in development', async () => {
+    const dev = await startTestApi(db, { development: true });
+    try {
+      const { body } = await dev.graphql(`{ model(id: "999999") { id } }`);
+      expect(body.errors![0]!.extensions!.stacktrace.join('\n')).toMatch(/NotFoundError/);
+    } finally {
+      await dev.stop();
+    }
+  });
+
+  test('malformed JSON is 400 BAD_REQUEST', async () => {
+    const response = await fetch(api.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"query": ' });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
+  test('a body over 1 MB is refused with 413', async () => {
+    const response = await fetch(api.url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ query: `{ models { name } } # ${'x'.repeat(1024 * 1024)}` }),
+    });
+    expect(response.status).toBe(413);
+  });
+
+  test('unknown paths are 404', async () => {
+    const response = await fetch(`${api.origin}/nope`);
+    expect(response.status).toBe(404);
+  });
+});
+
+test('GET queries work for non-browser clients (with the CSRF preflight header)', async () => {
+  const url = `${api.url}?query=${encodeURIComponent('{ apiLimits { maxPageSize } }')}`;
+  const blocked = await fetch(url);
+  expect(blocked.status).toBe(400);
+  const response = await fetch(url, { headers: { 'Apollo-Require-Preflight': 'true' } });
+  expect(response.status).toBe(200);
+  expect(((await response.json()) as any).data.apiLimits.maxPageSize).toBe(api.config.limits.maxPageSize);
+});
+
+test('/healthz reports the database reachable', async () => {
+  const response = await fetch(`${api.origin}/healthz`);
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ status: 'ok', database: 'ok' });
+});
+
+describe('offline playground', () => {
+  let html: string;
+  let response: Response;
+  beforeAll(async () => {
+    response = await fetch(api.url, { headers: { Accept: 'text/html,application/xhtml+xml' } });
+    html = await response.text();
+  });
+
+  test('a browser GET on the endpoint gets GraphiQL, not Apollo’s CDN landing page', () => {
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(html).toContain('<div id="graphiql">');
+    expect(html).not.toMatch(/apollographql|embeddable|sandbox/i);
+  });
+
+  test('the page references no external URL', () => {
+    expect(html).not.toMatch(/https?:\/\//);
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
+    expect(refs.length).toBe(5);
+    for (const ref of refs) expect(ref).toMatch(/^\/playground\/assets\/[0-9a-f]{16}\//);
+  });
+
+  test('the saved example tabs are embedded: Catalogue, Heatmap, Comparison', () => {
+    const config = JSON.parse(/<script type="application\/json" id="playground-config">(.*?)<\/script>/s.exec(html)![1]!);
+    expect(config.endpoint).toBe('/graphql');
+    expect(config.tabs.map((tab: any) => /query (\w+)/.exec(tab.query)?.[1])).toEqual(['Catalogue', 'Heatmap', 'Comparison']);
+  });
+
+  test('every asset is served with its content type and long-lived caching', async () => {
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
+    const expected: Record<string, string> = {
+      'graphiql.min.css': 'text/css; charset=utf-8',
+      'react.production.min.js': 'text/javascript; charset=utf-8',
+      'react-dom.production.min.js': 'text/javascript; charset=utf-8',
+      'graphiql.min.js': 'text/javascript; charset=utf-8',
+      'playground.js': 'text/javascript; charset=utf-8',
+    };
+    expect(refs.map((ref) => ref.split('/').at(-1)).sort()).toEqual(Object.keys(expected).sort());
+    for (const ref of refs) {
+      const asset = await fetch(`${api.origin}${ref}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toBe(expected[ref.split('/').at(-1)!]);
+      expect(asset.headers.get('cache-control')).toContain('immutable');
+      const body = await asset.text();
+      expect(body.length).toBeGreaterThan(100);
+      const etag = asset.headers.get('etag')!;
+      const again = await fetch(`${api.origin}${ref}`, { headers: { 'If-None-Match': etag } });
+      expect(again.status).toBe(304);
+    }
+    const graphiql = await (await fetch(`${api.origin}${refs.find((ref) => ref.endsWith('/graphiql.min.js'))}`)).text();
+    expect(graphiql).toContain('createFetcher');
+  });
+
+  test('a stale or unknown asset path is 404', async () => {
+    expect((await fetch(`${api.origin}/playground/assets/0000000000000000/graphiql.min.js`)).status).toBe(404);
+    expect((await fetch(`${api.origin}/playground/assets/../../package.json`)).status).toBe(404);
+  });
+});
+
+describe('a database that cannot be reached', () => {
+  test('/healthz is 503 and queries fail with a masked INTERNAL_SERVER_ERROR that is logged, not sent', async () => {
+    const unreachable = connectDatabase('postgresql://postgres@127.0.0.1:1/nowhere', { maxConnections: 1 });
+    const broken = await startTestApi(unreachable);
+    // Silences and observes the server's error log for this test only.
+    const originalError = console.error;
+    const logged: unknown[][] = [];
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      const health = await fetch(`${broken.origin}/healthz`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as any).status).toBe('unavailable');
+      const { status, body } = await broken.graphql(`{ models { name } }`);
+      expect(status).toBe(200);
+      expect(body.data).toBeNull();
+      expect(body.errors![0]).toEqual({ message: 'Internal server error.', path: ['models'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      expect(logged.map((args) => args[0])).toContain('GraphQL request failed unexpectedly');
+    } finally {
+      console.error = originalError;
+      await broken.stop();
+      await unreachable.close();
+    }
+  });
+});
