@@ -1,0 +1,132 @@
+// npm run extract -- --bundle <dir> --norms <dataset name or id> [--steps 50] [--timesteps 981,501,1]
+//   [--device cuda|cpu] [--concepts hammer,apple] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]
+//   [--latent-size 64] [--guided-pooling] [--no-vae] [--taps taps.json] [--cache-dir dir] [--threads n]
+// Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
+// otherwise. Exit 0 done, 1 run failed, 2 bad arguments or bundle.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
+import { connectDatabase } from '../src/db/client.ts';
+import { BundleError } from '../src/bundles/errors.ts';
+import type { TapConfig } from '../src/bundles/taps.ts';
+import { ExtractionError, type ExtractionSettings } from '../src/extraction/pipeline.ts';
+import { TemplateError, validateTemplate } from '../src/extraction/prompt.ts';
+import { runExtraction, type RunEvent } from '../src/extraction/run.ts';
+
+const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name or id> [--steps 50] [--timesteps t1,t2] [--device cuda|cpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
+
+function fail(message: string, code = 2): never {
+  console.error(`extract: ${message}`);
+  process.exit(code);
+}
+
+function integer(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) fail(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    values = parseArgs({
+      options: {
+        bundle: { type: 'string' }, norms: { type: 'string' }, steps: { type: 'string' }, timesteps: { type: 'string' },
+        device: { type: 'string', default: 'cpu' }, concepts: { type: 'string' }, seed: { type: 'string' }, guidance: { type: 'string' },
+        template: { type: 'string' }, 'latent-size': { type: 'string' }, 'guided-pooling': { type: 'boolean', default: false },
+        'no-vae': { type: 'boolean', default: false }, taps: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' },
+        json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (values.help) return void console.log(USAGE);
+  if (!values.bundle) fail(`--bundle is required.\n${USAGE}`);
+  if (!values.norms) fail(`--norms is required.\n${USAGE}`);
+  if (values.device !== 'cpu' && values.device !== 'cuda') fail(`--device must be cpu or cuda, got ${JSON.stringify(values.device)}.`);
+  const settings: Partial<ExtractionSettings> = {};
+  const steps = integer('steps', values.steps, 1, 1000);
+  if (steps !== undefined) settings.steps = steps;
+  const seed = integer('seed', values.seed, 0, 2 ** 31 - 1);
+  if (seed !== undefined) settings.seed = seed;
+  const latent = integer('latent-size', values['latent-size'], 1, 512);
+  if (latent !== undefined) settings.latentSize = latent;
+  if (values.guidance !== undefined) {
+    const g = Number(values.guidance);
+    if (!Number.isFinite(g) || g < 0) fail(`--guidance must be a non-negative number, got ${JSON.stringify(values.guidance)}.`);
+    settings.guidanceScale = g;
+  }
+  if (values.timesteps !== undefined && values.timesteps !== 'all') {
+    settings.timesteps = values.timesteps.split(',').map((t) => integer('timesteps', t.trim(), 0, 100_000)!);
+  }
+  if (values.template !== undefined) {
+    try {
+      validateTemplate(values.template);
+    } catch (error) {
+      fail((error as TemplateError).message);
+    }
+    settings.template = values.template;
+  }
+  if (values['guided-pooling']) settings.spatialPoolings = ['spatial_mean', 'guided_spatial_mean'];
+  if (values['no-vae']) settings.vae = false;
+  let taps: TapConfig | undefined;
+  if (values.taps) {
+    try {
+      taps = JSON.parse(readFileSync(values.taps, 'utf8')) as TapConfig;
+    } catch (error) {
+      fail(`--taps ${values.taps}: ${(error as Error).message}`);
+    }
+  }
+  const databaseUrl = loadConfig().databaseUrl;
+  if (!databaseUrl) fail('DATABASE_URL is not set: extraction writes to PostgreSQL, e.g. DATABASE_URL=postgresql://user@localhost:5432/probe_atlas');
+
+  const json = values.json || !process.stderr.isTTY;
+  let bar: cliProgress.SingleBar | null = null;
+  const onEvent = (event: RunEvent) => {
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+      return;
+    }
+    if (event.event === 'warning') console.error(`WARNING: ${String(event.message)}`);
+    else if (event.event === 'start') {
+      console.error(`run ${event.runId} (${String(event.settingsHash).slice(0, 12)}) on ${event.device}: ${event.todo} concepts to do, ${event.skipped} already done`);
+      bar = new cliProgress.SingleBar({ format: 'extract [{bar}] {value}/{total} concepts | ETA {eta_formatted} | {word}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+      bar.start(Number(event.concepts), Number(event.skipped), { word: '' });
+    } else if (event.event === 'concept') bar?.update(Number(event.done), { word: event.word });
+    else if (event.event === 'done' || event.event === 'failed') {
+      bar?.stop();
+      console.error(event.event === 'done' ? `done: ${event.rows} summaries written in ${event.seconds} s` : `FAILED: ${String(event.error)}`);
+    }
+  };
+
+  const db = connectDatabase(databaseUrl, { maxConnections: 2 });
+  try {
+    await runExtraction({
+      db,
+      bundleDir: values.bundle,
+      norms: values.norms,
+      settings,
+      concepts: values.concepts?.split(',').map((c) => c.trim()).filter(Boolean),
+      device: values.device,
+      cacheDir: path.resolve(values['cache-dir'] ?? path.join(PROJECT_ROOT, 'bundles', '.tap-cache')),
+      taps,
+      threads: integer('threads', values.threads, 1, 256),
+      onEvent,
+    });
+  } catch (error) {
+    if (error instanceof BundleError || (error instanceof ExtractionError && error.code !== 'NON_FINITE')) fail(error.message);
+    if (error instanceof ExtractionError) fail(error.message, 1);
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  process.exit(1);
+});

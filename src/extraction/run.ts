@@ -1,0 +1,295 @@
+// An extraction run: the bundle + settings → one extraction_run row (identity = settingsHash) and
+// one activation_summary row per (concept, layer, timestep, pooling). Each concept's summaries are
+// written in ONE transaction together with the progress counter, so a concept is all or nothing and
+// a killed run resumes by skipping the concepts that have rows. Memory holds one concept at a time.
+import { createHash } from 'node:crypto';
+import type { Database } from '../db/client.ts';
+import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
+import { loadBundle, type Bundle } from '../bundles/bundle.ts';
+import type { Device } from '../bundles/sessions.ts';
+import { nearMatches, type ComponentName, type TapConfig } from '../bundles/taps.ts';
+import { ddimConfigFrom } from './scheduler.ts';
+import { defaultSettings, ExtractionError, layerKey, Pipeline, type ConceptResult, type ExtractionSettings } from './pipeline.ts';
+
+export interface RunEvent {
+  event: 'start' | 'warning' | 'skip' | 'concept' | 'done' | 'failed';
+  [key: string]: unknown;
+}
+
+export interface RunOptions {
+  db: Database;
+  bundleDir: string;
+  /** Norms dataset: numeric id, or name (latest version). */
+  norms: string;
+  settings?: Partial<ExtractionSettings>;
+  concepts?: string[];
+  device?: Device;
+  cacheDir: string;
+  taps?: TapConfig;
+  threads?: number;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export interface RunReport {
+  runId: number;
+  settingsHash: string;
+  status: 'COMPLETED' | 'FAILED';
+  device: Device;
+  conceptsTotal: number;
+  conceptsSkipped: number;
+  conceptsWritten: number;
+  rowsWritten: number;
+  timings: RunTimings;
+}
+
+export interface RunTimings {
+  textEncoder: number;
+  unet: number;
+  vae: number;
+  pooling: number;
+  /** Wall time inside the denoising pipeline (networks + pooling), summed over concepts. */
+  pipeline: number;
+  writes: number;
+  wall: number;
+  concepts: number;
+}
+
+const COMPONENTS: { name: ComponentName; kind: 'TEXT_ENCODER' | 'UNET' | 'VAE_DECODER'; hasTimesteps: boolean }[] = [
+  { name: 'text_encoder', kind: 'TEXT_ENCODER', hasTimesteps: false },
+  { name: 'unet', kind: 'UNET', hasTimesteps: true },
+  { name: 'vae_decoder', kind: 'VAE_DECODER', hasTimesteps: true },
+];
+
+export function settingsHash(identity: unknown): string {
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
+}
+
+async function resolveDataset(db: Database, norms: string): Promise<{ id: number; name: string; version: number }> {
+  const byId = /^\d+$/.test(norms) ? await db.prisma.normsDataset.findUnique({ where: { id: Number(norms) } }) : null;
+  const found = byId ?? (await db.prisma.normsDataset.findFirst({ where: { name: norms }, orderBy: { version: 'desc' } }));
+  if (!found) {
+    const names = (await db.prisma.normsDataset.findMany({ select: { name: true } })).map((d) => d.name);
+    throw new ExtractionError('BAD_SETTINGS', `--norms ${JSON.stringify(norms)}: no such dataset (known: ${[...new Set(names)].join(', ') || 'none — import norms first'}).`);
+  }
+  return found;
+}
+
+async function datasetConcepts(db: Database, datasetId: number, only?: string[]): Promise<{ id: number; word: string }[]> {
+  const rows = await db.prisma.datasetConcept.findMany({ where: { datasetId }, orderBy: { position: 'asc' }, include: { concept: true } });
+  const all = rows.map((r) => ({ id: r.concept.id, word: r.concept.word }));
+  if (!only) return all;
+  const byWord = new Map(all.map((c) => [c.word, c]));
+  return only.map((word) => {
+    const concept = byWord.get(word);
+    if (!concept) throw new ExtractionError('BAD_SETTINGS', `--concepts: "${word}" is not in the dataset. Near matches: ${nearMatches(word, byWord.keys()).join(', ')}.`);
+    return concept;
+  });
+}
+
+async function ensureModel(db: Database, bundle: Bundle): Promise<{ modelId: number; componentIds: Record<ComponentName, number> }> {
+  const name = `${bundle.name}@${bundle.identity.slice(0, 12)}`;
+  const model = await db.prisma.model.upsert({
+    where: { name },
+    update: {},
+    create: {
+      name,
+      kind: bundle.kind,
+      revision: bundle.identity,
+      source: bundle.dir,
+      description: bundle.kind === 'TINY_TEST_NETWORK' ? 'Tiny test network with SD-shaped inputs/outputs (not Stable Diffusion).' : `ONNX Stable Diffusion bundle ${bundle.name}.`,
+    },
+  });
+  const componentIds = {} as Record<ComponentName, number>;
+  for (const [position, component] of COMPONENTS.entries()) {
+    const row = await db.prisma.component.upsert({
+      where: { modelId_name: { modelId: model.id, name: component.name } },
+      update: {},
+      create: { modelId: model.id, kind: component.kind, name: component.name, position, hasTimesteps: component.hasTimesteps },
+    });
+    componentIds[component.name] = row.id;
+  }
+  return { modelId: model.id, componentIds };
+}
+
+/** Upserts the tapped layers (ordered, with per-prompt shapes); returns layer ids by `component/label`. */
+async function ensureLayers(db: Database, componentIds: Record<ComponentName, number>, pipeline: Pipeline, shapes: Map<string, number[]>): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  for (const { name } of COMPONENTS) {
+    const componentId = componentIds[name];
+    const existing = await db.prisma.layer.findMany({ where: { componentId } });
+    const byName = new Map(existing.map((l) => [l.name, l]));
+    let nextFree = existing.reduce((max, l) => Math.max(max, l.index + 1), 0);
+    const usedIndexes = new Set(existing.map((l) => l.index));
+    for (const [position, tap] of pipeline.components[name].taps.entries()) {
+      const key = layerKey(name, tap.label);
+      let layer = byName.get(tap.label);
+      if (!layer) {
+        const shape = shapes.get(key);
+        if (!shape) continue; // e.g. the VAE when it is switched off
+        const index = usedIndexes.has(position) ? nextFree++ : position;
+        usedIndexes.add(index);
+        layer = await db.prisma.layer.upsert({
+          where: { componentId_name: { componentId, name: tap.label } },
+          update: {},
+          create: { componentId, index, name: tap.label, shape },
+        });
+      }
+      ids.set(key, layer.id);
+    }
+  }
+  return ids;
+}
+
+function addTimings(total: RunTimings, result: ConceptResult, writes: number): void {
+  total.textEncoder += result.timings.textEncoder;
+  total.unet += result.timings.unet;
+  total.vae += result.timings.vae;
+  total.pooling += result.timings.pooling;
+  total.pipeline += result.timings.total;
+  total.writes += writes;
+  total.concepts += 1;
+}
+
+const rounded = (timings: RunTimings) => Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+
+export async function runExtraction(options: RunOptions): Promise<RunReport> {
+  const emit = options.onEvent ?? (() => {});
+  const wallStart = performance.now();
+  const { db } = options;
+  const bundle = loadBundle(options.bundleDir);
+  const settings: ExtractionSettings = { ...defaultSettings(bundle), ...options.settings };
+  const dataset = await resolveDataset(db, options.norms);
+  const concepts = await datasetConcepts(db, dataset.id, options.concepts);
+  const pipeline = await Pipeline.open({ bundle, settings, device: options.device ?? 'cpu', cacheDir: options.cacheDir, taps: options.taps, threads: options.threads });
+  try {
+    for (const warning of pipeline.warnings) emit({ event: 'warning', message: warning });
+    const { modelId, componentIds } = await ensureModel(db, bundle);
+    // Identity: the bundle, the resolved taps and every setting that changes a number. The device
+    // actually used is included (numerics differ by device); the concept list is not, so a later
+    // invocation with more concepts extends the same run.
+    const identity = {
+      bundle: bundle.identity,
+      taps: pipeline.tapSummary(),
+      scheduler: { name: 'DDIM', eta: 0, ...ddimConfigFrom(bundle.schedulerConfig) },
+      settings: { ...settings, timesteps: [...pipeline.recorded] },
+      device: pipeline.device,
+    };
+    const hash = settingsHash(identity);
+    const existing = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
+    const createRun = () => db.prisma.extractionRun.create({
+      data: {
+        modelId,
+        settingsHash: hash,
+        promptTemplate: settings.template,
+        seed: settings.seed,
+        scheduler: 'DDIM',
+        numSteps: settings.steps,
+        guidanceScale: settings.guidanceScale,
+        device: pipeline.device,
+        settings: JSON.parse(JSON.stringify({ ...identity, dataset: { id: dataset.id, name: dataset.name, version: dataset.version } })),
+        status: 'PENDING',
+      },
+    });
+    // Two processes starting the same run race on the unique settings_hash: the loser reads the winner's row.
+    const run = existing ?? (await createRun().catch(async (error: unknown) => {
+      const raced = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
+      if (!raced) throw error;
+      return raced;
+    }));
+    const doneRows = await db.pool.query<{ concept_id: number }>(
+      'SELECT DISTINCT concept_id FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[])',
+      [run.id, concepts.map((c) => c.id)],
+    );
+    const done = new Set(doneRows.rows.map((r) => r.concept_id));
+    const todo = concepts.filter((c) => !done.has(c.id));
+    const timings: RunTimings = { textEncoder: 0, unet: 0, vae: 0, pooling: 0, pipeline: 0, writes: 0, wall: 0, concepts: 0 };
+    if (todo.length === 0 && run.status === 'COMPLETED') {
+      // Nothing to do: leave the completed run exactly as it is.
+      emit({ event: 'done', runId: run.id, rows: 0, seconds: 0, alreadyComplete: true });
+      return { runId: run.id, settingsHash: hash, status: 'COMPLETED', device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: done.size, conceptsWritten: 0, rowsWritten: 0, timings };
+    }
+    await db.prisma.extractionRun.update({
+      where: { id: run.id },
+      data: { status: 'RUNNING', error: null, startedAt: new Date(), finishedAt: null, progressDone: done.size, progressTotal: concepts.length },
+    });
+    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped: done.size, todo: todo.length });
+    if (done.size) emit({ event: 'skip', concepts: done.size });
+
+    let layerIds: Map<string, number> | null = null;
+    let rowsWritten = 0;
+    let progress = done.size;
+    const commitConcept = async (concept: { id: number; word: string }, result: ConceptResult): Promise<void> => {
+      const rows: SummaryRow[] = result.summaries.map((s) => ({
+        runId: run.id,
+        conceptId: concept.id,
+        layerId: layerIds!.get(layerKey(s.component, s.layer))!,
+        timestep: s.timestep,
+        pooling: s.pooling,
+        vector: s.vector,
+      }));
+      const writeStart = performance.now();
+      const client = await db.pool.connect();
+      let written = 0;
+      try {
+        await client.query('BEGIN');
+        written = await writeSummaries(client, rows);
+        addTimings(timings, result, 0);
+        timings.wall = (performance.now() - wallStart) / 1000;
+        await client.query('UPDATE extraction_run SET progress_done = $2, timings = $3 WHERE id = $1', [run.id, progress + 1, JSON.stringify(rounded(timings))]);
+        await client.query('COMMIT');
+        progress += 1;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+      const writeSeconds = (performance.now() - writeStart) / 1000;
+      timings.writes += writeSeconds;
+      rowsWritten += written;
+      emit({ event: 'concept', word: concept.word, conceptId: concept.id, done: progress, total: concepts.length, rows: written, seconds: Math.round((result.timings.total + writeSeconds) * 1000) / 1000 });
+    };
+    // Concept k is written while concept k+1 runs through the networks (PostgreSQL and ONNX Runtime
+    // work in parallel); at most one write is in flight, so at most two concepts are in memory.
+    let pending: Promise<void> | null = null;
+    try {
+      for (const concept of todo) {
+        let result: ConceptResult;
+        try {
+          result = await pipeline.extractConcept(concept.word);
+        } catch (error) {
+          if (pending) await pending; // the previous concept is committed before the run is marked FAILED
+          throw error;
+        }
+        layerIds ??= await ensureLayers(db, componentIds, pipeline, result.shapes);
+        if (pending) await pending;
+        const write = commitConcept(concept, result);
+        write.catch(() => {}); // handled when awaited; this only keeps Node from flagging it early
+        pending = write;
+      }
+      if (pending) await pending;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      timings.wall = (performance.now() - wallStart) / 1000;
+      await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: message, finishedAt: new Date(), timings: rounded(timings) } });
+      emit({ event: 'failed', runId: run.id, error: message });
+      throw error;
+    }
+    timings.wall = (performance.now() - wallStart) / 1000;
+    await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'COMPLETED', finishedAt: new Date(), progressDone: progress, timings: rounded(timings) } });
+    emit({ event: 'done', runId: run.id, rows: rowsWritten, seconds: Math.round(timings.wall * 1000) / 1000 });
+    return {
+      runId: run.id,
+      settingsHash: hash,
+      status: 'COMPLETED',
+      device: pipeline.device,
+      conceptsTotal: concepts.length,
+      conceptsSkipped: done.size,
+      conceptsWritten: todo.length,
+      rowsWritten,
+      timings,
+    };
+  } finally {
+    await pipeline.release();
+  }
+}

@@ -1,0 +1,96 @@
+/** @jest-environment ./test/bundles/onnx-environment.cjs */
+// Kill-and-resume through the real CLI: SIGKILL the extract process right after its first concept
+// is committed, start it again, and check the run ends COMPLETED with exactly one row per summary.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/config.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { insertDataset, tempTinyBundle, TEST_WORDS, type TempBundle } from './fixtures.ts';
+
+let db: TestDatabase;
+let bundle: TempBundle;
+const WORDS = TEST_WORDS.slice(0, 20);
+const STEPS = 12;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  bundle = tempTinyBundle({ embeddings: 'random' });
+  await insertDataset(db.prisma, 'resume-norms', WORDS);
+});
+
+afterAll(async () => {
+  await db?.drop();
+  bundle?.remove();
+});
+
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  events: Record<string, unknown>[];
+  stderr: string;
+}
+
+/** Runs the CLI; when `killAfterFirstConcept`, SIGKILLs it as soon as it reports a committed concept. */
+function extract(args: string[], killAfterFirstConcept: boolean): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/extract.ts'), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, DATABASE_URL: db.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const events: Record<string, unknown>[] = [];
+    let buffered = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const event = JSON.parse(line) as Record<string, unknown>;
+        events.push(event);
+        if (killAfterFirstConcept && event.event === 'concept') child.kill('SIGKILL');
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, events, stderr }));
+  });
+}
+
+test('a SIGKILLed run resumes where it stopped and ends with exactly one row per summary', async () => {
+  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', String(STEPS), '--cache-dir', bundle.cacheDir, '--device', 'cuda', '--no-vae'];
+  const first = await extract(args, true);
+  expect(first.signal).toBe('SIGKILL');
+  // No GPU can exist on this machine: the CUDA request must fall back to the CPU with a warning.
+  expect(first.events.find((e) => e.event === 'warning')?.message).toMatch(/CUDA was requested but is unavailable.*falling back to the CPU/);
+  expect(first.events.find((e) => e.event === 'start')).toMatchObject({ device: 'cpu', skipped: 0, todo: WORDS.length });
+
+  const run = await db.prisma.extractionRun.findFirstOrThrow();
+  expect(run.status).toBe('RUNNING');
+  const committed = await db.pool.query<{ n: string }>('SELECT count(DISTINCT concept_id) AS n FROM activation_summary WHERE run_id = $1', [run.id]);
+  const committedConcepts = Number(committed.rows[0]!.n);
+  expect(committedConcepts).toBeGreaterThanOrEqual(1);
+  expect(committedConcepts).toBeLessThan(WORDS.length);
+
+  const second = await extract(args, false);
+  expect(second.code).toBe(0);
+  expect(second.events.find((e) => e.event === 'start')).toMatchObject({ skipped: committedConcepts, todo: WORDS.length - committedConcepts });
+
+  const finished = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: run.id } });
+  expect(finished).toMatchObject({ status: 'COMPLETED', progressDone: WORDS.length, progressTotal: WORDS.length, error: null });
+  const perConcept = 6 * 3 + 5 * STEPS; // text layers × poolings + UNet layers × timesteps
+  const rows = await db.pool.query<{ concepts: string; total: string; distinct_keys: string }>(
+    `SELECT count(DISTINCT concept_id) AS concepts, count(*) AS total,
+            count(DISTINCT (concept_id, layer_id, coalesce(timestep, -1), pooling)) AS distinct_keys
+     FROM activation_summary WHERE run_id = $1`, [run.id]);
+  expect(rows.rows[0]).toEqual({ concepts: String(WORDS.length), total: String(WORDS.length * perConcept), distinct_keys: String(WORDS.length * perConcept) });
+  const incomplete = await db.pool.query('SELECT concept_id FROM activation_summary WHERE run_id = $1 GROUP BY concept_id HAVING count(*) <> $2', [run.id, perConcept]);
+  expect(incomplete.rows).toEqual([]);
+});
+
+test('bad arguments exit with code 2 and name the argument', async () => {
+  const outcome = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', 'many'], false);
+  expect(outcome.code).toBe(2);
+  expect(outcome.stderr).toMatch(/--steps must be an integer from 1 to 1000, got "many"/);
+});
