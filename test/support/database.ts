@@ -26,7 +26,18 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const template = process.env.PROBE_ATLAS_TEST_TEMPLATE!;
   const name = `probe_atlas_test_${randomBytes(6).toString('hex')}`;
-  await admin((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  await admin(async (client) => {
+    // Two workers cloning at once can see each other on the template ("being accessed by other
+    // users", SQLSTATE 55006) for a moment: retry briefly rather than fail a suite.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55006' || attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  });
   const url = withDatabase(process.env.PROBE_ATLAS_TEST_SERVER_URL!, name);
   const db = connectDatabase(url, { maxConnections: 4 });
   return {
