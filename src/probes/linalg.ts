@@ -1,0 +1,389 @@
+// Small dense linear algebra on row-major Float64Arrays, written for the shapes of a probe
+// (n ≈ 250 concepts, d up to a few thousand features, m targets): products as contiguous inner
+// loops (dot products of rows, or i-k-j saxpy loops); Householder tridiagonalisation (EISPACK tred2,
+// as in JAMA) with an LDLᵀ solver for shifted tridiagonal systems; and the symmetric
+// eigendecomposition tridiagonalisation + implicit QL (tql2), O(n³).
+
+/** out (p×q) = A (p×k) · B (k×q). */
+export function matmul(a: Float64Array, b: Float64Array, p: number, k: number, q: number, out = new Float64Array(p * q)): Float64Array {
+  out.fill(0);
+  for (let i = 0; i < p; i++) {
+    const outRow = i * q;
+    for (let l = 0; l < k; l++) {
+      const s = a[i * k + l]!;
+      if (s === 0) continue;
+      const bRow = l * q;
+      for (let j = 0; j < q; j++) out[outRow + j]! += s * b[bRow + j]!;
+    }
+  }
+  return out;
+}
+
+/** out (p×q) = Aᵀ · B with A (k×p), B (k×q). */
+export function matmulTransposeA(a: Float64Array, b: Float64Array, k: number, p: number, q: number, out = new Float64Array(p * q)): Float64Array {
+  out.fill(0);
+  for (let l = 0; l < k; l++) {
+    const aRow = l * p;
+    const bRow = l * q;
+    for (let i = 0; i < p; i++) {
+      const s = a[aRow + i]!;
+      if (s === 0) continue;
+      const outRow = i * q;
+      for (let j = 0; j < q; j++) out[outRow + j]! += s * b[bRow + j]!;
+    }
+  }
+  return out;
+}
+
+function dot(a: Float64Array, aOffset: number, b: Float64Array, bOffset: number, length: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let t = 0;
+  for (; t + 3 < length; t += 4) {
+    s0 += a[aOffset + t]! * b[bOffset + t]!;
+    s1 += a[aOffset + t + 1]! * b[bOffset + t + 1]!;
+    s2 += a[aOffset + t + 2]! * b[bOffset + t + 2]!;
+    s3 += a[aOffset + t + 3]! * b[bOffset + t + 3]!;
+  }
+  for (; t < length; t++) s0 += a[aOffset + t]! * b[bOffset + t]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** out (p×q) = A (p×k) · Bᵀ with B (q×k): dot products of rows. */
+export function matmulTransposeB(a: Float64Array, b: Float64Array, p: number, k: number, q: number, out = new Float64Array(p * q)): Float64Array {
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j < q; j++) out[i * q + j] = dot(a, i * k, b, j * k, k);
+  }
+  return out;
+}
+
+/** The Gram matrix X Xᵀ (n×n) of X (n×d); computes one triangle and mirrors it. */
+export function gram(x: Float64Array, n: number, d: number, out = new Float64Array(n * n)): Float64Array {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = dot(x, i * d, x, j * d, d);
+      out[i * n + j] = v;
+      out[j * n + i] = v;
+    }
+  }
+  return out;
+}
+
+/** The cross-product Xᵀ X (d×d) of X (n×d), by rank-one updates over rows (upper triangle, mirrored). */
+export function crossProduct(x: Float64Array, n: number, d: number, out = new Float64Array(d * d)): Float64Array {
+  out.fill(0);
+  for (let r = 0; r < n; r++) {
+    const row = r * d;
+    for (let i = 0; i < d; i++) {
+      const s = x[row + i]!;
+      if (s === 0) continue;
+      const outRow = i * d;
+      for (let j = i; j < d; j++) out[outRow + j]! += s * x[row + j]!;
+    }
+  }
+  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) out[i * d + j] = out[j * d + i]!;
+  return out;
+}
+
+export interface SymmetricEigen {
+  n: number;
+  /** Eigenvalues, ascending. */
+  values: Float64Array;
+  /** Eigenvectors as ROWS (row k is the unit eigenvector of values[k]): Qᵀ in row-major order. */
+  vectors: Float64Array;
+}
+
+export interface Tridiagonal {
+  n: number;
+  /** Diagonal of T. */
+  diagonal: Float64Array;
+  /** offDiagonal[k] couples rows k-1 and k of T (offDiagonal[0] = 0). */
+  offDiagonal: Float64Array;
+  /** The orthogonal basis P of A = P T Pᵀ, as ROWS: row k is column k of P (Pᵀ in row-major order). */
+  basis: Float64Array;
+}
+
+/**
+ * Householder tridiagonalisation A = P T Pᵀ of a symmetric matrix (EISPACK tred2), O(n³). The work
+ * matrix is held transposed (w[c·n + r] = V[r][c]) so that the inner loops run over contiguous memory.
+ */
+export function tridiagonalize(a: Float64Array, n: number): Tridiagonal {
+  const { w, d, e } = householderReduce(a, n);
+  if (n === 0) return { n, diagonal: d, offDiagonal: e, basis: w };
+  const at = (r: number, c: number) => c * n + r; // index of V[r][c]
+  // Accumulate P = H_{n-1} ⋯ H_1 in place (the diagonal of T is parked in row n-1 meanwhile).
+  for (let i = 0; i < n - 1; i++) {
+    w[at(n - 1, i)] = w[at(i, i)]!;
+    w[at(i, i)] = 1;
+    const h = d[i + 1]!;
+    const next = (i + 1) * n; // V[k][i+1] = w[next + k]
+    if (h !== 0) {
+      for (let k = 0; k <= i; k++) d[k] = w[next + k]! / h;
+      for (let j = 0; j <= i; j++) {
+        const col = j * n;
+        let g = 0;
+        for (let k = 0; k <= i; k++) g += w[next + k]! * w[col + k]!;
+        for (let k = 0; k <= i; k++) w[col + k]! -= g * d[k]!;
+      }
+    }
+    for (let k = 0; k <= i; k++) w[next + k] = 0;
+  }
+  for (let j = 0; j < n; j++) {
+    d[j] = w[at(n - 1, j)]!;
+    w[at(n - 1, j)] = 0;
+  }
+  w[at(n - 1, n - 1)] = 1;
+  e[0] = 0;
+  return { n, diagonal: d, offDiagonal: e, basis: w };
+}
+
+
+interface HouseholderReduction {
+  /** Work matrix: row i (entries 0..i-1) holds the Householder vector u_i; w[i·n+i] the diagonal of T. */
+  w: Float64Array;
+  /** d[i] = h_i, with H_i = I − u_i u_iᵀ / h_i (h_i = 0: no reflection); d[0] = T's first diagonal entry. */
+  d: Float64Array;
+  /** Sub-diagonal of T (e[0] meaningless). */
+  e: Float64Array;
+}
+
+/** The reduction half of tred2: T and the Householder vectors, without forming P. */
+function householderReduce(a: Float64Array, n: number): HouseholderReduction {
+  const w = Float64Array.from(a); // V := A (symmetric, so Vᵀ = A as well)
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  if (n === 0) return { w, d, e };
+  const at = (r: number, c: number) => c * n + r; // index of V[r][c]
+
+  // tred2, first half: Householder reduction to tridiagonal form (vectors kept, P not formed).
+  for (let j = 0; j < n; j++) d[j] = w[at(n - 1, j)]!;
+  for (let i = n - 1; i > 0; i--) {
+    let scale = 0;
+    let h = 0;
+    for (let k = 0; k < i; k++) scale += Math.abs(d[k]!);
+    if (scale === 0) {
+      e[i] = d[i - 1]!;
+      for (let j = 0; j < i; j++) {
+        d[j] = w[at(i - 1, j)]!;
+        w[at(i, j)] = 0;
+        w[at(j, i)] = 0;
+      }
+    } else {
+      for (let k = 0; k < i; k++) {
+        d[k]! /= scale;
+        h += d[k]! * d[k]!;
+      }
+      let f = d[i - 1]!;
+      let g = Math.sqrt(h);
+      if (f > 0) g = -g;
+      e[i] = scale * g;
+      h -= f * g;
+      d[i - 1] = f - g;
+      for (let j = 0; j < i; j++) e[j] = 0;
+      for (let j = 0; j < i; j++) {
+        f = d[j]!;
+        w[at(j, i)] = f;
+        const col = j * n; // V[k][j] = w[col + k]
+        g = e[j]! + w[col + j]! * f;
+        for (let k = j + 1; k <= i - 1; k++) {
+          const v = w[col + k]!;
+          g += v * d[k]!;
+          e[k]! += v * f;
+        }
+        e[j] = g;
+      }
+      f = 0;
+      for (let j = 0; j < i; j++) {
+        e[j]! /= h;
+        f += e[j]! * d[j]!;
+      }
+      const hh = f / (h + h);
+      for (let j = 0; j < i; j++) e[j]! -= hh * d[j]!;
+      for (let j = 0; j < i; j++) {
+        f = d[j]!;
+        g = e[j]!;
+        const col = j * n;
+        for (let k = j; k <= i - 1; k++) w[col + k]! -= f * e[k]! + g * d[k]!;
+        d[j] = w[col + i - 1]!;
+        w[col + i] = 0;
+      }
+    }
+    d[i] = h;
+  }
+  return { w, d, e };
+}
+
+type Multiply = (a: Float64Array, b: Float64Array, p: number, k: number, q: number) => Promise<Float64Array>;
+
+/**
+ * The same tridiagonalisation with P formed block by block in compact WY form
+ * (H_a ⋯ H_b = I − V T Vᵀ, T upper triangular, as LAPACK's dlarft), so that forming P — half of
+ * tred2's work — becomes matrix products that `multiply` can hand to a fast backend.
+ */
+export async function tridiagonalizeBlocked(a: Float64Array, n: number, multiply: Multiply, blockSize = 32): Promise<Tridiagonal> {
+  const { w, d: h, e } = householderReduce(a, n);
+  const diagonal = new Float64Array(n);
+  for (let i = 0; i < n; i++) diagonal[i] = w[i * n + i]!;
+  if (n > 0) e[0] = 0;
+  const order: number[] = []; // P = H_{n-1} H_{n-2} ⋯ H_1, factors in product order
+  for (let i = n - 1; i >= 1; i--) if (h[i] !== 0) order.push(i);
+  let q: Float64Array | undefined; // P, row-major
+  for (let start = 0; start < order.length; start += blockSize) {
+    const block = order.slice(start, start + blockSize);
+    const b = block.length;
+    const vt = new Float64Array(b * n); // Vᵀ: row t = u of the block's t-th reflector, zero-padded
+    block.forEach((i, t) => vt.set(w.subarray(i * n, i * n + i), t * n));
+    const v = new Float64Array(n * b);
+    for (let t = 0; t < b; t++) for (let r = 0; r < n; r++) v[r * b + t] = vt[t * n + r]!;
+    const t = new Float64Array(b * b);
+    for (let c = 0; c < b; c++) {
+      const tau = 1 / h[block[c]!]!;
+      const z = new Float64Array(c);
+      for (let s = 0; s < c; s++) z[s] = dot(vt, s * n, vt, c * n, n);
+      for (let r = 0; r < c; r++) {
+        let sum = 0;
+        for (let s = r; s < c; s++) sum += t[r * b + s]! * z[s]!;
+        t[r * b + c] = -tau * sum;
+      }
+      t[c * b + c] = tau;
+    }
+    if (q === undefined) {
+      const product = await multiply(await multiply(v, t, n, b, b), vt, n, b, n); // V T Vᵀ
+      q = new Float64Array(n * n);
+      for (let k = 0; k < n * n; k++) q[k] = -product[k]!;
+      for (let i = 0; i < n; i++) q[i * n + i]! += 1;
+    } else {
+      const qv = await multiply(q, v, n, n, b);
+      const product = await multiply(await multiply(qv, t, n, b, b), vt, n, b, n); // (Q V) T Vᵀ
+      for (let k = 0; k < n * n; k++) q[k]! -= product[k]!;
+    }
+  }
+  const basis = new Float64Array(n * n); // Pᵀ row-major: row c = column c of P
+  if (q === undefined) for (let i = 0; i < n; i++) basis[i * n + i] = 1;
+  else for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) basis[c * n + r] = q[r * n + c]!;
+  return { n, diagonal, offDiagonal: e, basis };
+}
+
+/**
+ * Eigendecomposition A = Q diag(λ) Qᵀ of a symmetric matrix (only symmetry is assumed, not
+ * definiteness): tridiagonalisation, then implicit QL iterations (EISPACK tql2) that rotate the
+ * basis rows; each rotation touches two contiguous rows.
+ */
+export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
+  const { diagonal: d, offDiagonal: e, basis: w } = tridiagonalize(a, n);
+  if (n === 0) return { n, values: d, vectors: w };
+
+  // tql2: implicit QL iterations on the tridiagonal matrix, rotating the eigenvector rows.
+  for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
+  e[n - 1] = 0;
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]!) + Math.abs(e[l]!));
+    let m = l;
+    while (m < n) {
+      if (Math.abs(e[m]!) <= eps * tst1) break;
+      m++;
+    }
+    if (m > l) {
+      let iterations = 0;
+      do {
+        if (++iterations > 60) throw new Error(`symmetricEigen: QL iteration did not converge (n=${n}).`);
+        let g = d[l]!;
+        let p = (d[l + 1]! - g) / (2 * e[l]!);
+        let r = Math.hypot(p, 1);
+        if (p < 0) r = -r;
+        d[l] = e[l]! / (p + r);
+        d[l + 1] = e[l]! * (p + r);
+        const dl1 = d[l + 1]!;
+        let h = g - d[l]!;
+        for (let i = l + 2; i < n; i++) d[i]! -= h;
+        f += h;
+        p = d[m]!;
+        let c = 1, c2 = 1, c3 = 1;
+        const el1 = e[l + 1]!;
+        let s = 0, s2 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i]!;
+          h = c * p;
+          r = Math.hypot(p, e[i]!);
+          e[i + 1] = s * r;
+          s = e[i]! / r;
+          c = p / r;
+          p = c * d[i]! - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]!);
+          const rowI = i * n;
+          const rowNext = (i + 1) * n;
+          for (let k = 0; k < n; k++) {
+            const hk = w[rowNext + k]!;
+            const vk = w[rowI + k]!;
+            w[rowNext + k] = s * vk + c * hk;
+            w[rowI + k] = c * vk - s * hk;
+          }
+        }
+        p = (-s * s2 * c3 * el1 * e[l]!) / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+      } while (Math.abs(e[l]!) > eps * tst1);
+    }
+    d[l] = d[l]! + f;
+    e[l] = 0;
+  }
+
+  // Sort ascending (selection sort on values, swapping eigenvector rows).
+  for (let i = 0; i < n - 1; i++) {
+    let k = i;
+    let p = d[i]!;
+    for (let j = i + 1; j < n; j++) {
+      if (d[j]! < p) {
+        k = j;
+        p = d[j]!;
+      }
+    }
+    if (k !== i) {
+      d[k] = d[i]!;
+      d[i] = p;
+      for (let j = 0; j < n; j++) {
+        const t = w[i * n + j]!;
+        w[i * n + j] = w[k * n + j]!;
+        w[k * n + j] = t;
+      }
+    }
+  }
+  return { n, values: d, vectors: w };
+}
+
+/**
+ * Solves (T + αI) X = B for a symmetric tridiagonal T and α such that T + αI is positive definite
+ * (T from a Gram matrix, α > 0): LDLᵀ without pivoting (stable for SPD), O(n) per column, with all
+ * columns of a row updated together (rows of B are contiguous). Two passes over B: forward
+ * elimination (reading B, writing `out`), then scaling fused with back substitution. `out` may be B.
+ */
+export function solveShiftedTridiagonal(t: Tridiagonal, alpha: number, b: Float64Array, columns: number, out: Float64Array = b): Float64Array {
+  const { n, diagonal, offDiagonal } = t;
+  const pivot = new Float64Array(n);
+  const factor = new Float64Array(n);
+  pivot[0] = diagonal[0]! + alpha;
+  for (let k = 1; k < n; k++) {
+    factor[k] = offDiagonal[k]! / pivot[k - 1]!;
+    pivot[k] = diagonal[k]! + alpha - factor[k]! * offDiagonal[k]!;
+  }
+  if (out !== b) out.set(b.subarray(0, columns));
+  for (let k = 1; k < n; k++) {
+    const l = factor[k]!;
+    const row = k * columns, previous = (k - 1) * columns;
+    for (let c = 0; c < columns; c++) out[row + c] = b[row + c]! - l * out[previous + c]!;
+  }
+  const lastInverse = 1 / pivot[n - 1]!;
+  for (let c = 0, row = (n - 1) * columns; c < columns; c++) out[row + c]! *= lastInverse;
+  for (let k = n - 2; k >= 0; k--) {
+    const l = factor[k + 1]!;
+    const inverse = 1 / pivot[k]!;
+    const row = k * columns, next = (k + 1) * columns;
+    for (let c = 0; c < columns; c++) out[row + c] = out[row + c]! * inverse - l * out[next + c]!;
+  }
+  return out;
+}

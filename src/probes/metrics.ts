@@ -1,0 +1,110 @@
+// Scores of out-of-fold predictions. All take row-major n × columns matrices and a column index, so
+// the same code scores real and permuted targets. Definitions: docs/metrics.md.
+
+/**
+ * One 2-vs-2 decision: 1 when the matched distance is smaller, 0 when larger, 0.5 on a tie. Sums that
+ * agree to 1e-12 (relative) count as ties, so mathematically equal distances are not split by round-off.
+ */
+export function compareTwoVsTwo(matched: number, swapped: number): number {
+  const tolerance = 1e-12 * (Math.abs(matched) + Math.abs(swapped));
+  return matched < swapped - tolerance ? 1 : matched > swapped + tolerance ? 0 : 0.5;
+}
+
+/** Pearson r between predicted and true values of one column (NaN if either is constant). */
+export function pearson(predicted: Float64Array, truth: Float64Array, n: number, columns: number, column: number): number {
+  let sp = 0, st = 0;
+  for (let i = 0; i < n; i++) {
+    sp += predicted[i * columns + column]!;
+    st += truth[i * columns + column]!;
+  }
+  const mp = sp / n, mt = st / n;
+  let cov = 0, vp = 0, vt = 0;
+  for (let i = 0; i < n; i++) {
+    const a = predicted[i * columns + column]! - mp;
+    const b = truth[i * columns + column]! - mt;
+    cov += a * b;
+    vp += a * a;
+    vt += b * b;
+  }
+  return vp > 0 && vt > 0 ? cov / Math.sqrt(vp * vt) : NaN;
+}
+
+/** R² = 1 − SS_res/SS_tot of out-of-fold predictions (can be negative; NaN if the truth is constant). */
+export function rSquared(predicted: Float64Array, truth: Float64Array, n: number, columns: number, column: number): number {
+  let st = 0;
+  for (let i = 0; i < n; i++) st += truth[i * columns + column]!;
+  const mt = st / n;
+  let residual = 0, total = 0;
+  for (let i = 0; i < n; i++) {
+    const t = truth[i * columns + column]!;
+    const e = t - predicted[i * columns + column]!;
+    residual += e * e;
+    total += (t - mt) * (t - mt);
+  }
+  return total > 0 ? 1 - residual / total : NaN;
+}
+
+/**
+ * Per-attribute 2-vs-2 over pairs of concepts held out in the same fold: a pair (i, j) with
+ * t_i ≠ t_j is correct when |p_i − t_i| + |p_j − t_j| < |p_i − t_j| + |p_j − t_i|, half-correct on
+ * a tie. Returns the share of correct pairs (NaN if no pair qualifies).
+ */
+export function twoVsTwo(predicted: Float64Array, truth: Float64Array, columns: number, column: number, folds: readonly Int32Array[]): number {
+  let correct = 0, pairs = 0;
+  for (const fold of folds) {
+    for (let a = 0; a < fold.length; a++) {
+      const i = fold[a]!;
+      const pi = predicted[i * columns + column]!, ti = truth[i * columns + column]!;
+      for (let b = a + 1; b < fold.length; b++) {
+        const j = fold[b]!;
+        const tj = truth[j * columns + column]!;
+        if (ti === tj) continue;
+        const pj = predicted[j * columns + column]!;
+        const matched = Math.abs(pi - ti) + Math.abs(pj - tj);
+        const swapped = Math.abs(pi - tj) + Math.abs(pj - ti);
+        correct += compareTwoVsTwo(matched, swapped);
+        pairs++;
+      }
+    }
+  }
+  return pairs > 0 ? correct / pairs : NaN;
+}
+
+function correlationOfRows(a: Float64Array, aOffset: number, b: Float64Array, bOffset: number, length: number): number {
+  let sa = 0, sb = 0;
+  for (let k = 0; k < length; k++) {
+    sa += a[aOffset + k]!;
+    sb += b[bOffset + k]!;
+  }
+  const ma = sa / length, mb = sb / length;
+  let cov = 0, va = 0, vb = 0;
+  for (let k = 0; k < length; k++) {
+    const x = a[aOffset + k]! - ma, y = b[bOffset + k]! - mb;
+    cov += x * y;
+    va += x * x;
+    vb += y * y;
+  }
+  return va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : 0;
+}
+
+/**
+ * Profile 2-vs-2 (Mitchell et al. 2008) over pairs of concepts held out together, using the whole
+ * attribute profile (the first `attributes` columns) and correlation distance 1 − r: correct when
+ * d(p_i, t_i) + d(p_j, t_j) < d(p_i, t_j) + d(p_j, t_i); ties count 0.5.
+ */
+export function profileTwoVsTwo(predicted: Float64Array, truth: Float64Array, columns: number, attributes: number, folds: readonly Int32Array[]): number {
+  let correct = 0, pairs = 0;
+  for (const fold of folds) {
+    for (let a = 0; a < fold.length; a++) {
+      const i = fold[a]!;
+      for (let b = a + 1; b < fold.length; b++) {
+        const j = fold[b]!;
+        const matched = 2 - correlationOfRows(predicted, i * columns, truth, i * columns, attributes) - correlationOfRows(predicted, j * columns, truth, j * columns, attributes);
+        const swapped = 2 - correlationOfRows(predicted, i * columns, truth, j * columns, attributes) - correlationOfRows(predicted, j * columns, truth, i * columns, attributes);
+        correct += compareTwoVsTwo(matched, swapped);
+        pairs++;
+      }
+    }
+  }
+  return pairs > 0 ? correct / pairs : NaN;
+}
