@@ -1,0 +1,56 @@
+// npm run probe -- --run <extraction run id> --norms <name[@version] | id> [--category a,b]
+//   [--exclude-category human,group] [--folds 10] [--seed 0] [--alphas 0.01,0.1,…] [--permutations 100]
+//   [--bootstrap 1000] [--pooling a,b] [--layers 1,2] [--timesteps none,981,…]
+// Fits ridge probes for every cell of an extraction run; re-running resumes (docs/metrics.md).
+import cliProgress from 'cli-progress';
+import { connectDatabase } from '../src/db/client.ts';
+import { loadConfig } from '../src/config.ts';
+import { parseProbeArguments } from '../src/probe-runs/arguments.ts';
+import { ProbeRunError } from '../src/probe-runs/errors.ts';
+import { cellLabel } from '../src/probe-runs/load.ts';
+import { runProbe } from '../src/probe-runs/run.ts';
+
+const EXIT_CODES: Record<string, number> = { BAD_ARGUMENT: 2, EXTRACTION_RUN_NOT_FOUND: 3, DATASET_NOT_FOUND: 3, NO_CONCEPTS: 4, NO_CELLS: 4 };
+
+async function main(): Promise<number> {
+  const options = parseProbeArguments(process.argv.slice(2));
+  const databaseUrl = loadConfig().databaseUrl;
+  if (!databaseUrl) throw new ProbeRunError('BAD_ARGUMENT', 'DATABASE_URL is not set: probe runs write to an existing PostgreSQL database.');
+  const db = connectDatabase(databaseUrl, { maxConnections: 2 });
+  const tty = process.stderr.isTTY;
+  const bar = tty ? new cliProgress.SingleBar({ format: 'probe {bar} {value}/{total} cells | ETA {eta_formatted} | {cell}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  try {
+    const summary = await runProbe(db.pool, options, {
+      onStart: ({ probeRunId, created, total, alreadyDone }) => {
+        if (bar) bar.start(total, alreadyDone, { cell: '' });
+        else console.log(JSON.stringify({ event: 'start', probeRunId, created, total, alreadyDone }));
+      },
+      onCell: (event) => {
+        const line = {
+          event: event.skipped ? 'cell-skipped' : 'cell', probeRunId: event.probeRunId, cellId: event.cellId, ...event.cell,
+          done: event.done, total: event.total, seconds: Number(event.seconds.toFixed(3)),
+          etaSeconds: event.etaSeconds === null ? null : Math.round(event.etaSeconds), skipped: event.skipped,
+          meanPearsonR: event.result ? Number((event.result.attributes.reduce((s, a) => s + (Number.isFinite(a.pearsonR) ? a.pearsonR : 0), 0) / event.result.attributes.length).toFixed(4)) : undefined,
+          profileTwoVsTwo: event.result?.profileTwoVsTwo,
+        };
+        if (bar) bar.update(event.done, { cell: cellLabel(event.cell) });
+        else console.log(JSON.stringify(line));
+      },
+    });
+    bar?.stop();
+    console.log(JSON.stringify({ event: 'done', ...summary }));
+    return 0;
+  } finally {
+    bar?.stop();
+    await db.close();
+  }
+}
+
+main().then((code) => process.exit(code), (error: unknown) => {
+  if (error instanceof ProbeRunError) {
+    console.error(`probe: ${error.code}: ${error.message}`);
+    process.exit(EXIT_CODES[error.code] ?? 1);
+  }
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,146 @@
+// A probe run: for every cell (layer × timestep × pooling) of an extraction run, fit the cross-
+// validated ridge probes against a norms dataset and store the results. The run's identity is the
+// hash of (extraction run, dataset, settings): running the same command again finds the run and
+// skips the cells already written, so a killed sweep resumes where it stopped. Cells are read,
+// fitted and written one at a time, so memory does not grow with the size of the grid.
+import type pg from 'pg';
+import { readSummaryMatrix } from '../db/summaries.ts';
+import { probeCell, type CellResult } from '../probes/cell.ts';
+import { assignFolds } from '../probes/folds.ts';
+import { createOnnxBackend, type MatmulBackend } from '../probes/matmul-backend.ts';
+import { ProbeRunError } from './errors.ts';
+import { cellKeyString, listCells, listDoneCells, loadNorms, resolveDataset, type CellKey } from './load.ts';
+import { PROBE_METHOD, describeCvScheme, normaliseSettings, probeSettingsHash, type ProbeSettings } from './settings.ts';
+import { finishRun, writeCell } from './write.ts';
+
+export interface ProbeRunOptions {
+  extractionRunId: number;
+  /** Dataset `name`, `name@version` or id. */
+  norms: string;
+  settings?: Partial<ProbeSettings>;
+  /** Matrix-product backend; ONNX Runtime by default. */
+  backend?: MatmulBackend;
+}
+
+export interface CellEvent {
+  probeRunId: number;
+  cell: CellKey;
+  cellId: number | null;
+  /** Cells done (written now or before) out of the total. */
+  done: number;
+  total: number;
+  seconds: number;
+  etaSeconds: number | null;
+  result: CellResult | null;
+  /** Why the cell was skipped, when it was. */
+  skipped?: string;
+}
+
+export interface ProbeRunHooks {
+  /** Called after each cell; throwing stops the run (it stays resumable). */
+  onCell?: (event: CellEvent) => void | Promise<void>;
+  onStart?: (info: { probeRunId: number; created: boolean; total: number; alreadyDone: number }) => void;
+}
+
+export interface ProbeRunSummary {
+  probeRunId: number;
+  created: boolean;
+  total: number;
+  written: number;
+  alreadyDone: number;
+  skipped: number;
+  status: 'COMPLETED' | 'NOTHING_TO_DO';
+}
+
+async function findOrCreateRun(pool: pg.Pool, extractionRunId: number, datasetId: number, settings: ProbeSettings, total: number) {
+  const hash = probeSettingsHash(extractionRunId, datasetId, settings);
+  const inserted = await pool.query<{ id: number }>(
+    `INSERT INTO probe_run (extraction_run_id, dataset_id, settings_hash, method, settings, cv_scheme, progress_total)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (settings_hash) DO NOTHING RETURNING id`,
+    [extractionRunId, datasetId, hash, PROBE_METHOD, JSON.stringify(settings), describeCvScheme(settings), total],
+  );
+  if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true, status: 'PENDING' };
+  const found = await pool.query<{ id: number; status: string }>('SELECT id, status FROM probe_run WHERE settings_hash = $1', [hash]);
+  return { id: found.rows[0]!.id, created: false, status: found.rows[0]!.status };
+}
+
+export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks = {}): Promise<ProbeRunSummary> {
+  const settings = normaliseSettings(options.settings ?? {});
+  const extraction = await pool.query('SELECT id FROM extraction_run WHERE id = $1', [options.extractionRunId]);
+  if (!extraction.rows[0]) throw new ProbeRunError('EXTRACTION_RUN_NOT_FOUND', `--run ${options.extractionRunId}: no extraction run with that id.`);
+  const datasetId = await resolveDataset(pool, options.norms);
+  const norms = await loadNorms(pool, datasetId, settings);
+  if (norms.conceptIds.length < 2 * settings.folds) {
+    throw new ProbeRunError('NO_CONCEPTS', `Only ${norms.conceptIds.length} concepts of dataset ${datasetId} have complete ratings after the category filters; ${settings.folds}-fold CV needs at least ${2 * settings.folds}.`);
+  }
+  const cells = await listCells(pool, options.extractionRunId, settings);
+  if (cells.length === 0) throw new ProbeRunError('NO_CELLS', `Extraction run ${options.extractionRunId} has no summaries matching the layer/timestep/pooling filters.`);
+  const run = await findOrCreateRun(pool, options.extractionRunId, datasetId, settings, cells.length);
+  const done = await listDoneCells(pool, run.id);
+  const todo = cells.filter((cell) => !done.has(cellKeyString(cell)));
+  hooks.onStart?.({ probeRunId: run.id, created: run.created, total: cells.length, alreadyDone: cells.length - todo.length });
+  if (todo.length === 0 && run.status === 'COMPLETED') {
+    return { probeRunId: run.id, created: false, total: cells.length, written: 0, alreadyDone: cells.length, skipped: 0, status: 'NOTHING_TO_DO' };
+  }
+  await pool.query(
+    `UPDATE probe_run SET status = 'RUNNING', error = NULL, started_at = coalesce(started_at, now()), progress_total = $2 WHERE id = $1`,
+    [run.id, cells.length],
+  );
+
+  const backend = options.backend ?? (await createOnnxBackend());
+  // Folds over the run's whole concept list: every cell sees the same split (paired cells).
+  const runFoldOf = assignFolds(norms.conceptIds.length, settings.folds, settings.seed);
+  const conceptRow = new Map(norms.conceptIds.map((id, row) => [id, row]));
+  const m = norms.attributeIds.length;
+  const groups = norms.groups.map((g) => g.attributes);
+  let written = 0, skipped = 0, handled = 0;
+  const started = performance.now();
+  try {
+    for (const cell of todo) {
+      const cellStarted = performance.now();
+      handled++;
+      const summaries = await readSummaryMatrix(pool, { runId: options.extractionRunId, ...cell, conceptIds: norms.conceptIds });
+      const read = (performance.now() - cellStarted) / 1000;
+      const n = summaries.conceptIds.length;
+      let event: CellEvent;
+      if (n < 2 * settings.folds) {
+        skipped++;
+        event = {
+          probeRunId: run.id, cell, cellId: null, done: cells.length - todo.length + written, total: cells.length, seconds: read, etaSeconds: null, result: null,
+          skipped: `only ${n} concepts have both summaries and ratings (need ≥ ${2 * settings.folds})`,
+        };
+      } else {
+        const ratings = new Float64Array(n * m);
+        const foldOf = new Int32Array(n);
+        summaries.conceptIds.forEach((conceptId, i) => {
+          const row = conceptRow.get(conceptId)!;
+          ratings.set(norms.ratings.subarray(row * m, (row + 1) * m), i * m);
+          foldOf[i] = runFoldOf[row]!;
+        });
+        const result = await probeCell({
+          features: summaries.data, n, d: summaries.dim, ratings, attributes: m, groups, foldOf,
+          alphas: settings.alphas, permutations: settings.permutations, bootstrap: settings.bootstrap, seed: settings.seed,
+        }, backend);
+        // Seconds per stage; the write itself is in the same transaction as this record, so it is not in it.
+        const timings = { read, ...result.timings, beforeWrite: (performance.now() - cellStarted) / 1000 };
+        const cellId = await writeCell(pool, run.id, cell, norms, result, timings);
+        if (cellId !== null) written++;
+        const seconds = (performance.now() - cellStarted) / 1000;
+        const elapsed = (performance.now() - started) / 1000;
+        event = {
+          probeRunId: run.id, cell, cellId, done: cells.length - todo.length + written, total: cells.length, seconds,
+          etaSeconds: (elapsed / handled) * (todo.length - handled), result,
+        };
+      }
+      await hooks.onCell?.(event);
+    }
+  } catch (error) {
+    await pool.query(`UPDATE probe_run SET status = 'FAILED', error = $2 WHERE id = $1`, [run.id, error instanceof Error ? error.message : String(error)]);
+    throw error;
+  }
+  await finishRun(pool, run.id, {
+    lastSession: { seconds: (performance.now() - started) / 1000, cellsWritten: written, cellsSkipped: skipped, backend: backend.name },
+    concepts: { withCompleteRatings: norms.conceptIds.length, droppedIncompleteRatings: norms.droppedIncomplete },
+  });
+  return { probeRunId: run.id, created: run.created, total: cells.length, written, alreadyDone: cells.length - todo.length, skipped, status: 'COMPLETED' };
+}

@@ -1,0 +1,93 @@
+// Probe-run settings: defaults, validation, the canonical form that is hashed into the run's identity,
+// and the human-readable description of the cross-validation scheme.
+import { createHash } from 'node:crypto';
+import { ProbeRunError } from './errors.ts';
+
+/** Bump when the numerics change in a way that changes results: old runs then keep their identity. */
+export const PROBE_METHOD = 'ridge-loo/v1';
+
+export interface ProbeSettings {
+  folds: number;
+  seed: number;
+  /** Candidate alphas, ascending (ties go to the smaller one). */
+  alphas: number[];
+  permutations: number;
+  bootstrap: number;
+  /** Keep only concepts of these dataset categories (null = all). */
+  categories: string[] | null;
+  excludeCategories: string[];
+  /** Restrict cells (null = every pooling / layer / timestep of the extraction run). */
+  poolings: string[] | null;
+  layers: number[] | null;
+  /** null inside the list selects components without timesteps. */
+  timesteps: (number | null)[] | null;
+}
+
+/** 8 log-spaced alphas, 10^-2 … 10^5: wide enough for standardised features with d from 100 to a few thousand (docs/metrics.md). */
+export const DEFAULT_ALPHAS = [1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, 1e5];
+
+export const DEFAULT_SETTINGS: ProbeSettings = {
+  folds: 10,
+  seed: 0,
+  alphas: DEFAULT_ALPHAS,
+  permutations: 100,
+  bootstrap: 1000,
+  categories: null,
+  excludeCategories: [],
+  poolings: null,
+  layers: null,
+  timesteps: null,
+};
+
+function sortedUnique<T extends string | number>(values: readonly T[]): T[] {
+  return [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Validates and normalises (sorted, deduplicated lists) so that equal settings hash equally. */
+export function normaliseSettings(partial: Partial<ProbeSettings>): ProbeSettings {
+  const s = { ...DEFAULT_SETTINGS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as ProbeSettings;
+  const integer = (name: string, value: number, min: number) => {
+    if (!Number.isInteger(value) || value < min) throw new ProbeRunError('BAD_ARGUMENT', `--${name} must be an integer ≥ ${min}, got ${value}.`);
+  };
+  integer('folds', s.folds, 2);
+  integer('seed', s.seed, 0);
+  integer('permutations', s.permutations, 0);
+  integer('bootstrap', s.bootstrap, 0);
+  if (s.alphas.length === 0 || s.alphas.some((a) => !(a > 0) || !Number.isFinite(a))) {
+    throw new ProbeRunError('BAD_ARGUMENT', `--alphas must be finite numbers > 0, got ${s.alphas.join(',')}.`);
+  }
+  const timesteps = s.timesteps === null ? null : [...new Set(s.timesteps)].sort((a, b) => (a === null ? -1 : b === null ? 1 : a - b));
+  return {
+    folds: s.folds,
+    seed: s.seed,
+    alphas: sortedUnique(s.alphas),
+    permutations: s.permutations,
+    bootstrap: s.bootstrap,
+    categories: s.categories === null ? null : sortedUnique(s.categories),
+    excludeCategories: sortedUnique(s.excludeCategories),
+    poolings: s.poolings === null ? null : sortedUnique(s.poolings),
+    layers: s.layers === null ? null : sortedUnique(s.layers),
+    timesteps,
+  };
+}
+
+/** JSON with object keys sorted at every level: one spelling per value. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function probeSettingsHash(extractionRunId: number, datasetId: number, settings: ProbeSettings): string {
+  return createHash('sha256').update(`${extractionRunId}\n${datasetId}\n${PROBE_METHOD}\n${canonicalJson(settings)}`).digest('hex');
+}
+
+export function describeCvScheme(s: ProbeSettings): string {
+  const alphas = s.alphas.map((a) => a.toExponential(0)).join(', ');
+  return `${s.folds}-fold outer CV over concepts (seeded shuffle, seed ${s.seed}; same folds in every cell); ` +
+    `features standardised and ratings centred on the training fold; alpha per attribute by exact LOO on the training fold from {${alphas}}; ` +
+    `chance from ${s.permutations} joint permutations of concepts' ratings; group CIs from ${s.bootstrap} bootstrap resamples of concepts`;
+}

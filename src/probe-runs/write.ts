@@ -1,0 +1,104 @@
+// Writes of a probe run. A cell — probe_cell, its scores, group scores and pair scores, and the run's
+// progress — goes in ONE transaction, so a killed run leaves whole cells or nothing, and the
+// q-values of the whole grid are filled in one transaction when the run ends.
+import type pg from 'pg';
+import { benjaminiHochberg } from '../probes/fdr.ts';
+import type { CellResult } from '../probes/cell.ts';
+import type { CellKey, NormsData } from './load.ts';
+
+const finite = (v: number) => Number.isFinite(v);
+
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Returns the new cell id, or null when the cell already existed (another process wrote it). */
+export async function writeCell(
+  pool: pg.Pool, probeRunId: number, cell: CellKey, norms: NormsData, result: CellResult, timings: Record<string, number>,
+): Promise<number | null> {
+  return inTransaction(pool, async (client) => {
+    const inserted = await client.query<{ id: number }>(
+      `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, n_concepts, attribute_two_vs_two, attribute_rsa)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id`,
+      [probeRunId, cell.layerId, cell.timestep, cell.pooling, result.n,
+        finite(result.attributeTwoVsTwo) ? result.attributeTwoVsTwo : null, finite(result.attributeRsa) ? result.attributeRsa : null],
+    );
+    const cellId = inserted.rows[0]?.id;
+    if (cellId === undefined) return null;
+
+    // Attributes without a defined score (ratings constant over the cell's concepts) get no row.
+    const scores = result.attributes.map((score, a) => ({ ...score, attributeId: norms.attributeIds[a]! }))
+      .filter((score) => finite(score.pearsonR) && finite(score.r2) && finite(score.twoVsTwo));
+    await client.query(
+      `INSERT INTO probe_score (cell_id, attribute_id, pearson_r, r2, two_vs_two, alpha, null_pearson_r, null_r2, null_two_vs_two, p_value)
+       SELECT $1, * FROM unnest($2::int[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[])`,
+      [cellId, scores.map((s) => s.attributeId), scores.map((s) => s.pearsonR), scores.map((s) => s.r2), scores.map((s) => s.twoVsTwo),
+        scores.map((s) => s.alpha), scores.map((s) => s.nullPearsonR), scores.map((s) => s.nullR2), scores.map((s) => s.nullTwoVsTwo),
+        scores.map((s) => s.pValue)],
+    );
+    const groups = result.groups.filter((g) => finite(g.mean) && finite(g.ciLow) && finite(g.ciHigh));
+    await client.query(
+      `INSERT INTO probe_group_score (cell_id, group_id, metric, mean, ci_low, ci_high)
+       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::float8[], $5::float8[], $6::float8[])`,
+      [cellId, groups.map((g) => norms.groups[g.group]!.groupId), groups.map((g) => g.metric), groups.map((g) => g.mean),
+        groups.map((g) => g.ciLow), groups.map((g) => g.ciHigh)],
+    );
+    const pairA: number[] = [], pairB: number[] = [], accuracy: number[] = [];
+    const m = norms.attributeIds.length;
+    let pair = 0;
+    for (let a = 0; a < m; a++) for (let b = a + 1; b < m; b++, pair++) {
+      const value = result.pairAccuracies[pair]!;
+      if (!finite(value)) continue;
+      pairA.push(norms.attributeIds[a]!);
+      pairB.push(norms.attributeIds[b]!);
+      accuracy.push(value);
+    }
+    await client.query(
+      `INSERT INTO attribute_pair_score (cell_id, attribute_a_id, attribute_b_id, accuracy)
+       SELECT $1, * FROM unnest($2::int[], $3::int[], $4::float8[])`,
+      [cellId, pairA, pairB, accuracy],
+    );
+    await client.query(
+      `UPDATE probe_run SET
+         progress_done = (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1),
+         timings = jsonb_set(CASE WHEN timings ? 'cells' THEN timings ELSE timings || '{"cells": {}}'::jsonb END, ARRAY['cells', $2::text], $3::jsonb)
+       WHERE id = $1`,
+      [probeRunId, String(cellId), JSON.stringify({ ...timings, profileTwoVsTwo: finite(result.profileTwoVsTwo) ? result.profileTwoVsTwo : null })],
+    );
+    return cellId;
+  });
+}
+
+/** Benjamini–Hochberg q-values over every (cell, attribute) p-value of the run, then COMPLETED. */
+export async function finishRun(pool: pg.Pool, probeRunId: number, runTimings: Record<string, unknown>): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const scores = await client.query<{ id: number; p_value: number }>(
+      `SELECT s.id, s.p_value FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id
+       WHERE c.probe_run_id = $1 AND s.p_value IS NOT NULL ORDER BY s.id`,
+      [probeRunId],
+    );
+    const q = benjaminiHochberg(scores.rows.map((row) => row.p_value));
+    await client.query(
+      `UPDATE probe_score SET q_value = u.q FROM unnest($1::int[], $2::float8[]) AS u(id, q) WHERE probe_score.id = u.id`,
+      [scores.rows.map((row) => row.id), Array.from(q)],
+    );
+    await client.query(
+      `UPDATE probe_run SET status = 'COMPLETED', error = NULL, finished_at = now(),
+         progress_done = (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1),
+         timings = timings || $2::jsonb
+       WHERE id = $1`,
+      [probeRunId, JSON.stringify(runTimings)],
+    );
+  });
+}

@@ -1,0 +1,186 @@
+/** @jest-environment ./test/bundles/onnx-environment.cjs */
+// A probe run end to end on a real PostgreSQL: real Binder (2016) ratings for a subset of concepts,
+// and SYNTHETIC activation summaries — no model runs here, so the "activations" are honest stand-ins:
+// a fixed random projection of each concept's z-scored ratings plus Gaussian noise (a layer that
+// carries the ratings), a noisier copy, and pure noise (a layer that carries nothing).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
+import { PROJECT_ROOT } from '../../src/config.ts';
+import { seededRandom } from '../../src/probes/random.ts';
+import { runProbe, type ProbeRunOptions } from '../../src/probe-runs/run.ts';
+import { ProbeRunError } from '../../src/probe-runs/errors.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { gaussianSampler } from '../probes/reference.ts';
+
+const CONCEPTS = 60;
+const SETTINGS = { folds: 5, permutations: 5, bootstrap: 50, seed: 0, excludeCategories: ['group'] };
+
+let db: TestDatabase;
+let extractionRunId: number;
+let attributeCount: number;
+let groupCount: number;
+let eligibleConcepts: number;
+
+function readCsv(file: string): Record<string, string>[] {
+  return parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016', file), 'utf8'), { columns: true, skip_empty_lines: true });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const prisma = db.prisma;
+  const attributes = readCsv('attributes.csv');
+  const ratings = readCsv('ratings.csv').slice(0, CONCEPTS);
+  const dataset = await prisma.normsDataset.create({ data: { name: 'binder2016', version: 1, contentHash: 'test-subset', citation: 'Binder et al. 2016', source: 'data/norms/binder2016 (first 60 concepts)' } });
+  const groupNames = [...new Set(attributes.map((a) => a.group!))];
+  const groups = new Map<string, number>();
+  for (const [position, name] of groupNames.entries()) groups.set(name, (await prisma.attributeGroup.create({ data: { datasetId: dataset.id, name, position } })).id);
+  const attributeIds = new Map<string, number>();
+  for (const [position, a] of attributes.entries()) {
+    const created = await prisma.attribute.create({ data: { datasetId: dataset.id, groupId: groups.get(a.group!)!, name: a.attribute!, description: a.description!, position } });
+    attributeIds.set(a.attribute!, created.id);
+  }
+  attributeCount = attributes.length;
+  groupCount = groupNames.length;
+  const conceptIds: number[] = [];
+  for (const [position, row] of ratings.entries()) {
+    const concept = await prisma.concept.create({ data: { word: row.concept! } });
+    conceptIds.push(concept.id);
+    await prisma.datasetConcept.create({ data: { datasetId: dataset.id, conceptId: concept.id, category: row.category!, position } });
+    await prisma.rating.createMany({ data: attributes.map((a) => ({ attributeId: attributeIds.get(a.attribute!)!, conceptId: concept.id, value: Number(row[a.attribute!]) })) });
+  }
+  eligibleConcepts = ratings.filter((row) => row.category !== 'group').length;
+
+  const model = await prisma.model.create({ data: { name: 'synthetic', kind: 'TINY_TEST_NETWORK', revision: '1', source: 'test', description: 'synthetic summaries for the probe-run test' } });
+  const text = await prisma.component.create({ data: { modelId: model.id, kind: 'TEXT_ENCODER', name: 'text_encoder', position: 0, hasTimesteps: false } });
+  const unet = await prisma.component.create({ data: { modelId: model.id, kind: 'UNET', name: 'unet', position: 1, hasTimesteps: true } });
+  const textLayer = await prisma.layer.create({ data: { componentId: text.id, index: 0, name: 'text.0', shape: [77, 48] } });
+  const unetLayer = await prisma.layer.create({ data: { componentId: unet.id, index: 0, name: 'unet.0', shape: [32, 4, 4] } });
+  const run = await prisma.extractionRun.create({ data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {} } });
+  extractionRunId = run.id;
+
+  // Synthetic summaries: features = z(ratings) · R + noise, R a fixed random 65×dim projection.
+  const normal = gaussianSampler(seededRandom(42));
+  const m = attributes.length;
+  const values = ratings.map((row) => attributes.map((a) => Number(row[a.attribute!])));
+  const means = attributes.map((_, a) => values.reduce((s, v) => s + v[a]!, 0) / values.length);
+  const sds = attributes.map((_, a) => Math.sqrt(values.reduce((s, v) => s + (v[a]! - means[a]!) ** 2, 0) / values.length) || 1);
+  const project = (dim: number, noise: number, signal: boolean) => {
+    const r = Float64Array.from({ length: m * dim }, () => normal());
+    return values.map((v) => Float32Array.from({ length: dim }, (_, j) => {
+      let s = 0;
+      if (signal) for (let a = 0; a < m; a++) s += ((v[a]! - means[a]!) / sds[a]!) * r[a * dim + j]!;
+      return s / Math.sqrt(m) + noise * normal();
+    }));
+  };
+  const rows: SummaryRow[] = [];
+  const add = (layerId: number, timestep: number | null, vectors: Float32Array[]) =>
+    vectors.forEach((vector, i) => rows.push({ runId: run.id, conceptId: conceptIds[i]!, layerId, timestep, pooling: 'mean', vector }));
+  add(textLayer.id, null, project(48, 0.3, true));
+  add(unetLayer.id, 900, project(32, 1.5, true));
+  add(unetLayer.id, 100, project(32, 1, false));
+  await writeSummaries(db.pool, rows);
+});
+
+afterAll(async () => {
+  await db.drop();
+});
+
+async function counts(probeRunId: number) {
+  const [row] = (await db.pool.query(
+    `SELECT (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1)::int AS cells,
+            (SELECT count(*) FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS scores,
+            (SELECT count(*) FROM probe_group_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS group_scores,
+            (SELECT count(*) FROM attribute_pair_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS pair_scores,
+            (SELECT count(*) FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1 AND s.q_value IS NOT NULL)::int AS q_values`,
+    [probeRunId],
+  )).rows;
+  return row as { cells: number; scores: number; group_scores: number; pair_scores: number; q_values: number };
+}
+
+const options = (settings: object): ProbeRunOptions => ({ extractionRunId, norms: 'binder2016', settings: { ...SETTINGS, ...settings } });
+
+test('a run stores every cell with its scores, group scores and pair scores; a re-run writes nothing', async () => {
+  const summary = await runProbe(db.pool, options({}));
+  expect(summary).toMatchObject({ created: true, total: 3, written: 3, alreadyDone: 0, status: 'COMPLETED' });
+  const expected = { cells: 3, scores: 3 * attributeCount, group_scores: 3 * groupCount * 3, pair_scores: (3 * attributeCount * (attributeCount - 1)) / 2, q_values: 3 * attributeCount };
+  expect(await counts(summary.probeRunId)).toEqual(expected);
+
+  const run = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } });
+  expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 3, progressTotal: 3, method: 'ridge-loo/v1' });
+  expect(run.settings).toMatchObject({ folds: 5, permutations: 5, bootstrap: 50, excludeCategories: ['group'] });
+  expect(run.cvScheme).toMatch(/^5-fold outer CV over concepts/);
+  expect(Object.keys((run.timings as { cells: object }).cells)).toHaveLength(3);
+
+  const cells = await db.prisma.probeCell.findMany({ where: { probeRunId: run.id }, include: { scores: true }, orderBy: [{ layerId: 'asc' }, { timestep: 'asc' }] });
+  for (const cell of cells) expect(cell.nConcepts).toBe(eligibleConcepts);
+  const meanR = (cell: (typeof cells)[number]) => cell.scores.reduce((s, x) => s + x.pearsonR, 0) / cell.scores.length;
+  const [signal, , noise] = [cells.find((c) => c.timestep === null)!, cells.find((c) => c.timestep === 900)!, cells.find((c) => c.timestep === 100)!];
+  // the layer built from the ratings decodes them; the pure-noise cell does not
+  expect(meanR(signal)).toBeGreaterThan(0.6);
+  expect(meanR(noise)).toBeLessThan(0.2);
+  expect(meanR(signal)).toBeGreaterThan(meanR(noise) + 0.4);
+  expect(signal.attributeRsa!).toBeGreaterThan(noise.attributeRsa ?? -1);
+  for (const score of signal.scores) {
+    expect(score.pValue).toBeGreaterThanOrEqual(1 / 6);
+    expect(score.qValue).toBeGreaterThanOrEqual(score.pValue!);
+    expect(score.nullPearsonR).not.toBeNull();
+  }
+
+  // re-run: same identity, nothing written, nothing changed
+  const before = JSON.stringify(await db.pool.query('SELECT * FROM probe_score ORDER BY id').then((r) => r.rows));
+  const again = await runProbe(db.pool, options({}));
+  expect(again).toMatchObject({ probeRunId: summary.probeRunId, created: false, written: 0, status: 'NOTHING_TO_DO' });
+  expect(await counts(summary.probeRunId)).toEqual(expected);
+  expect(JSON.stringify(await db.pool.query('SELECT * FROM probe_score ORDER BY id').then((r) => r.rows))).toBe(before);
+});
+
+test('a run interrupted after one cell resumes and ends with exactly one row per cell', async () => {
+  const settings = { seed: 7 };
+  let seen = 0;
+  await expect(runProbe(db.pool, options(settings), {
+    onCell: () => {
+      if (++seen === 1) throw new Error('killed after one cell');
+    },
+  })).rejects.toThrow('killed after one cell');
+  const failed = await db.pool.query<{ id: number; status: string; progress_done: number }>(`SELECT id, status, progress_done FROM probe_run WHERE settings->>'seed' = '7'`);
+  expect(failed.rows).toHaveLength(1);
+  expect(failed.rows[0]).toMatchObject({ status: 'FAILED', progress_done: 1 });
+  expect((await counts(failed.rows[0]!.id)).cells).toBe(1);
+
+  const resumed = await runProbe(db.pool, options(settings));
+  expect(resumed).toMatchObject({ probeRunId: failed.rows[0]!.id, created: false, alreadyDone: 1, written: 2, status: 'COMPLETED' });
+  expect(await counts(resumed.probeRunId)).toEqual({
+    cells: 3, scores: 3 * attributeCount, group_scores: 3 * groupCount * 3, pair_scores: (3 * attributeCount * (attributeCount - 1)) / 2, q_values: 3 * attributeCount,
+  });
+});
+
+test('filters and bad references', async () => {
+  const textOnly = await runProbe(db.pool, options({ timesteps: [null], permutations: 0, bootstrap: 10 }));
+  expect(textOnly.total).toBe(1);
+  const score = await db.pool.query('SELECT s.null_pearson_r, s.p_value, s.q_value FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1 LIMIT 1', [textOnly.probeRunId]);
+  expect(score.rows[0]).toEqual({ null_pearson_r: null, p_value: null, q_value: null });
+  await expect(runProbe(db.pool, { ...options({}), norms: 'binder2016@9' })).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' });
+  await expect(runProbe(db.pool, { ...options({}), extractionRunId: 999999 })).rejects.toBeInstanceOf(ProbeRunError);
+  await expect(runProbe(db.pool, options({ categories: ['animal'] }))).rejects.toMatchObject({ code: 'NO_CONCEPTS' });
+  await expect(runProbe(db.pool, options({ folds: 1 }))).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+});
+
+test('the command line prints one JSON line per cell when not on a terminal, and maps errors to exit codes', async () => {
+  const { execFile } = await import('node:child_process');
+  const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/probe.ts', ...args], { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: db.url } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }));
+  });
+  const ok = await cli(['--run', String(extractionRunId), '--norms', 'binder2016@1', '--timesteps', 'none', '--permutations', '2', '--bootstrap', '10', '--folds', '5', '--seed', '3']);
+  expect(ok.stderr).not.toMatch(/Error/);
+  expect(ok.code).toBe(0);
+  const lines = ok.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; done?: number; total?: number });
+  expect(lines.map((l) => l.event)).toEqual(['start', 'cell', 'done']);
+  expect(lines[1]).toMatchObject({ done: 1, total: 1, timestep: null, pooling: 'mean' });
+  const missing = await cli(['--run', String(extractionRunId), '--norms', 'nope']);
+  expect(missing.code).toBe(3);
+  expect(missing.stderr).toMatch(/DATASET_NOT_FOUND: --norms nope/);
+  expect((await cli(['--run', 'x', '--norms', 'nope'])).code).toBe(2);
+});
