@@ -73,6 +73,8 @@ export interface ProbeCellRow {
   nConcepts: number;
   attributeTwoVsTwo: number | null;
   attributeRsa: number | null;
+  conceptTwoVsTwo: number | null;
+  timings: unknown;
 }
 
 export interface ProbeScoreRow {
@@ -116,7 +118,8 @@ const PROBE_RUN_CELLS: ChildListSql = {
   from: 'probe_cell pc JOIN layer l ON l.id = pc.layer_id JOIN component co ON co.id = l.component_id',
   parent: 'pc.probe_run_id',
   select: `pc.id AS key, pc.id, pc.probe_run_id AS "probeRunId", pc.layer_id AS "layerId", pc.timestep, pc.pooling,
-    pc.n_concepts AS "nConcepts", pc.attribute_two_vs_two AS "attributeTwoVsTwo", pc.attribute_rsa AS "attributeRsa"`,
+    pc.n_concepts AS "nConcepts", pc.attribute_two_vs_two AS "attributeTwoVsTwo", pc.attribute_rsa AS "attributeRsa",
+    pc.concept_two_vs_two AS "conceptTwoVsTwo", pc.timings`,
   orderBy: 'co.position, l.index, pc.timestep NULLS FIRST, pc.pooling, pc.id',
 };
 

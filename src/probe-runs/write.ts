@@ -7,6 +7,7 @@ import type { CellResult } from '../probes/cell.ts';
 import type { CellKey, NormsData } from './load.ts';
 
 const finite = (v: number) => Number.isFinite(v);
+const finiteOrNull = (v: number): number | null => (finite(v) ? v : null);
 
 async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -29,10 +30,10 @@ export async function writeCell(
 ): Promise<number | null> {
   return inTransaction(pool, async (client) => {
     const inserted = await client.query<{ id: number }>(
-      `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, n_concepts, attribute_two_vs_two, attribute_rsa)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id`,
-      [probeRunId, cell.layerId, cell.timestep, cell.pooling, result.n,
-        finite(result.attributeTwoVsTwo) ? result.attributeTwoVsTwo : null, finite(result.attributeRsa) ? result.attributeRsa : null],
+      `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, n_concepts, attribute_two_vs_two, attribute_rsa, concept_two_vs_two, timings)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
+      [probeRunId, cell.layerId, cell.timestep, cell.pooling, result.n, finiteOrNull(result.attributeTwoVsTwo),
+        finiteOrNull(result.attributeRsa), finiteOrNull(result.profileTwoVsTwo), JSON.stringify(timings)],
     );
     const cellId = inserted.rows[0]?.id;
     if (cellId === undefined) return null;
@@ -70,11 +71,8 @@ export async function writeCell(
       [cellId, pairA, pairB, accuracy],
     );
     await client.query(
-      `UPDATE probe_run SET
-         progress_done = (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1),
-         timings = jsonb_set(CASE WHEN timings ? 'cells' THEN timings ELSE timings || '{"cells": {}}'::jsonb END, ARRAY['cells', $2::text], $3::jsonb)
-       WHERE id = $1`,
-      [probeRunId, String(cellId), JSON.stringify({ ...timings, profileTwoVsTwo: finite(result.profileTwoVsTwo) ? result.profileTwoVsTwo : null })],
+      `UPDATE probe_run SET progress_done = (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1) WHERE id = $1`,
+      [probeRunId],
     );
     return cellId;
   });

@@ -45,7 +45,7 @@ test('the NULLS NOT DISTINCT indexes are in place', async () => {
     `SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%NULLS NOT DISTINCT%' ORDER BY indexname`,
   );
   expect(rows.map((row) => row.indexname)).toEqual([
-    'activation_summary_run_id_concept_id_layer_id_timestep_pool_key',
+    'activation_summary_run_id_layer_id_timestep_pooling_concept_key',
     'probe_cell_probe_run_id_layer_id_timestep_pooling_key',
   ]);
 });

@@ -111,10 +111,14 @@ test('a run stores every cell with its scores, group scores and pair scores; a r
   expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 3, progressTotal: 3, method: 'ridge-loo/v1' });
   expect(run.settings).toMatchObject({ folds: 5, permutations: 5, bootstrap: 50, excludeCategories: ['group'] });
   expect(run.cvScheme).toMatch(/^5-fold outer CV over concepts/);
-  expect(Object.keys((run.timings as { cells: object }).cells)).toHaveLength(3);
 
   const cells = await db.prisma.probeCell.findMany({ where: { probeRunId: run.id }, include: { scores: true }, orderBy: [{ layerId: 'asc' }, { timestep: 'asc' }] });
-  for (const cell of cells) expect(cell.nConcepts).toBe(eligibleConcepts);
+  for (const cell of cells) {
+    expect(cell.nConcepts).toBe(eligibleConcepts);
+    expect(cell.conceptTwoVsTwo).toBeGreaterThanOrEqual(0);
+    expect(cell.conceptTwoVsTwo).toBeLessThanOrEqual(1);
+    expect(Object.keys(cell.timings as object).length).toBeGreaterThan(0);
+  }
   const meanR = (cell: (typeof cells)[number]) => cell.scores.reduce((s, x) => s + x.pearsonR, 0) / cell.scores.length;
   const [signal, , noise] = [cells.find((c) => c.timestep === null)!, cells.find((c) => c.timestep === 900)!, cells.find((c) => c.timestep === 100)!];
   // the layer built from the ratings decodes them; the pure-noise cell does not

@@ -178,6 +178,8 @@ CREATE TABLE "probe_cell" (
     "n_concepts" INTEGER NOT NULL,
     "attribute_two_vs_two" DOUBLE PRECISION,
     "attribute_rsa" DOUBLE PRECISION,
+    "concept_two_vs_two" DOUBLE PRECISION,
+    "timings" JSONB NOT NULL DEFAULT '{}',
 
     CONSTRAINT "probe_cell_pkey" PRIMARY KEY ("id")
 );
@@ -267,12 +269,9 @@ CREATE UNIQUE INDEX "extraction_run_settings_hash_key" ON "extraction_run"("sett
 CREATE INDEX "extraction_run_model_id_idx" ON "extraction_run"("model_id");
 
 -- CreateIndex
-CREATE INDEX "activation_summary_run_id_layer_id_timestep_pooling_idx" ON "activation_summary"("run_id", "layer_id", "timestep", "pooling");
-
--- CreateIndex
 -- Hand-edited: NULLS NOT DISTINCT (PostgreSQL 15+) makes a NULL timestep (text encoder) one key,
 -- so re-runs of the same summary or cell collide instead of duplicating. Prisma cannot express it.
-CREATE UNIQUE INDEX "activation_summary_run_id_concept_id_layer_id_timestep_pool_key" ON "activation_summary"("run_id", "concept_id", "layer_id", "timestep", "pooling") NULLS NOT DISTINCT;
+CREATE UNIQUE INDEX "activation_summary_run_id_layer_id_timestep_pooling_concept_key" ON "activation_summary"("run_id", "layer_id", "timestep", "pooling", "concept_id") NULLS NOT DISTINCT;
 
 -- CreateIndex
 CREATE UNIQUE INDEX "probe_run_settings_hash_key" ON "probe_run"("settings_hash");
