@@ -177,18 +177,33 @@ async function runCliCommand(command, datasource) {
 
 /** JSON-RPC mode: serialised calls onto the WASM engine. */
 async function serveRpc(args) {
-  const bg = await loadWasmEngine();
-  const datamodels = args.datamodels.map((file) => [file, readFileSync(file, 'utf8')]);
-  const log = (line) => process.stderr.write(`${line}\n`);
-  const engine = await bg.SchemaEngine.new(
-    { datamodels: datamodels.length ? datamodels : undefined },
-    log,
-    adapterFactory(args.datasource),
-  );
+  const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
+  let currentId;
+  // A Rust panic traps the WASM instance, and some engine errors are thrown outside any call (e.g. at
+  // start-up): both surface here. Answer the pending call, log an ERROR line and exit 1. Not 101 like a
+  // native panic: the CLI swallows panics when it cannot prompt (exit 0, nothing printed).
+  process.on('uncaughtException', (error) => {
+    const message = lastPanicMessage ? `schema engine panicked: ${lastPanicMessage}` : String(error?.message ?? error);
+    process.stderr.write(`${logLine('ERROR', message)}\n`);
+    if (currentId !== undefined) {
+      send({ id: currentId, jsonrpc: '2.0', error: { code: 4466, message, data: { is_panic: false, message } } });
+    }
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 50);
+  });
+
+  // Requests are read from the start and wait for the engine, so a start-up failure is answered as
+  // the error of the first call rather than lost.
+  const engineReady = (async () => {
+    const bg = await loadWasmEngine();
+    const datamodels = args.datamodels.map((file) => [file, readFileSync(file, 'utf8')]);
+    const log = (line) => process.stderr.write(`${line}\n`);
+    return bg.SchemaEngine.new({ datamodels: datamodels.length ? datamodels : undefined }, log, adapterFactory(args.datasource));
+  })();
+  let engine;
 
   let nextPrintId = 1_000_000;
   const pendingPrints = new Map();
-  const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
   const methods = {
     getDatabaseVersion: (params) => engine.version(params),
@@ -206,24 +221,12 @@ async function serveRpc(args) {
     },
   };
 
-  // A Rust panic traps the WASM instance and surfaces as an uncaught error: answer the pending call
-  // as a panic and exit 101, as the native engine does, so the CLI fails loudly instead of printing nothing.
-  let currentId;
-  process.on('uncaughtException', (error) => {
-    const message = lastPanicMessage ?? String(error?.stack ?? error);
-    process.stderr.write(`${logLine('ERROR', message)}\n`);
-    if (currentId !== undefined) {
-      send({ id: currentId, jsonrpc: '2.0', error: { code: 4466, message: 'The schema engine panicked.', data: { is_panic: true, message, error: { message } } } });
-    }
-    process.exitCode = 101;
-    setTimeout(() => process.exit(101), 50);
-  });
-
   let queue = Promise.resolve();
   const handle = async (request) => {
     const { id, method, params } = request;
     currentId = id;
     try {
+      engine ??= await engineReady;
       const call = methods[method] ?? ((p) => {
         if (typeof engine[method] !== 'function') throw new Error(`Unknown schema engine method ${method}`);
         return engine[method](p);
