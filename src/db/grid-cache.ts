@@ -1,0 +1,62 @@
+// A small in-process cache of grid aggregation rows. An entry is reused only while the probe runs
+// it was computed from are unchanged and all COMPLETED: a probe run's identity is its settings hash,
+// and a completed run's scores are final (re-running it resets its status and finish time, which
+// changes the fingerprint). A hit is checked against the fingerprint from the axes statement every
+// request runs anyway (no extra round trip); rows are stored with the fingerprint the aggregation
+// statement computed in its own snapshot, so they never pair with a newer run state. Entries also expire after `maxAgeMs`, bounding
+// staleness should a completed run's rows ever be edited in place.
+
+export interface RunFingerprint {
+  /** Ids, settings hashes, statuses and finish times of the probe runs a request selects. */
+  key: string;
+  /** True when every selected run is COMPLETED (and there is at least one). */
+  cacheable: boolean;
+}
+
+interface Entry<V> {
+  fingerprint: string;
+  storedAt: number;
+  value: V;
+}
+
+export class GridResultCache<V> {
+  private readonly entries = new Map<string, Entry<V>>();
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    readonly maxEntries = 256,
+    readonly maxAgeMs = 5 * 60_000,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  get(key: string, fingerprint: RunFingerprint): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || !fingerprint.cacheable || entry.fingerprint !== fingerprint.key || this.now() - entry.storedAt > this.maxAgeMs) {
+      if (entry) this.entries.delete(key);
+      this.misses++;
+      return undefined;
+    }
+    // Least recently used first: re-insert on every hit.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.hits++;
+    return entry.value;
+  }
+
+  /** Whether an entry exists for `key`, valid or not (the caller then checks its fingerprint). */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  set(key: string, fingerprint: RunFingerprint, value: V): void {
+    if (!fingerprint.cacheable) return;
+    this.entries.delete(key);
+    this.entries.set(key, { fingerprint: fingerprint.key, storedAt: this.now(), value });
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
