@@ -1,0 +1,236 @@
+// grid, compareGrid and bestCells over real HTTP against a real database holding real score rows.
+// Expected numbers are computed here from the rows the fixture inserted.
+import type pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
+import { insertGridFixture, type FixtureScore, type GridFixture } from '../db/grid-fixture.ts';
+import { studentTQuantile, summarize } from '../../src/db/grid-stats.ts';
+import type { Config } from '../../src/config.ts';
+
+let db: TestDatabase;
+let api: TestApi;
+let fx: GridFixture;
+/** Statement texts run on the pool while `recording` is on (every checked-out client is wrapped). */
+const statements: string[] = [];
+let recording = false;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  fx = await insertGridFixture(db.prisma);
+  const wrapped = new WeakSet<pg.PoolClient>();
+  db.pool.on('acquire', (client) => {
+    if (wrapped.has(client)) return;
+    wrapped.add(client);
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text: string };
+      if (recording) statements.push(typeof first === 'string' ? first : first.text);
+      return original(...args);
+    };
+  });
+  api = await startTestApi(db);
+});
+afterAll(async () => {
+  await api.stop();
+  await db.drop();
+});
+
+const HEATMAP = `query Heatmap($input: GridInput!) {
+  grid(input: $input) {
+    metric size
+    axes { dimension values { index key label id timestep } }
+    cells { index coordinates n mean sd ciLow ciHigh nullMean }
+    columns { n mean sd ciLow ciHigh }
+    overall { n mean }
+    chance { theoretical measured measuredN }
+  }
+}`;
+
+function tInterval(values: number[]) {
+  const { mean, sd, n } = summarize(values);
+  if (n < 2) return { mean, sd, n, ciLow: null, ciHigh: null };
+  const half = studentTQuantile(0.975, n - 1) * sd! / Math.sqrt(n);
+  return { mean, sd, n, ciLow: mean! - half, ciHigh: mean! + half };
+}
+
+function expectNumbers(actual: Record<string, number | null>, expected: Record<string, number | null>) {
+  for (const [key, value] of Object.entries(expected)) {
+    if (value === null) expect(actual[key]).toBeNull();
+    else expect(actual[key]).toBeCloseTo(value, 10);
+  }
+}
+
+test('the Vision layer × timestep heatmap of the UNet: one request, dense cells checked against the inserted rows', async () => {
+  const input = { metric: 'PEARSON_R', groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], attributeGroupNames: ['Vision'], probeRunIds: [String(fx.probeRunId)] } };
+  statements.length = 0;
+  recording = true;
+  const response = await api.graphql(HEATMAP, { input });
+  recording = false;
+  expect(response.status).toBe(200);
+  expect(response.body.errors).toBeUndefined();
+  const grid = response.body.data.grid;
+  // One aggregation statement (and one catalogue statement for the axes), nothing else.
+  expect(statements.filter((text) => /FROM probe_score/.test(text))).toHaveLength(1);
+  expect(statements).toHaveLength(2);
+
+  expect(grid.size).toBe(6);
+  expect(grid.axes[0].values.map((v: { id: string }) => v.id)).toEqual(fx.unetLayers.map(String));
+  expect(grid.axes[1].values).toEqual([
+    { index: 0, key: '801', label: '801', id: null, timestep: 801 },
+    { index: 1, key: '401', label: '401', id: null, timestep: 401 },
+  ]);
+  const vision = fx.scores.filter((s) => s.probeRunId === fx.probeRunId && s.componentKind === 'UNET' && s.groupName === 'Vision');
+  for (const cell of grid.cells) {
+    const [layer, timestep] = cell.coordinates;
+    const scores = vision.filter((s) => s.layerIndex === layer && s.timestep === [801, 401][timestep]);
+    expect(cell.n).toBe(scores.length);
+    expectNumbers(cell, tInterval(scores.map((s) => s.pearsonR)));
+    const controls = scores.map((s) => s.nullPearsonR).filter((v): v is number => v !== null);
+    expectNumbers(cell, { nullMean: controls.length ? summarize(controls).mean : null });
+  }
+  expect(grid.cells[5]).toMatchObject({ n: 0, mean: null, sd: null, ciLow: null, ciHigh: null });
+  expect(grid.columns.n).toEqual(grid.cells.map((c: { n: number }) => c.n));
+  expect(grid.columns.ciHigh).toEqual(grid.cells.map((c: { ciHigh: number | null }) => c.ciHigh));
+  expect(grid.overall.n).toBe(vision.length);
+  const controls = vision.map((s) => s.nullPearsonR).filter((v): v is number => v !== null);
+  expect(grid.chance.theoretical).toBe(0);
+  expect(grid.chance.measuredN).toBe(controls.length);
+  expect(grid.chance.measured).toBeCloseTo(summarize(controls).mean!, 10);
+});
+
+test('no timestep is a real axis value over HTTP (key "none", label "—", timestep null)', async () => {
+  const response = await api.graphql(HEATMAP, {
+    input: { metric: 'TWO_VS_TWO', groupBy: ['TIMESTEP', 'ATTRIBUTE_GROUP'], filter: { probeRunIds: [fx.probeRunId] } },
+  });
+  const grid = response.body.data.grid;
+  expect(grid.axes[0].values[0]).toEqual({ index: 0, key: 'none', label: '—', id: null, timestep: null });
+  expect(grid.axes[1].values.map((v: { label: string }) => v.label)).toEqual(['Vision', 'Audition', 'Gustation']);
+  const textEncoderGustation = fx.scores.filter((s) => s.probeRunId === fx.probeRunId && s.timestep === null && s.groupName === 'Gustation');
+  expectNumbers(grid.cells[2], tInterval(textEncoderGustation.map((s) => s.twoVsTwo)));
+  expect(grid.chance.theoretical).toBe(0.5);
+});
+
+test('compareGrid: the text encoder last layer minus each UNet block at each timestep, per group', async () => {
+  const response = await api.graphql(`query Compare($input: CompareInput!) {
+    compareGrid(input: $input) {
+      size
+      axes { dimension values { key } }
+      cells { coordinates leftMean rightMean difference nLeft nRight ciLow ciHigh }
+    }
+  }`, {
+    input: {
+      groupBy: ['ATTRIBUTE_GROUP', 'LAYER', 'TIMESTEP'],
+      filter: { probeRunIds: [String(fx.probeRunId)] },
+      left: { filter: { layerIds: [String(fx.textEncoderLayers[1])] }, aggregateOver: ['LAYER', 'TIMESTEP'] },
+      right: { filter: { componentKinds: ['UNET'] } },
+    },
+  });
+  expect(response.body.errors).toBeUndefined();
+  const comparison = response.body.data.compareGrid;
+  expect(comparison.size).toBe(3 * 3 * 2);
+  const main = fx.scores.filter((s) => s.probeRunId === fx.probeRunId);
+  for (const cell of comparison.cells) {
+    const [g, l, t] = cell.coordinates;
+    const group = fx.groups[g]!;
+    const left = main.filter((s) => s.layerId === fx.textEncoderLayers[1] && s.groupId === group.id).map((s) => s.pearsonR);
+    const right = main.filter((s) => s.layerId === fx.unetLayers[l] && s.timestep === [801, 401][t] && s.groupId === group.id).map((s) => s.pearsonR);
+    expect([cell.nLeft, cell.nRight]).toEqual([left.length, right.length]);
+    const l0 = summarize(left);
+    const r0 = summarize(right);
+    expectNumbers(cell, { leftMean: l0.mean, rightMean: r0.mean, difference: r0.n ? l0.mean! - r0.mean! : null });
+    if (l0.n >= 2 && r0.n >= 2) {
+      const vl = l0.sd! ** 2 / l0.n;
+      const vr = r0.sd! ** 2 / r0.n;
+      const df = (vl + vr) ** 2 / (vl ** 2 / (l0.n - 1) + vr ** 2 / (r0.n - 1));
+      expect(cell.ciHigh - cell.ciLow).toBeCloseTo(2 * studentTQuantile(0.975, df) * Math.sqrt(vl + vr), 9);
+    }
+  }
+});
+
+test('bestCells: per attribute group, the best cell with its catalogue entities', async () => {
+  const response = await api.graphql(`query Best($input: BestCellsInput!) {
+    bestCells(input: $input) {
+      attributeGroup { name } attribute { name } component { name kind } layer { id index } timestep mean n
+    }
+  }`, { input: { metric: 'R2', filter: { probeRunIds: [fx.probeRunId] } } });
+  expect(response.body.errors).toBeUndefined();
+  const best = response.body.data.bestCells;
+  expect(best.map((b: { attributeGroup: { name: string } }) => b.attributeGroup.name)).toEqual(['Vision', 'Audition', 'Gustation']);
+  const main = fx.scores.filter((s) => s.probeRunId === fx.probeRunId);
+  for (const [i, group] of fx.groups.entries()) {
+    const byCell = new Map<string, FixtureScore[]>();
+    for (const s of main.filter((s) => s.groupId === group.id)) byCell.set(`${s.layerId}:${s.timestep}`, [...(byCell.get(`${s.layerId}:${s.timestep}`) ?? []), s]);
+    const top = [...byCell.values()].map((scores) => ({ scores, mean: summarize(scores.map((s) => s.r2)).mean! })).sort((a, b) => b.mean - a.mean)[0]!;
+    expect(best[i].layer.id).toBe(String(top.scores[0]!.layerId));
+    expect(best[i].timestep).toBe(top.scores[0]!.timestep);
+    expect(best[i].component.kind).toBe(top.scores[0]!.componentKind);
+    expect(best[i].attribute).toBeNull();
+    expect(best[i].n).toBe(top.scores.length);
+    expect(best[i].mean).toBeCloseTo(top.mean, 10);
+  }
+});
+
+describe('bad input is BAD_USER_INPUT naming the argument', () => {
+  const GRID = 'query G($input: GridInput!) { grid(input: $input) { size } }';
+  const COMPARE = 'query C($input: CompareInput!) { compareGrid(input: $input) { size } }';
+  test.each<[string, string, Record<string, unknown>, string]>([
+    ['a non-integer layer id', GRID, { groupBy: ['LAYER'], filter: { layerIds: ['12', 'twelve'] } }, 'input.filter.layerIds[1]'],
+    ['a negative component id', GRID, { groupBy: ['LAYER'], filter: { componentIds: ['-3'] } }, 'input.filter.componentIds[0]'],
+    ['an empty attribute id list', GRID, { groupBy: ['LAYER'], filter: { attributeIds: [] } }, 'input.filter.attributeIds'],
+    ['a negative timestep', GRID, { groupBy: ['TIMESTEP'], filter: { timesteps: [-1] } }, 'input.filter.timesteps[0]'],
+    ['a duplicated groupBy dimension', GRID, { groupBy: ['LAYER', 'TIMESTEP', 'LAYER'] }, 'input.groupBy'],
+    ['a probe run id beyond int4', GRID, { groupBy: [], filter: { probeRunIds: ['99999999999'] } }, 'input.filter.probeRunIds[0]'],
+    ['both sides averaging over LAYER', COMPARE, { groupBy: ['LAYER'], left: { aggregateOver: ['LAYER'] }, right: { aggregateOver: ['LAYER'] } }, 'input.right.aggregateOver'],
+    ['aggregating over an ungrouped dimension', COMPARE, { groupBy: ['LAYER'], left: { aggregateOver: ['TIMESTEP'] }, right: {} }, 'input.left.aggregateOver'],
+    ['a bad id in a comparison side', COMPARE, { groupBy: ['LAYER'], left: { filter: { layerIds: ['1.5'] } }, right: {} }, 'input.left.filter.layerIds[0]'],
+  ])('%s', async (_name, query, input, argument) => {
+    const response = await api.graphql(query, { input });
+    expect(response.body.errors).toHaveLength(1);
+    expect(response.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument });
+    expect(response.body.errors![0]!.message).toContain(argument);
+  });
+
+  test('an unknown enum value is refused by GraphQL itself, naming the input field', async () => {
+    const response = await api.graphql(GRID, { input: { metric: 'ACCURACY', groupBy: ['LAYER'] } });
+    expect(response.body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(response.body.errors![0]!.message).toMatch(/ACCURACY/);
+    expect(response.body.errors![0]!.message).toMatch(/metric/);
+    const kinds = await api.graphql(GRID, { input: { groupBy: ['LAYER'], filter: { componentKinds: ['GPU'] } } });
+    expect(kinds.body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect(kinds.body.errors![0]!.message).toMatch(/componentKinds/);
+  });
+
+  test('a dense grid beyond the configured bound names input.groupBy', async () => {
+    const limits = { ...api.config.limits, maxGridCells: 20 } as Config['limits'];
+    const small = await startTestApi(db, { limits });
+    try {
+      const refused = await small.graphql(GRID, { input: { groupBy: ['LAYER', 'TIMESTEP', 'ATTRIBUTE_GROUP'] } });
+      expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.groupBy' });
+      expect(refused.body.errors![0]!.message).toMatch(/45/); // 5 layers × 3 timesteps × 3 groups
+      const allowed = await small.graphql(GRID, { input: { groupBy: ['LAYER', 'TIMESTEP'] } });
+      expect(allowed.body.data.grid.size).toBe(15);
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
+test('a completed probe run is served from the result cache: the repeat request runs no aggregation', async () => {
+  const input = { groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], attributeGroupNames: ['Vision'], probeRunIds: [String(fx.probeRunId)] } };
+  await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'COMPLETED', finishedAt: new Date() } });
+  try {
+    statements.length = 0;
+    recording = true;
+    const first = await api.graphql(HEATMAP, { input });
+    const afterFirst = statements.length;
+    const second = await api.graphql(HEATMAP, { input });
+    recording = false;
+    expect(afterFirst).toBe(2);
+    expect(statements.slice(afterFirst)).toHaveLength(1);
+    expect(statements.slice(afterFirst).filter((text) => /FROM probe_score/.test(text))).toHaveLength(0);
+    expect(second.body).toEqual(first.body);
+  } finally {
+    recording = false;
+    await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'PENDING', finishedAt: null } });
+  }
+});
