@@ -16,9 +16,20 @@ export interface Config {
   /** Bearer token required by anything that writes; writes are disabled when unset. */
   adminToken: string | undefined;
   embeddedPostgres: { dataDir: string; port: number };
-  limits: { maxDepth: number; maxCost: number; maxPageSize: number };
+  limits: {
+    maxDepth: number;
+    maxCost: number;
+    maxPageSize: number;
+    /** Largest dense grid (product of axis lengths) a grid or comparison may describe; optional so partial test configs keep compiling. */
+    maxGridCells?: number;
+  };
   /** Whether the first start seeds an empty database with the bundled Binder norms. */
   seedOnStart: boolean;
+  /**
+   * Whether npm start runs the demo pipeline (tiny test bundle → extraction → probes, GloVe baseline)
+   * in the background after seeding; see docs/demo.md.
+   */
+  demoPipeline: boolean;
 }
 
 export class ConfigError extends Error {
@@ -63,7 +74,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),
       maxCost: integer(env, 'GRAPHQL_MAX_COST', 50_000, 1),
       maxPageSize: integer(env, 'GRAPHQL_MAX_PAGE_SIZE', 500, 1, 100_000),
+      maxGridCells: integer(env, 'GRAPHQL_MAX_GRID_CELLS', 100_000, 1),
     },
     seedOnStart: boolean(env, 'SEED_ON_START', true),
+    demoPipeline: boolean(env, 'DEMO_PIPELINE', true),
   };
 }

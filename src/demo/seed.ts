@@ -1,11 +1,14 @@
 // First-start seed: an ordered list of named steps, each skipped when its result is already stored,
-// so seeding twice changes nothing. Later stages (tiny-bundle extraction, probes) append their own
-// steps with addSeedStep().
+// so seeding twice changes nothing. The registered steps (the Binder norms) are quick and run before
+// the API serves; the demo pipeline (demoPipelineSteps: tiny bundle → extraction → probes, GloVe
+// baseline) comes after them, and npm start runs it in the background (src/demo/pipeline/background.ts).
 import type { SeedDatabase, SeedProgress, SeedStep } from './seed-step.ts';
 import { binderNormsStep } from './seed-binder.ts';
 
 export type { SeedDatabase, SeedProgress, SeedStep } from './seed-step.ts';
 export { BINDER_DATASET_NAME, BINDER_FOLDER, binderNormsStep } from './seed-binder.ts';
+export { demoPipelineSteps, resolveDemoSettings, type DemoPipelineStepOptions } from './pipeline/steps.ts';
+export { DEMO_PIPELINE_SETTINGS, type DemoPipelineSettings } from './pipeline/settings.ts';
 
 const registry: SeedStep[] = [binderNormsStep];
 
@@ -61,6 +64,11 @@ export interface SeedOptions {
   log?: ((message: string) => void) | SeedLogger;
   /** Defaults to the registered steps. */
   steps?: readonly SeedStep[];
+  /**
+   * Aborted: no further step starts (the abort reason is thrown), and an error of the running step
+   * is logged as a stop, not a failure.
+   */
+  signal?: AbortSignal;
 }
 
 /** Runs every step that is not done yet, in order; stops at the first failure (the error propagates). */
@@ -72,7 +80,12 @@ export async function seedDatabase(db: SeedDatabase, options: SeedOptions = {}):
     else sink.info(message, fields);
   };
   const reports: SeedStepReport[] = [];
+  const { signal } = options;
   for (const step of options.steps ?? seedSteps()) {
+    if (signal?.aborted) {
+      log(`seed: stopped before ${step.name}`, { step: step.name, stopped: true });
+      throw signal.reason;
+    }
     const started = performance.now();
     if (await step.isDone(db)) {
       reports.push({ name: step.name, status: 'already-done', seconds: (performance.now() - started) / 1000 });
@@ -85,7 +98,11 @@ export async function seedDatabase(db: SeedDatabase, options: SeedOptions = {}):
     try {
       summary = await step.run(db, progress);
     } catch (error) {
-      log(`seed: ${step.name}: failed: ${(error as Error).message}`, { step: step.name }, 'error');
+      // Once a stop is requested, an error is part of stopping (e.g. the database shutting down too).
+      if (signal?.aborted) {
+        const message = (error as Error).message;
+        log(`seed: ${step.name}: ${error === signal.reason && /^stopped\b/.test(message) ? message : `stopped: ${message}`}`, { step: step.name, stopped: true });
+      } else log(`seed: ${step.name}: failed: ${(error as Error).message}`, { step: step.name }, 'error');
       throw error;
     }
     const seconds = (performance.now() - started) / 1000;
