@@ -1,0 +1,148 @@
+// npm start's job (startProbeAtlas) on a real PostgreSQL with the demo pipeline shrunk by parameters
+// (12 concepts, 20 DDIM steps, no GloVe): the API serves while the pipeline runs in its worker
+// thread; a stop during the extraction leaves whole concepts and a FAILED "stopped" run; the next
+// start resumes and completes it; DEMO_PIPELINE=false skips it; a failing pipeline is logged and the
+// API keeps serving.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { DemoPipelineSettings } from '../../src/demo/seed.ts';
+import type { LogFields, Logger } from '../../src/log.ts';
+import { startProbeAtlas, type RunningProbeAtlas } from '../../src/start.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+const CONCEPTS = 12;
+
+let db: TestDatabase;
+let root: string;
+let demoSettings: Partial<DemoPipelineSettings>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  root = mkdtempSync(path.join(os.tmpdir(), 'probe-atlas-start-'));
+  demoSettings = {
+    bundleDir: path.join(root, 'tiny'),
+    cacheDir: path.join(root, 'cache'),
+    conceptLimit: CONCEPTS,
+    steps: 20,
+    recordedTimesteps: 2,
+    probe: { folds: 3, permutations: 2, bootstrap: 10 },
+    glove: false,
+  };
+});
+
+afterAll(async () => {
+  await db?.drop();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+interface Line {
+  level: string;
+  message: string;
+  fields?: LogFields;
+}
+
+function capturingLogger(onLine: (line: Line) => void = () => {}): Logger & { lines: Line[] } {
+  const lines: Line[] = [];
+  const write = (level: string) => (message: string, fields?: LogFields) => {
+    const line = { level, message, fields };
+    lines.push(line);
+    onLine(line);
+  };
+  return { lines, info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+function config(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), databaseUrl: db.url, host: '127.0.0.1', port: 0, development: false, ...overrides };
+}
+
+async function graphql(app: RunningProbeAtlas, query: string) {
+  const response = await fetch(app.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query }) });
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: unknown[] } };
+}
+
+const RUNS = '{ extractionRuns { id status error progress { done total fraction } model { kind } } probeRuns { status progress { done total fraction } } }';
+
+test('stopped during the extraction, resumed by the next start; skipped with DEMO_PIPELINE=false', async () => {
+  // 1. First start: the API serves at once; the demo is stopped right after its first concept.
+  let app: RunningProbeAtlas | undefined;
+  let stopping: Promise<void> | undefined;
+  let stopWanted = false;
+  const log = capturingLogger((line) => {
+    if (!stopping && /^seed: demo-tiny-extraction: [1-9]\d*\/12/.test(line.message)) {
+      stopWanted = true;
+      if (app) stopping = app.stop();
+    }
+  });
+  app = await startProbeAtlas(config(), log, { demoSettings });
+  expect(app.demo).not.toBeNull();
+  const serving = await graphql(app, '{ apiLimits { maxDepth } }');
+  expect(serving.status).toBe(200);
+  expect(serving.body.data.apiLimits.maxDepth).toBeGreaterThan(0);
+  if (stopWanted && !stopping) stopping = app.stop();
+  const outcome = await app.demo!.done;
+  await (stopping ?? app.stop());
+  expect(outcome).toMatchObject({ status: 'stopped', step: 'demo-tiny-extraction' });
+  expect(log.lines.some((l) => l.message.startsWith('demo pipeline: stopped during demo-tiny-extraction'))).toBe(true);
+  expect(log.lines.filter((l) => l.level === 'error')).toEqual([]);
+  const stopped = await db.prisma.extractionRun.findFirstOrThrow();
+  expect(stopped.status).toBe('FAILED');
+  expect(stopped.error).toMatch(/stopped/);
+  expect(stopped.progressDone).toBeGreaterThanOrEqual(1);
+  expect(stopped.progressDone).toBeLessThan(CONCEPTS);
+  const storedConcepts = await db.pool.query<{ n: number }>('SELECT count(DISTINCT concept_id)::int AS n FROM activation_summary WHERE run_id = $1', [stopped.id]);
+  expect(storedConcepts.rows[0]!.n).toBe(stopped.progressDone); // whole concepts only
+
+  // 2. DEMO_PIPELINE=false: no demo; the API shows the stopped run as it is.
+  const quiet = capturingLogger();
+  const idle = await startProbeAtlas(config({ demoPipeline: false }), quiet, { demoSettings });
+  try {
+    expect(idle.demo).toBeNull();
+    expect(quiet.lines.some((l) => l.message === 'demo pipeline: skipped (DEMO_PIPELINE=false)')).toBe(true);
+    const runs = await graphql(idle, RUNS);
+    expect(runs.body.data.extractionRuns).toEqual([
+      { id: String(stopped.id), status: 'FAILED', error: stopped.error, progress: { done: stopped.progressDone, total: CONCEPTS, fraction: stopped.progressDone / CONCEPTS }, model: { kind: 'TINY_TEST_NETWORK' } },
+    ]);
+  } finally {
+    await idle.stop();
+  }
+
+  // 3. The next start resumes: the stored concepts are skipped, the rest extracted, then probed.
+  const resumedLog = capturingLogger();
+  const resumed = await startProbeAtlas(config(), resumedLog, { demoSettings });
+  try {
+    const done = await resumed.demo!.done;
+    expect(done.status).toBe('completed');
+    if (done.status !== 'completed') return;
+    expect(done.reports.map((r) => [r.name, r.status])).toEqual([
+      ['demo-tiny-bundle', 'already-done'], ['demo-tiny-extraction', 'ran'], ['demo-tiny-probes', 'ran'],
+    ]);
+    expect(done.reports[1]!.summary).toContain(`${CONCEPTS - stopped.progressDone} concepts extracted, ${stopped.progressDone} already stored`);
+    const runs = await graphql(resumed, RUNS);
+    expect(runs.body.data.extractionRuns).toEqual([
+      { id: String(stopped.id), status: 'COMPLETED', error: null, progress: { done: CONCEPTS, total: CONCEPTS, fraction: 1 }, model: { kind: 'TINY_TEST_NETWORK' } },
+    ]);
+    expect(runs.body.data.probeRuns).toEqual([{ status: 'COMPLETED', progress: { done: expect.any(Number), total: expect.any(Number), fraction: 1 } }]);
+    expect(resumedLog.lines.some((l) => l.message.startsWith('demo pipeline: complete'))).toBe(true);
+  } finally {
+    await resumed.stop();
+  }
+});
+
+test('a failing demo pipeline is logged with its step and the API keeps serving', async () => {
+  const log = capturingLogger();
+  const app = await startProbeAtlas(config(), log, { demoSettings: { ...demoSettings, norms: 'no-such-norms' } });
+  try {
+    const outcome = await app.demo!.done;
+    expect(outcome).toMatchObject({ status: 'failed', step: 'demo-tiny-extraction', error: { code: 'DATASET_NOT_FOUND' } });
+    const errors = log.lines.filter((l) => l.level === 'error');
+    expect(errors.at(-1)!.message).toMatch(/^demo pipeline FAILED at step demo-tiny-extraction: No norms dataset matches "no-such-norms"/);
+    expect(errors.at(-1)!.fields).toMatchObject({ step: 'demo-tiny-extraction', code: 'DATASET_NOT_FOUND' });
+    const serving = await graphql(app, '{ extractionRuns { status } }');
+    expect(serving.status).toBe(200);
+    expect(serving.body.errors).toBeUndefined();
+  } finally {
+    await app.stop();
+  }
+});
