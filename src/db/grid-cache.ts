@@ -44,6 +44,11 @@ export class GridResultCache<V> {
     return entry.value;
   }
 
+  /** The value stored under `key`, valid or not: the caller must then check it with `get`. */
+  peek(key: string): V | undefined {
+    return this.entries.get(key)?.value;
+  }
+
   /** Whether an entry exists for `key`, valid or not (the caller then checks its fingerprint). */
   has(key: string): boolean {
     return this.entries.has(key);

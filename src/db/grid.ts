@@ -58,6 +58,11 @@ export interface GridResult {
   chance: ChanceLevel;
   /** All of the grid's scores pooled into one summary. */
   overall: GridCell;
+  /**
+   * What this answer was computed from (see `answerToken`), or null when a selected probe run is
+   * not COMPLETED or the runs changed between the axes and the aggregation snapshots.
+   */
+  answerToken: string | null;
 }
 
 export interface ComparisonResult {
@@ -165,6 +170,22 @@ function runFingerprint(filters: readonly GridFilter[]): SqlFragment {
 
 export function fingerprintOf(text: string | null | undefined): RunFingerprint {
   return { key: text ?? '', cacheable: text?.endsWith('|true') ?? false };
+}
+
+/**
+ * The identity of a grid answer for a response cache: the run fingerprint and the axes as read
+ * (catalogue ids, labels, timesteps); null unless every selected run is COMPLETED. Two requests
+ * with the same input and the same token get the same answer: the scores of completed runs are
+ * final and everything else in the answer comes from the axes.
+ */
+export function answerToken(axes: readonly Axis[], runs: RunFingerprint): string | null {
+  return runs.cacheable ? `${runs.key}\n${JSON.stringify(axes)}` : null;
+}
+
+/** The current answer token of a grid query: one catalogue statement (the axes statement). */
+export async function currentAnswerToken(db: Queryable, query: GridQuery): Promise<string | null> {
+  const [{ axes, runs }] = (await fetchAxes(db, [{ dimensions: query.groupBy, filters: query.filters }])) as [ScopeAxes];
+  return answerToken(axes, runs);
 }
 
 /** Conditions on a component row `c`, including "has one of the filtered layers". */
@@ -390,10 +411,13 @@ export async function queryGrid(db: Queryable, query: GridQuery, options: GridOp
   const [{ axes, runs }] = (await fetchAxes(db, [{ dimensions: query.groupBy, filters: query.filters }])) as [ScopeAxes];
   const size = checkSize(axes, options.maxCells ?? DEFAULT_MAX_GRID_CELLS, 'input.groupBy');
   let rows = early ? undefined : cache!.get(cacheKey, runs);
+  // The runs as of the rows' snapshot: a cache hit was just checked against `runs`.
+  let rowsRuns = runs;
   if (!rows) {
     rows = (await (early ?? run<SummaryRow>(db, statement))).rows;
     const total = rows.find((row) => row.total === true);
-    cache?.set(cacheKey, fingerprintOf(total?.runs as string | undefined), rows);
+    rowsRuns = fingerprintOf(total?.runs as string | undefined);
+    cache?.set(cacheKey, rowsRuns, rows);
   }
   const totalRow = rows.find((row) => row.total === true);
   // With no groupBy the single row is both the only cell and the total.
@@ -416,6 +440,7 @@ export async function queryGrid(db: Queryable, query: GridQuery, options: GridOp
       index: 0, coordinates: [], n: total.n, mean: total.mean, sd: total.sd,
       ciLow: interval?.low ?? null, ciHigh: interval?.high ?? null, nullMean: total.nullMean,
     },
+    answerToken: rowsRuns.key === runs.key ? answerToken(axes, runs) : null,
   };
 }
 

@@ -304,3 +304,41 @@ test('the cache evicts the least recently used entry and expires old ones', asyn
   cache.set('d', { key: 'runs', cacheable: false }, 4);
   expect(cache.size).toBe(0);
 });
+
+test('answer tokens (the response cache key): null unless every run is COMPLETED; change with the run state or the axes', async () => {
+  const { currentAnswerToken } = await import('../../src/db/grid.ts');
+  const query = parseGridInput({ groupBy: ['LAYER'], filter: { probeRunIds: [fx.otherProbeRunId] } });
+  expect((await queryGrid(db.pool, query)).answerToken).toBeNull(); // the run is PENDING
+  expect(await currentAnswerToken(db.pool, query)).toBeNull();
+
+  await db.prisma.probeRun.update({ where: { id: fx.otherProbeRunId }, data: { status: 'COMPLETED', finishedAt: new Date('2026-02-01T00:00:00Z') } });
+  const layerId = fx.textEncoderLayers[0]!;
+  const layer = await db.prisma.layer.findUniqueOrThrow({ where: { id: layerId } });
+  try {
+    const token = (await queryGrid(db.pool, query)).answerToken;
+    expect(token).not.toBeNull();
+    expect(await currentAnswerToken(db.pool, query)).toBe(token);
+
+    await db.prisma.layer.update({ where: { id: layerId }, data: { name: `${layer.name}-renamed` } });
+    const renamed = await currentAnswerToken(db.pool, query);
+    expect(renamed).not.toBeNull();
+    expect(renamed).not.toBe(token);
+    await db.prisma.layer.update({ where: { id: layerId }, data: { name: layer.name } });
+    expect(await currentAnswerToken(db.pool, query)).toBe(token);
+
+    await db.prisma.probeRun.update({ where: { id: fx.otherProbeRunId }, data: { finishedAt: new Date('2026-02-02T00:00:00Z') } });
+    expect(await currentAnswerToken(db.pool, query)).not.toBe(token);
+  } finally {
+    await db.prisma.layer.update({ where: { id: layerId }, data: { name: layer.name } });
+    await db.prisma.probeRun.update({ where: { id: fx.otherProbeRunId }, data: { status: 'PENDING', finishedAt: null } });
+  }
+});
+
+test('peek returns an entry whatever its validity; get still checks it', async () => {
+  const { GridResultCache } = await import('../../src/db/grid-cache.ts');
+  const cache = new GridResultCache<number>();
+  cache.set('a', { key: 'runs v1', cacheable: true }, 1);
+  expect(cache.peek('a')).toBe(1);
+  expect(cache.get('a', { key: 'runs v2', cacheable: true })).toBeUndefined();
+  expect(cache.peek('a')).toBeUndefined(); // the stale entry was dropped by get
+});

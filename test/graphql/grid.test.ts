@@ -234,3 +234,109 @@ test('a completed probe run is served from the result cache: the repeat request 
     await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'PENDING', finishedAt: null } });
   }
 });
+
+describe('the grid response cache (completed runs only)', () => {
+  const input = () => ({ groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], attributeGroupNames: ['Vision'], probeRunIds: [String(fx.probeRunId)] } });
+  const complete = (finishedAt: Date) => db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'COMPLETED', finishedAt } });
+  /** Adds `delta` to the pearson_r of one UNet Vision score of the main run, in place. */
+  const shiftOneScore = (delta: number) => db.pool.query(
+    `UPDATE probe_score SET pearson_r = pearson_r + $1 WHERE id = (
+       SELECT ps.id FROM probe_score ps JOIN probe_cell pc ON pc.id = ps.cell_id JOIN layer l ON l.id = pc.layer_id
+       JOIN component c ON c.id = l.component_id JOIN attribute a ON a.id = ps.attribute_id JOIN attribute_group ag ON ag.id = a.group_id
+       WHERE pc.probe_run_id = $2 AND c.kind = 'UNET' AND ag.name = 'Vision' ORDER BY ps.id LIMIT 1)`, [delta, fx.probeRunId]);
+  async function request() {
+    statements.length = 0;
+    recording = true;
+    try {
+      const response = await api.graphql(HEATMAP, { input: input() });
+      expect(response.body.errors).toBeUndefined();
+      return { grid: response.body.data.grid, statements: [...statements] };
+    } finally {
+      recording = false;
+    }
+  }
+  const ranAggregation = (texts: string[]) => texts.some((text) => /FROM probe_score/.test(text));
+
+  afterEach(async () => {
+    await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'PENDING', finishedAt: null } });
+  });
+
+  test('a repeat is answered from the response cache after one catalogue statement', async () => {
+    const { gridResponseCacheFor } = await import('../../src/graphql/resolvers/grid.ts');
+    const cache = gridResponseCacheFor(db.pool);
+    await complete(new Date('2026-01-01T00:00:00Z'));
+    const first = await request();
+    const hits = cache.hits;
+    const second = await request();
+    expect(cache.hits).toBe(hits + 1);
+    expect(second.statements).toHaveLength(1);
+    expect(ranAggregation(second.statements)).toBe(false);
+    expect(second.grid).toEqual(first.grid);
+  });
+
+  test('a run finished again (new finish time) invalidates it: a changed score shows', async () => {
+    await complete(new Date('2026-01-02T00:00:00Z'));
+    const before = await request();
+    await shiftOneScore(1);
+    try {
+      await complete(new Date('2026-01-03T00:00:00Z'));
+      const after = await request();
+      expect(ranAggregation(after.statements)).toBe(true);
+      expect(after.grid.overall.mean - before.grid.overall.mean).toBeCloseTo(1 / before.grid.overall.n, 10);
+    } finally {
+      await shiftOneScore(-1);
+    }
+  });
+
+  test('a run no longer COMPLETED is never served from it', async () => {
+    await complete(new Date('2026-01-04T00:00:00Z'));
+    const before = await request();
+    await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'RUNNING' } });
+    await shiftOneScore(2);
+    try {
+      const during = await request();
+      expect(ranAggregation(during.statements)).toBe(true);
+      expect(during.grid.overall.mean - before.grid.overall.mean).toBeCloseTo(2 / before.grid.overall.n, 10);
+      const again = await request(); // still RUNNING: computed again, not cached
+      expect(ranAggregation(again.statements)).toBe(true);
+    } finally {
+      await shiftOneScore(-2);
+    }
+  });
+
+  test('a renamed layer (the axes changed) invalidates it', async () => {
+    await complete(new Date('2026-01-05T00:00:00Z'));
+    await request();
+    const layerId = fx.unetLayers[0]!;
+    const { rows: [layer] } = await db.pool.query<{ name: string }>('SELECT name FROM layer WHERE id = $1', [layerId]);
+    await db.pool.query('UPDATE layer SET name = $1 WHERE id = $2', [`${layer!.name}-renamed`, layerId]);
+    try {
+      const after = await request();
+      expect(after.grid.axes[0].values[0].label).toMatch(/-renamed$/);
+    } finally {
+      await db.pool.query('UPDATE layer SET name = $1 WHERE id = $2', [layer!.name, layerId]);
+    }
+  });
+
+  test('a query with another root field besides grid is not cached', async () => {
+    await complete(new Date('2026-01-06T00:00:00Z'));
+    const query = `query Two($input: GridInput!) { grid(input: $input) { size } again: grid(input: $input) { size } }`;
+    for (let i = 0; i < 2; i++) {
+      statements.length = 0;
+      recording = true;
+      const response = await api.graphql(query, { input: input() });
+      recording = false;
+      expect(response.body.data.grid.size).toBe(6);
+      // Two grid fields: each reads the axes; with the run completed, the rows come from the row cache.
+      expect(statements.length).toBeGreaterThanOrEqual(2);
+    }
+  });
+});
+
+test('GRAPHQL_MAX_GRID_CELLS sets the grid cell bound (default 100,000; a positive integer)', async () => {
+  const { loadConfig, ConfigError } = await import('../../src/config.ts');
+  expect(loadConfig({}).limits.maxGridCells).toBe(100_000);
+  expect(loadConfig({ GRAPHQL_MAX_GRID_CELLS: '20' }).limits.maxGridCells).toBe(20);
+  expect(() => loadConfig({ GRAPHQL_MAX_GRID_CELLS: '0' })).toThrow(ConfigError);
+  expect(() => loadConfig({ GRAPHQL_MAX_GRID_CELLS: 'many' })).toThrow(/GRAPHQL_MAX_GRID_CELLS/);
+});

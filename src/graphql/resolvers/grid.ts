@@ -2,9 +2,13 @@
 // argument), run the grid SQL on the shared pool (src/db/grid.ts), shape the result. No Prisma
 // in this path: one catalogue statement and one aggregation statement per request (none when the
 // grid's probe runs are all completed and its rows are cached, see src/db/grid-cache.ts).
+// Also the grid response cache (an Apollo plugin): a repeated request for a grid of completed runs
+// skips execution and serialisation, after one catalogue statement confirms the answer still holds.
+import type { ApolloServerPlugin } from '@apollo/server';
+import { Kind, type FormattedExecutionResult, type OperationDefinitionNode } from 'graphql';
 import type { ApiContext } from '../context.ts';
 import { BadUserInputError } from '../errors.ts';
-import { queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../db/grid.ts';
+import { currentAnswerToken, queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../db/grid.ts';
 import {
   DEFAULT_MAX_GRID_CELLS,
   GridInputError,
@@ -13,6 +17,7 @@ import {
   parseGridInput,
   type RawBestInput,
   type RawCompareInput,
+  type GridQuery,
   type RawGridInput,
 } from '../../db/grid-input.ts';
 import type { GridCell } from '../../db/grid-dense.ts';
@@ -47,7 +52,7 @@ async function asBadInputAsync<T>(run: () => Promise<T>): Promise<T> {
 }
 
 function maxCells(context: ApiContext): number {
-  return (context.config.limits as { maxGridCells?: number }).maxGridCells ?? DEFAULT_MAX_GRID_CELLS;
+  return context.config.limits.maxGridCells ?? DEFAULT_MAX_GRID_CELLS;
 }
 
 function columns(cells: readonly GridCell[]) {
@@ -65,11 +70,99 @@ function gridPayload(result: GridResult) {
   return { ...result, columns: () => columns(result.cells) };
 }
 
+// ───────────────────────────── response cache ─────────────────────────────
+
+interface CachedResponse {
+  query: GridQuery;
+  data: Record<string, unknown>;
+}
+
+/** Grid answers computed while resolving a request, for the response cache to store. */
+const answered = new WeakMap<ApiContext, { query: GridQuery; token: string | null }[]>();
+const responseCaches = new WeakMap<object, GridResultCache<CachedResponse>>();
+/** Serialised form of the `data` of cached responses (filled on first use). */
+const cachedJson = new WeakMap<object, string | null>();
+
+export function gridResponseCacheFor(pool: object): GridResultCache<CachedResponse> {
+  let cache = responseCaches.get(pool);
+  if (!cache) responseCaches.set(pool, (cache = new GridResultCache<CachedResponse>()));
+  return cache;
+}
+
+/** A query whose only root field is `grid`: its whole response is a function of that grid's answer. */
+function isGridOnly(operation: OperationDefinitionNode | undefined): boolean {
+  if (operation?.operation !== 'query' || operation.selectionSet.selections.length !== 1) return false;
+  const [field] = operation.selectionSet.selections;
+  return field?.kind === Kind.FIELD && field.name.value === 'grid' && !field.directives?.length;
+}
+
+/**
+ * Reuses the whole response of a `grid`-only query for an identical request (document, operation
+ * name, variables, cell bound) while its answer token — run fingerprint and axes, read by the one
+ * catalogue statement a hit costs — is unchanged; so only answers over COMPLETED runs are reused.
+ * Runs after validation and the depth/cost limits; responses with errors are never stored.
+ */
+export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
+  return {
+    async requestDidStart() {
+      let key: string | undefined;
+      let hit = false;
+      return {
+        async responseForOperation(requestContext) {
+          if (!isGridOnly(requestContext.operation)) return null;
+          const context = requestContext.contextValue;
+          const { request } = requestContext;
+          key = JSON.stringify([requestContext.source, request.operationName ?? null, request.variables ?? {}, maxCells(context)]);
+          const cache = gridResponseCacheFor(context.db.pool);
+          const candidate = cache.peek(key);
+          if (!candidate) return null;
+          const token = await currentAnswerToken(context.db.pool, candidate.query);
+          const entry = token === null ? undefined : cache.get(key, { key: token, cacheable: true });
+          if (!entry) {
+            if (token === null) cache.get(key, { key: '', cacheable: false }); // drops the stale entry
+            return null;
+          }
+          hit = true;
+          return { http: requestContext.response.http, body: { kind: 'single', singleResult: { data: entry.data } } };
+        },
+        async willSendResponse(requestContext) {
+          if (hit || key === undefined) return;
+          const { body } = requestContext.response;
+          if (body.kind !== 'single' || body.singleResult.errors?.length || !body.singleResult.data) return;
+          const answers = answered.get(requestContext.contextValue);
+          if (answers?.length !== 1 || answers[0]!.token === null) return;
+          const data = body.singleResult.data;
+          gridResponseCacheFor(requestContext.contextValue.db.pool).set(key, { key: answers[0]!.token, cacheable: true }, { query: answers[0]!.query, data });
+          cachedJson.set(data, null);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Apollo's `stringifyResult`: as Apollo's own (`JSON.stringify(value) + '\n'`), but a cached grid
+ * response is serialised once, not on every hit.
+ */
+export function stringifyResult(value: FormattedExecutionResult): string {
+  const data = value.data as object | null | undefined;
+  const cached = data && !value.errors && !value.extensions ? cachedJson.get(data) : undefined;
+  if (cached) return cached;
+  const json = `${JSON.stringify(value)}\n`;
+  // Only a response exactly `{ data }` can be reused for another request with the same data.
+  if (cached === null && Object.keys(value).every((k) => k === 'data' || (value as Record<string, unknown>)[k] === undefined)) cachedJson.set(data!, json);
+  return json;
+}
+
 export const gridResolvers = {
   Query: {
     async grid(_parent: unknown, args: { input: RawGridInput }, context: ApiContext) {
       const query = asBadInput(() => parseGridInput(args.input));
-      return gridPayload(await asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxCells(context), cache: gridCacheFor(context.db.pool) })));
+      const result = await asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxCells(context), cache: gridCacheFor(context.db.pool) }));
+      const answers = answered.get(context) ?? [];
+      answers.push({ query, token: result.answerToken });
+      answered.set(context, answers);
+      return gridPayload(result);
     },
     async compareGrid(_parent: unknown, args: { input: RawCompareInput }, context: ApiContext) {
       const query = asBadInput(() => parseCompareInput(args.input));
