@@ -26,11 +26,27 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const POOL_SIZE = 10;
 const CONCURRENCY = [1, 32];
+// Attribute first: the heatmap selects 15 of 65 attributes, so an index-only range scan per
+// attribute reads ~500 index pages where the (cell_id, attribute_id) variant reads ~2,900 (every
+// score of every selected cell, filtering out the other attributes); measured 10.4 vs 13.9 ms
+// median (current schema: 17.0 ms). It would replace probe_score_attribute_id_idx (its prefix).
 export const PROPOSED_INDEX_SQL =
-  'CREATE INDEX probe_score_cell_id_attribute_id_covering_idx ON probe_score (cell_id, attribute_id) ' +
+  'CREATE INDEX probe_score_attribute_id_cell_id_covering_idx ON probe_score (attribute_id, cell_id) ' +
   'INCLUDE (pearson_r, r2, two_vs_two, null_pearson_r, null_r2, null_two_vs_two)';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+const VERBOSE = process.env.BENCH_VERBOSE === '1';
+
+/** BENCH_VERBOSE=1: the floor statement's plan, run twice so the second shows a warm cache. */
+async function explainFloor(pool: pg.Pool, statement: { text: string; values: unknown[] }): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`, statement.values);
+    if (i === 1) {
+      log('floor statement plan (EXPLAIN ANALYZE, BUFFERS; warm):');
+      for (const row of rows) log(`  ${row['QUERY PLAN']}`);
+    }
+  }
+}
 
 const HEATMAP_QUERY = `query Heatmap($input: GridInput!) {
   grid(input: $input) {
@@ -95,22 +111,26 @@ async function main(): Promise<void> {
 
     const floorPool = new pg.Pool({ connectionString: scratch.url, max: POOL_SIZE });
     stops.push(() => floorPool.end());
-    const floor = await startFloor(floorPool, compile(gridStatement(parseGridInput(input))));
+    const floorStatement = compile(gridStatement(parseGridInput(input)));
+    const floor = await startFloor(floorPool, floorStatement);
     stops.push(() => floor.stop());
+    if (VERBOSE) await explainFloor(db.pool, floorStatement);
 
-    // Our API twice: with the probe run RUNNING its rows are never cached (one aggregation per
-    // request, like the floor); once COMPLETED, the grid result cache serves repeated requests.
+    // Our API twice: with the probe run RUNNING nothing is cached (one aggregation per request,
+    // like the floor: the apples-to-apples comparison); once COMPLETED, the grid response cache
+    // answers a repeated request after one catalogue statement (never compared with the floor).
     const setRunStatus = (status: string) => async () => {
       await db!.pool.query(`UPDATE probe_run SET status = $1::"RunStatus", finished_at = CASE WHEN $1 = 'COMPLETED' THEN now() END WHERE id = $2`, [status, load.probeRunId]);
     };
     const targets: Target[] = [
       { name: 'ours: cells, uncached (run RUNNING)', url: api.url, body: ourBody, prepare: setRunStatus('RUNNING') },
       { name: 'ours: columns, uncached (run RUNNING)', url: api.url, body: ourColumnsBody, prepare: setRunStatus('RUNNING') },
-      { name: 'ours: cells, cached (run COMPLETED)', url: api.url, body: ourBody, prepare: setRunStatus('COMPLETED') },
-      { name: 'ours: columns, cached (run COMPLETED)', url: api.url, body: ourColumnsBody, prepare: setRunStatus('COMPLETED') },
+      { name: 'ours: cells, CACHED (run COMPLETED)', url: api.url, body: ourBody, prepare: setRunStatus('COMPLETED') },
+      { name: 'ours: columns, CACHED (run COMPLETED)', url: api.url, body: ourColumnsBody, prepare: setRunStatus('COMPLETED') },
       { name: 'floor: raw pg + node:http', url: floor.url, body: ourBody },
     ];
     const OURS = [0, 1, 2, 3];
+    const CACHED = [2, 3];
     const FLOOR = 4;
     const PEER = 5;
     let peerProblem: string | undefined;
@@ -208,8 +228,12 @@ async function main(): Promise<void> {
       const label = targets[index]!.name;
       const ours1 = find(index, 1)!;
       const ours32 = find(index, 32)!;
+      const cached = CACHED.includes(index);
       const latencyRatio = ours1.p50 / floor1.p50;
-      const parts = [`p50 / floor p50 at 1 client ${latencyRatio.toFixed(2)} (means ${(ours1.mean / floor1.mean).toFixed(2)}; ≤ 1.5 ${latencyRatio <= 1.5 ? 'MET' : 'MISSED'})`];
+      // A cached answer is not the same work as the floor's aggregation: no like-for-like ratio.
+      const parts = cached
+        ? [`CACHED, not compared with the uncached floor; p50 ${ours1.p50} ms at 1 client`]
+        : [`p50 / floor p50 at 1 client ${latencyRatio.toFixed(2)} (means ${(ours1.mean / floor1.mean).toFixed(2)}; ≤ 1.5 ${latencyRatio <= 1.5 ? 'MET' : 'MISSED'})`];
       const rounds = paired.get(index);
       if (rounds?.length) {
         const ratio = median(rounds);
