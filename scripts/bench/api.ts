@@ -26,14 +26,6 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const POOL_SIZE = 10;
 const CONCURRENCY = [1, 32];
-// Attribute first: the heatmap selects 15 of 65 attributes, so an index-only range scan per
-// attribute reads ~500 index pages where the (cell_id, attribute_id) variant reads ~2,900 (every
-// score of every selected cell, filtering out the other attributes); measured 10.4 vs 13.9 ms
-// median (current schema: 17.0 ms). It would replace probe_score_attribute_id_idx (its prefix).
-export const PROPOSED_INDEX_SQL =
-  'CREATE INDEX probe_score_attribute_id_cell_id_covering_idx ON probe_score (attribute_id, cell_id) ' +
-  'INCLUDE (pearson_r, r2, two_vs_two, null_pearson_r, null_r2, null_two_vs_two)';
-
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const VERBOSE = process.env.BENCH_VERBOSE === '1';
 
@@ -196,23 +188,6 @@ async function main(): Promise<void> {
       }
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-    // Proposed migration (not applied by this project's migrations): a covering index so the
-    // heatmap's scores are read by index-only scans, cell by cell. Measured on the uncached path.
-    if (process.env.BENCH_PROPOSED_INDEX !== '0') {
-      log(`creating the proposed index: ${PROPOSED_INDEX_SQL}`);
-      await db.pool.query(PROPOSED_INDEX_SQL);
-      await db.pool.query('VACUUM ANALYZE probe_score');
-      for (const index of [0, 1, FLOOR]) {
-        const target = targets[index]!;
-        await target.prepare?.();
-        for (const connections of CONCURRENCY) {
-          log(`measuring ${target.name} + proposed index at ${connections} connection(s)…`);
-          const result = await runLoad({ url: target.url, body: target.body, connections, durationSeconds: DURATION, warmupSeconds: WARMUP });
-          results.push({ target: `${target.name} + proposed index`, connections, result });
-        }
-      }
-    }
 
     log('');
     log('| target | clients | p50 ms | p99 ms | mean ms | req/s | errors |');

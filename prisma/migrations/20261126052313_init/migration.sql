@@ -289,7 +289,7 @@ CREATE INDEX "probe_cell_layer_id_idx" ON "probe_cell"("layer_id");
 CREATE UNIQUE INDEX "probe_cell_probe_run_id_layer_id_timestep_pooling_key" ON "probe_cell"("probe_run_id", "layer_id", "timestep", "pooling") NULLS NOT DISTINCT;
 
 -- CreateIndex
-CREATE INDEX "probe_score_attribute_id_idx" ON "probe_score"("attribute_id");
+CREATE INDEX "probe_score_grid_covering_idx" ON "probe_score"("attribute_id", "cell_id", "pearson_r", "r2", "two_vs_two", "null_pearson_r", "null_r2", "null_two_vs_two");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "probe_score_cell_id_attribute_id_key" ON "probe_score"("cell_id", "attribute_id");
