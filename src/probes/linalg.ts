@@ -387,3 +387,219 @@ export function solveShiftedTridiagonal(t: Tridiagonal, alpha: number, b: Float6
   }
   return out;
 }
+
+/**
+ * Blocked Householder tridiagonalisation A = P T Pᵀ in the LAPACK dsytrd/dlatrd layout (lower):
+ * P = H_0 H_1 ⋯ H_{n-2}, H_j = I − τ_j v_j v_jᵀ with v_j zero above row j+1 and v_j[j+1] = 1.
+ * Each panel of `blockSize` columns is reduced with matrix-vector products against the trailing
+ * matrix as it stood before the panel (the panel's own updates applied through the n×b matrices V
+ * and W), then the trailing matrix takes all of them at once, A ← A − V Wᵀ − W Vᵀ, as ONE product
+ * `multiply` can hand to a fast backend. Half of the reduction's flops (those rank-2 updates) and
+ * all of forming P become matrix products; unblocked tred2 does them as TypeScript loops. T differs
+ * from tred2's (another valid reduction) but P (T+αI)⁻¹ Pᵀ = (A+αI)⁻¹ all the same.
+ */
+export async function tridiagonalizePanelled(a: Float64Array, n: number, multiply: Multiply, blockSize = 32): Promise<Tridiagonal> {
+  const work = Float64Array.from(a.subarray(0, n * n)); // symmetric; column j below the diagonal is read as row j
+  const diagonal = new Float64Array(n);
+  const offDiagonal = new Float64Array(n);
+  const reflectors = new Float64Array(n * n); // row j = v_j (zero-padded)
+  const tau = new Float64Array(n);
+  const vt = new Float64Array(blockSize * n); // panel's v vectors as rows
+  const wt = new Float64Array(blockSize * n); // panel's w vectors as rows
+  const y = new Float64Array(n);
+  for (let k = 0; k < n - 1; k += blockSize) {
+    const b = Math.min(blockSize, n - 1 - k);
+    vt.fill(0);
+    wt.fill(0);
+    for (let i = 0; i < b; i++) {
+      const j = k + i;
+      const rowJ = j * n;
+      // Bring column j up to date with the panel's earlier reflectors.
+      for (let s = 0; s < i; s++) {
+        const vs = s * n;
+        const wj = wt[vs + j]!, vj = vt[vs + j]!;
+        for (let r = j; r < n; r++) work[rowJ + r]! -= vt[vs + r]! * wj + wt[vs + r]! * vj;
+      }
+      diagonal[j] = work[rowJ + j]!;
+      // Reflector (dlarfg) annihilating column j below row j+1.
+      const head = work[rowJ + j + 1]!;
+      let largest = 0;
+      for (let r = j + 2; r < n; r++) largest = Math.max(largest, Math.abs(work[rowJ + r]!));
+      let scaledSquares = 0; // ‖tail‖ scaled by its largest entry (no overflow or underflow, as dnrm2)
+      if (largest > 0) for (let r = j + 2; r < n; r++) scaledSquares += (work[rowJ + r]! / largest) ** 2;
+      const tailNorm = largest * Math.sqrt(scaledSquares);
+      const vi = i * n;
+      if (tailNorm === 0) {
+        offDiagonal[j + 1] = head; // already tridiagonal in this column: H_j = I
+        tau[j] = 0;
+        continue;
+      }
+      const beta = head >= 0 ? -Math.hypot(head, tailNorm) : Math.hypot(head, tailNorm);
+      const t = (beta - head) / beta;
+      const inverse = 1 / (head - beta);
+      offDiagonal[j + 1] = beta;
+      tau[j] = t;
+      vt[vi + j + 1] = 1;
+      for (let r = j + 2; r < n; r++) vt[vi + r] = work[rowJ + r]! * inverse;
+      reflectors.set(vt.subarray(vi + j + 1, vi + n), rowJ + j + 1);
+      // w = τ (A v − V (Wᵀ v) − W (Vᵀ v)), A the trailing matrix before this panel's updates.
+      symmetricTimesVector(work, n, j + 1, vt, vi, y);
+      for (let s = 0; s < i; s++) {
+        const vs = s * n;
+        const wv = dot(wt, vs + j + 1, vt, vi + j + 1, n - j - 1);
+        const vv = dot(vt, vs + j + 1, vt, vi + j + 1, n - j - 1);
+        for (let r = j + 1; r < n; r++) y[r]! -= vt[vs + r]! * wv + wt[vs + r]! * vv;
+      }
+      let yv = 0;
+      for (let r = j + 1; r < n; r++) {
+        y[r]! *= t;
+        yv += y[r]! * vt[vi + r]!;
+      }
+      const correction = -0.5 * t * yv;
+      for (let r = j + 1; r < n; r++) wt[vi + r] = y[r]! + correction * vt[vi + r]!;
+    }
+    // Trailing update A ← A − V Wᵀ − W Vᵀ on rows and columns k+b.. as one product [V W] [W V]ᵀ.
+    const start = k + b;
+    const m = n - start;
+    if (m > 0) {
+      const left = new Float64Array(m * 2 * b);
+      const right = new Float64Array(2 * b * m);
+      for (let r = 0; r < m; r++) {
+        for (let s = 0; s < b; s++) {
+          left[r * 2 * b + s] = vt[s * n + start + r]!;
+          left[r * 2 * b + b + s] = wt[s * n + start + r]!;
+        }
+      }
+      for (let s = 0; s < b; s++) {
+        right.set(wt.subarray(s * n + start, s * n + n), s * m);
+        right.set(vt.subarray(s * n + start, s * n + n), (b + s) * m);
+      }
+      const update = await multiply(left, right, m, 2 * b, m);
+      for (let r = 0; r < m; r++) {
+        const row = (start + r) * n + start;
+        for (let c = 0; c < m; c++) work[row + c]! -= update[r * m + c]!;
+      }
+    }
+  }
+  if (n > 0) diagonal[n - 1] = work[n * n - 1]!;
+  const q = await accumulateReflectors(reflectors, tau, n, multiply, blockSize);
+  const basis = transposeSquare(q, n); // Pᵀ row-major: row c = column c of P
+  return { n, diagonal, offDiagonal, basis };
+}
+
+/**
+ * y[r] = Σ_c A[r][c] v[c] over rows and columns r, c ≥ from of the n×n symmetric A (v read at
+ * vOffset + c), reading only the upper triangle: each entry above the diagonal serves both y[r]
+ * and y[c]. Two rows at a time, so each load of v and y feeds two products.
+ */
+function symmetricTimesVector(a: Float64Array, n: number, from: number, v: Float64Array, vOffset: number, y: Float64Array): void {
+  for (let r = from; r < n; r++) y[r] = 0;
+  let r = from;
+  for (; r + 1 < n; r += 2) {
+    const o0 = r * n, o1 = o0 + n;
+    const x0 = v[vOffset + r]!, x1 = v[vOffset + r + 1]!;
+    let s0 = a[o0 + r]! * x0 + a[o0 + r + 1]! * x1;
+    let s1 = a[o0 + r + 1]! * x0 + a[o1 + r + 1]! * x1;
+    for (let c = r + 2; c < n; c++) {
+      const a0 = a[o0 + c]!, a1 = a[o1 + c]!, x = v[vOffset + c]!;
+      s0 += a0 * x;
+      s1 += a1 * x;
+      y[c]! += a0 * x0 + a1 * x1;
+    }
+    y[r]! += s0;
+    y[r + 1]! += s1;
+  }
+  if (r < n) y[r]! += a[r * n + r]! * v[vOffset + r]!;
+}
+
+function transposeSquare(q: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) out[c * n + r] = q[r * n + c]!;
+  return out;
+}
+
+/**
+ * Q = H_0 H_1 ⋯ H_{n-2} (H_j = I − τ_j v_j v_jᵀ, v_j = row j of `reflectors`, zero above row j+1),
+ * accumulated backwards as LAPACK's dorgtr: blocks of reflectors in compact WY form
+ * H_a ⋯ H_b = I − V T Vᵀ (T upper triangular, dlarft) are applied from the left, last block first.
+ * A block starting at reflector a only touches rows and columns a+1.. of Q (the rest is still the
+ * identity there), so the products shrink with the block: 4n³/3 flops instead of 4n³.
+ */
+async function accumulateReflectors(reflectors: Float64Array, tau: Float64Array, n: number, multiply: Multiply, blockSize: number): Promise<Float64Array> {
+  const q = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) q[i * n + i] = 1;
+  const blocks: number[] = [];
+  for (let start = 0; start < n - 1; start += blockSize) blocks.push(start);
+  for (let index = blocks.length - 1; index >= 0; index--) {
+    const first = blocks[index]!;
+    const b = Math.min(blockSize, n - 1 - first);
+    const offset = first + 1; // rows/columns of Q this block touches
+    const m = n - offset;
+    const vt = new Float64Array(b * m); // Vᵀ restricted to rows offset..
+    for (let s = 0; s < b; s++) vt.set(reflectors.subarray((first + s) * n + offset, (first + s + 1) * n), s * m);
+    const t = new Float64Array(b * b);
+    const z = new Float64Array(b);
+    for (let c = 0; c < b; c++) {
+      const tc = tau[first + c]!;
+      for (let s = 0; s < c; s++) z[s] = dot(vt, s * m, vt, c * m, m);
+      for (let r = 0; r < c; r++) {
+        let sum = 0;
+        for (let s = r; s < c; s++) sum += t[r * b + s]! * z[s]!;
+        t[r * b + c] = -tc * sum;
+      }
+      t[c * b + c] = tc;
+    }
+    const sub = new Float64Array(m * m);
+    for (let r = 0; r < m; r++) sub.set(q.subarray((offset + r) * n + offset, (offset + r + 1) * n), r * m);
+    const v = new Float64Array(m * b);
+    for (let s = 0; s < b; s++) for (let r = 0; r < m; r++) v[r * b + s] = vt[s * m + r]!;
+    const projected = await multiply(vt, sub, b, m, m); // Vᵀ Q
+    const update = await multiply(v, await multiply(t, projected, b, b, m), m, b, m); // V T Vᵀ Q
+    for (let r = 0; r < m; r++) {
+      const row = (offset + r) * n + offset;
+      for (let c = 0; c < m; c++) q[row + c]! -= update[r * m + c]!;
+    }
+  }
+  return q;
+}
+
+/**
+ * The diagonal of P (T + αI)⁻¹ Pᵀ, with `basis` = Pᵀ (row k = column k of P): out[i] =
+ * Σ_k P_ik [(T+αI)⁻¹ Pᵀ]_ki. The same LDLᵀ solve as solveShiftedTridiagonal on the n columns of
+ * Pᵀ, with the products taken during back substitution, so the solution is never read back.
+ * `scratch` (n×n) holds the forward elimination.
+ */
+export function shiftedInverseDiagonal(t: Tridiagonal, alpha: number, basis: Float64Array, scratch: Float64Array, out: Float64Array): Float64Array {
+  const { n, diagonal, offDiagonal } = t;
+  const pivot = new Float64Array(n);
+  const factor = new Float64Array(n);
+  pivot[0] = diagonal[0]! + alpha;
+  for (let k = 1; k < n; k++) {
+    factor[k] = offDiagonal[k]! / pivot[k - 1]!;
+    pivot[k] = diagonal[k]! + alpha - factor[k]! * offDiagonal[k]!;
+  }
+  scratch.set(basis.subarray(0, n));
+  for (let k = 1; k < n; k++) {
+    const l = factor[k]!;
+    const row = k * n, previous = (k - 1) * n;
+    for (let c = 0; c < n; c++) scratch[row + c] = basis[row + c]! - l * scratch[previous + c]!;
+  }
+  out.fill(0);
+  const lastInverse = 1 / pivot[n - 1]!;
+  for (let c = 0, row = (n - 1) * n; c < n; c++) {
+    const x = scratch[row + c]! * lastInverse;
+    scratch[row + c] = x;
+    out[c]! += basis[row + c]! * x;
+  }
+  for (let k = n - 2; k >= 0; k--) {
+    const l = factor[k + 1]!;
+    const inverse = 1 / pivot[k]!;
+    const row = k * n, next = (k + 1) * n;
+    for (let c = 0; c < n; c++) {
+      const x = scratch[row + c]! * inverse - l * scratch[next + c]!;
+      scratch[row + c] = x;
+      out[c]! += basis[row + c]! * x;
+    }
+  }
+  return out;
+}

@@ -4,12 +4,14 @@
 // matrix when d ≥ n — reduced to tridiagonal form —, the d×d cross-product otherwise — eigen-
 // decomposed), then every alpha and every target column (the real ratings and any permuted copies)
 // reuses that basis, so each alpha costs O(n²) per target instead of a new O(n³) solve. docs/metrics.md gives the formulas.
-import { solveShiftedTridiagonal, symmetricEigen, tridiagonalizeBlocked } from './linalg.ts';
+// Folds are independent: large ones run on a pool of worker threads (fold-pool.ts), one per core.
+import { shiftedInverseDiagonal, solveShiftedTridiagonal, symmetricEigen, tridiagonalizePanelled } from './linalg.ts';
 import { foldMembers } from './folds.ts';
-import { typescriptBackend, type MatmulBackend } from './matmul-backend.ts';
+import { multiplyTransposed, typescriptBackend, type MatmulBackend } from './matmul-backend.ts';
+import { canRebuildInWorker, fitFoldsInPool, PARALLEL_MIN_TRAIN_ROWS, poolSize } from './fold-pool.ts';
 
 export interface RidgeCvInput {
-  /** n × d features, row-major (Float32 activations are widened to float64 per fold). */
+  /** n × d features, row-major (Float32 activations are widened to float64 once per call). */
   features: Float32Array | Float64Array;
   n: number;
   d: number;
@@ -22,6 +24,8 @@ export interface RidgeCvInput {
   alphas: readonly number[];
   /** Also return every fold's mean squared LOO error per alpha and column (for checks). */
   keepLooErrors?: boolean;
+  /** Fit the folds on the worker pool (true), in this thread (false), or decide by size (undefined). */
+  parallel?: boolean;
 }
 
 export interface RidgeCvResult {
@@ -34,7 +38,7 @@ export interface RidgeCvResult {
   paths: ('gram' | 'covariance')[];
   /** folds × alphas × columns mean squared LOO errors on each training fold, when asked for. */
   looErrors?: Float64Array;
-  /** Seconds spent in matrix products, decompositions (tridiagonalisation / eigendecomposition) and the rest. */
+  /** Seconds spent in matrix products, decompositions (tridiagonalisation / eigendecomposition) and the rest, summed over folds (over worker threads when the folds ran in parallel, so their sum can exceed the wall time). */
   timings: { products: number; decomposition: number; other: number };
 }
 
@@ -45,35 +49,45 @@ export interface Standardised {
 
 /** Z-scores training rows with their own mean and SD (population SD, as scikit-learn's StandardScaler; constant features → 0) and test rows with the training statistics. */
 export function standardiseFold(features: Float32Array | Float64Array, d: number, train: Int32Array, test: Int32Array): Standardised {
+  // Float32 activations are widened once, so the three passes below run on one array type.
+  const wide = features instanceof Float64Array ? features : new Float64Array(features);
+  return standardiseWide(wide, d, train, test);
+}
+
+function standardiseWide(features: Float64Array, d: number, train: Int32Array, test: Int32Array): Standardised {
   const mean = new Float64Array(d);
   const sumSquares = new Float64Array(d);
-  for (const row of train) {
-    const offset = row * d;
+  const rows = train.length;
+  for (let r = 0; r < rows; r++) {
+    const offset = train[r]! * d;
     for (let j = 0; j < d; j++) mean[j]! += features[offset + j]!;
   }
-  for (let j = 0; j < d; j++) mean[j]! /= train.length;
-  for (const row of train) {
-    const offset = row * d;
+  for (let j = 0; j < d; j++) mean[j]! /= rows;
+  const out = new Float64Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const offset = train[r]! * d, target = r * d;
     for (let j = 0; j < d; j++) {
       const c = features[offset + j]! - mean[j]!;
+      out[target + j] = c;
       sumSquares[j]! += c * c;
     }
   }
   const inverseScale = new Float64Array(d);
   for (let j = 0; j < d; j++) {
-    const sd = Math.sqrt(sumSquares[j]! / train.length);
+    const sd = Math.sqrt(sumSquares[j]! / rows);
     // scikit-learn keeps scale 1 for (numerically) constant features: they become 0 after centring.
     inverseScale[j] = sd > 10 * Number.EPSILON * Math.abs(mean[j]!) && sd > 0 ? 1 / sd : 1;
   }
-  const scale = (rows: Int32Array) => {
-    const out = new Float64Array(rows.length * d);
-    rows.forEach((row, r) => {
-      const offset = row * d;
-      for (let j = 0; j < d; j++) out[r * d + j] = (features[offset + j]! - mean[j]!) * inverseScale[j]!;
-    });
-    return out;
-  };
-  return { train: scale(train), test: scale(test) };
+  for (let r = 0; r < rows; r++) {
+    const target = r * d;
+    for (let j = 0; j < d; j++) out[target + j]! *= inverseScale[j]!;
+  }
+  const testOut = new Float64Array(test.length * d);
+  for (let r = 0; r < test.length; r++) {
+    const offset = test[r]! * d, target = r * d;
+    for (let j = 0; j < d; j++) testOut[target + j] = (features[offset + j]! - mean[j]!) * inverseScale[j]!;
+  }
+  return { train: out, test: testOut };
 }
 
 export function transpose(a: Float64Array, rows: number, cols: number): Float64Array {
@@ -127,8 +141,8 @@ function scaleRows(projected: Float64Array, w: Float64Array, rows: number, colum
   }
 }
 
-/** Keeps, per column, the weighted coefficients of the alpha with the smallest LOO error so far (strictly smaller: the first alpha wins ties, as scikit-learn). */
-function keepBest(errors: Float64Array, bestError: Float64Array, chosenAlpha: Int32Array, a: number, weighted: Float64Array, bestWeighted: Float64Array, rows: number, columns: number): void {
+/** Keeps, per column, the weighted coefficients of the alpha with the smallest LOO error so far (strictly smaller: the first alpha wins ties, as scikit-learn). Row k of the candidate coefficients starts at weighted[k·stride + offset]. */
+function keepBest(errors: Float64Array, bestError: Float64Array, chosenAlpha: Int32Array, a: number, weighted: Float64Array, bestWeighted: Float64Array, rows: number, columns: number, stride = columns, offset = 0): void {
   const improved: number[] = [];
   for (let c = 0; c < columns; c++) {
     if (errors[c]! < bestError[c]!) {
@@ -138,10 +152,36 @@ function keepBest(errors: Float64Array, bestError: Float64Array, chosenAlpha: In
     }
   }
   if (improved.length === columns) {
-    bestWeighted.set(weighted.subarray(0, rows * columns));
+    for (let k = 0; k < rows; k++) bestWeighted.set(weighted.subarray(k * stride + offset, k * stride + offset + columns), k * columns);
     return;
   }
-  for (let k = 0; k < rows; k++) for (const c of improved) bestWeighted[k * columns + c] = weighted[k * columns + c]!;
+  for (let k = 0; k < rows; k++) for (const c of improved) bestWeighted[k * columns + c] = weighted[k * stride + offset + c]!;
+}
+
+/** Products of P with the solutions of several alphas are batched up to this many columns (n × this many float64 per batch). */
+const BATCHED_COLUMNS = 1024;
+
+/**
+ * K = X Xᵀ (n×n) from three products over the halves X = [X₁; X₂] (K₁₁, K₂₁, K₂₂; K₁₂ = K₂₁ᵀ is
+ * mirrored): 3/4 of the multiply-adds of one full product, which would compute both triangles.
+ */
+async function symmetricKernel(backend: MatmulBackend, x: Float64Array, n: number, d: number): Promise<Float64Array> {
+  const h = n >> 1;
+  if (h === 0) return multiplyTransposed(backend, x, x, n, d, n, 'b');
+  const top = x.subarray(0, h * d), bottom = x.subarray(h * d, n * d);
+  const m = n - h;
+  const k11 = await multiplyTransposed(backend, top, top, h, d, h, 'b');
+  const k21 = await multiplyTransposed(backend, bottom, top, m, d, h, 'b');
+  const k22 = await multiplyTransposed(backend, bottom, bottom, m, d, m, 'b');
+  const kernel = new Float64Array(n * n);
+  for (let i = 0; i < h; i++) kernel.set(k11.subarray(i * h, (i + 1) * h), i * n);
+  for (let i = 0; i < m; i++) {
+    const row = (h + i) * n;
+    kernel.set(k21.subarray(i * h, (i + 1) * h), row);
+    kernel.set(k22.subarray(i * m, (i + 1) * m), row + h);
+    for (let j = 0; j < h; j++) kernel[j * n + h + i] = k21[i * h + j]!;
+  }
+  return kernel;
 }
 
 /**
@@ -165,55 +205,61 @@ async function fitFold(
   const bestError = new Float64Array(columns).fill(Infinity);
   const chosenAlpha = new Int32Array(columns);
   const looErrors = new Float64Array(alphas.length * columns);
-  const xTrainT = transpose(xTrain, nTrain, d);
   if (d >= nTrain) {
     const n = nTrain;
-    const kernel = await watch.time('products', () => backend.matmul(xTrain, xTrainT, n, d, n));
+    const kernel = await watch.time('products', () => symmetricKernel(backend, xTrain, n, d));
     // K = P T Pᵀ: every alpha then needs only O(n) tridiagonal solves per column (no QL sweep).
-    const tridiagonal = await watch.time('decomposition', () => tridiagonalizeBlocked(kernel, n, (a, b, p, k, q) => backend.matmul(a, b, p, k, q)));
-    const basis = tridiagonal.basis; // Pᵀ, row-major
-    const basisT = transpose(basis, n, n); // P
+    const tridiagonal = await watch.time('decomposition', () => tridiagonalizePanelled(kernel, n, (a, b, p, k, q) => backend.matmul(a, b, p, k, q)));
+    const basis = tridiagonal.basis; // Pᵀ, row-major (products with P take it transposed)
     const projected = await watch.time('products', () => backend.matmul(basis, yTrain, n, n, columns)); // B = Pᵀ y
-    const solved = new Float64Array(n * columns);
     const bestSolved = new Float64Array(n * columns);
-    const gDiagonal = new Float64Array(n);
-    const inverseBasis = new Float64Array(n * n);
+    const gDiagonals = new Float64Array(alphas.length * n);
+    const scratch = new Float64Array(n * n);
     for (let a = 0; a < alphas.length; a++) {
-      const alpha = alphas[a]!;
       // G_ii = [P (T+αI)⁻¹ Pᵀ]_ii − 1/(nα)
-      solveShiftedTridiagonal(tridiagonal, alpha, basis, n, inverseBasis); // (T+αI)⁻¹ Pᵀ
-      gDiagonal.fill(-1 / (n * alpha));
-      for (let k = 0; k < n; k++) {
-        const row = k * n;
-        for (let i = 0; i < n; i++) gDiagonal[i]! += basis[row + i]! * inverseBasis[row + i]!;
+      shiftedInverseDiagonal(tridiagonal, alphas[a]!, basis, scratch, gDiagonals.subarray(a * n, (a + 1) * n));
+      for (let i = 0; i < n; i++) gDiagonals[a * n + i]! -= 1 / (n * alphas[a]!);
+    }
+    // Several alphas share one product c = P [S_α1 S_α2 …] (fewer, larger products), within a memory bound.
+    const group = Math.max(1, Math.min(alphas.length, Math.floor(BATCHED_COLUMNS / columns)));
+    const solved = new Float64Array(n * columns);
+    for (let first = 0; first < alphas.length; first += group) {
+      const count = Math.min(group, alphas.length - first);
+      const width = count * columns;
+      const stacked = count === 1 ? solved : new Float64Array(n * width);
+      for (let g = 0; g < count; g++) {
+        solveShiftedTridiagonal(tridiagonal, alphas[first + g]!, projected, columns, solved); // S = (T+αI)⁻¹ Pᵀ y
+        if (count > 1) for (let i = 0; i < n; i++) stacked.set(solved.subarray(i * columns, (i + 1) * columns), i * width + g * columns);
       }
-      solveShiftedTridiagonal(tridiagonal, alpha, projected, columns, solved); // S = (T+αI)⁻¹ Pᵀ y
-      const dual = await watch.time('products', () => backend.matmul(basisT, solved, n, n, columns)); // c = P S = (K+αI)⁻¹ y
-      const errors = new Float64Array(columns);
-      for (let i = 0; i < n; i++) {
-        const inverse = 1 / gDiagonal[i]!;
-        const offset = i * columns;
-        for (let c = 0; c < columns; c++) {
-          const e = dual[offset + c]! * inverse;
-          errors[c]! += e * e;
+      const dual = await watch.time('products', () => multiplyTransposed(backend, basis, stacked, n, n, width, 'a')); // c = P S = (K+αI)⁻¹ y
+      for (let g = 0; g < count; g++) {
+        const a = first + g;
+        const errors = new Float64Array(columns);
+        for (let i = 0; i < n; i++) {
+          const inverse = 1 / gDiagonals[a * n + i]!;
+          const offset = i * width + g * columns;
+          for (let c = 0; c < columns; c++) {
+            const e = dual[offset + c]! * inverse;
+            errors[c]! += e * e;
+          }
         }
+        looErrors.set(errors, a * columns);
+        keepBest(errors, bestError, chosenAlpha, a, stacked, bestSolved, n, columns, width, g * columns);
       }
-      looErrors.set(errors, a * columns);
-      keepBest(errors, bestError, chosenAlpha, a, solved, bestSolved, n, columns);
     }
     // ŷ_test = K_test,train P S*, with (K_test,train P) formed once.
-    const testKernel = await watch.time('products', () => backend.matmul(xTest, xTrainT, nTest, d, n));
-    const testBasis = await watch.time('products', () => backend.matmul(testKernel, basisT, nTest, n, n));
+    const testKernel = await watch.time('products', () => multiplyTransposed(backend, xTest, xTrain, nTest, d, n, 'b'));
+    const testBasis = await watch.time('products', () => multiplyTransposed(backend, testKernel, basis, nTest, n, n, 'b'));
     const predictions = await watch.time('products', () => backend.matmul(testBasis, bestSolved, nTest, n, columns));
     return { predictions, chosenAlpha, path: 'gram', looErrors };
   }
 
-  const cross = await watch.time('products', () => backend.matmul(xTrainT, xTrain, d, nTrain, d));
+  const cross = await watch.time('products', () => multiplyTransposed(backend, xTrain, xTrain, d, nTrain, d, 'a'));
   const { values, vectors } = await watch.time('decomposition', () => symmetricEigen(cross, d));
   for (let k = 0; k < d; k++) if (values[k]! < 0) values[k] = 0;
-  const vectorsT = transpose(vectors, d, d); // V
-  const scores = await watch.time('products', () => backend.matmul(xTrain, vectorsT, nTrain, d, d)); // Z = X V
-  const projected = await watch.time('products', () => backend.matmul(transpose(scores, nTrain, d), yTrain, d, nTrain, columns)); // B = Zᵀ y
+  // vectors holds Vᵀ: products with V take it transposed.
+  const scores = await watch.time('products', () => multiplyTransposed(backend, xTrain, vectors, nTrain, d, d, 'b')); // Z = X V
+  const projected = await watch.time('products', () => multiplyTransposed(backend, scores, yTrain, d, nTrain, columns, 'a')); // B = Zᵀ y
   const weighted = new Float64Array(d * columns);
   const bestWeighted = new Float64Array(d * columns);
   const leverage = new Float64Array(nTrain);
@@ -241,9 +287,66 @@ async function fitFold(
     looErrors.set(errors, a * columns);
     keepBest(errors, bestError, chosenAlpha, a, weighted, bestWeighted, d, columns);
   }
-  const testScores = await watch.time('products', () => backend.matmul(xTest, vectorsT, nTest, d, d));
+  const testScores = await watch.time('products', () => multiplyTransposed(backend, xTest, vectors, nTest, d, d, 'b'));
   const predictions = await watch.time('products', () => backend.matmul(testScores, bestWeighted, nTest, d, columns));
   return { predictions, chosenAlpha, path: 'covariance', looErrors };
+}
+
+/** One outer fold's results, as computed in-process or by a pool worker. */
+export interface OuterFoldResult {
+  /** test rows × columns predictions (target means included). */
+  predictions: Float64Array;
+  chosenAlpha: Int32Array;
+  path: 'gram' | 'covariance';
+  /** alphas × columns mean squared LOO errors on the training fold. */
+  looErrors: Float64Array;
+  /** Seconds in products, decomposition, and the fold's total. */
+  timings: { products: number; decomposition: number; total: number };
+}
+
+/** Standardises, centres and fits one outer fold (the unit of work the fold pool distributes). */
+export async function fitOuterFold(
+  features: Float32Array | Float64Array, d: number, targets: Float64Array, columns: number,
+  train: Int32Array, test: Int32Array, alphas: readonly number[], backend: MatmulBackend,
+): Promise<OuterFoldResult> {
+  const started = performance.now();
+  const watch = new Stopwatch();
+  const x = standardiseFold(features, d, train, test);
+  const y = gatherRows(targets, columns, train);
+  const yMean = centreColumns(y, train.length, columns);
+  const fit = await fitFold(x.train, x.test, y, train.length, test.length, d, columns, alphas, backend, watch);
+  const predictions = fit.predictions;
+  for (let r = 0; r < test.length; r++) for (let c = 0; c < columns; c++) predictions[r * columns + c]! += yMean[c]!;
+  const looErrors = fit.looErrors;
+  for (let t = 0; t < looErrors.length; t++) looErrors[t]! /= train.length;
+  return {
+    predictions, chosenAlpha: fit.chosenAlpha, path: fit.path, looErrors,
+    timings: { products: watch.products, decomposition: watch.decomposition, total: (performance.now() - started) / 1000 },
+  };
+}
+
+/** Training rows of each fold (every row not in the fold's test set). */
+function trainingRows(n: number, folds: Int32Array[]): Int32Array[] {
+  const isTest = new Uint8Array(n);
+  return folds.map((test, f) => {
+    isTest.fill(0);
+    for (const row of test) isTest[row] = 1;
+    const train = new Int32Array(n - test.length);
+    let t = 0;
+    for (let i = 0; i < n; i++) if (!isTest[i]) train[t++] = i;
+    if (train.length < 3) throw new RangeError(`Fold ${f} leaves only ${train.length} training rows.`);
+    return train;
+  });
+}
+
+/**
+ * Runs the folds on the shared worker pool (fold-pool.ts) when it pays: more than one core, a
+ * backend a worker can rebuild by name, and folds big enough that the O(n³) per-fold work dwarfs
+ * the message round trip. `input.parallel` forces it either way.
+ */
+function shouldUsePool(input: RidgeCvInput, backend: MatmulBackend, trainRows: number): boolean {
+  if (input.parallel !== undefined) return input.parallel && canRebuildInWorker(backend);
+  return poolSize() > 1 && canRebuildInWorker(backend) && trainRows >= PARALLEL_MIN_TRAIN_ROWS;
 }
 
 export async function ridgeCrossValidate(input: RidgeCvInput, backend: MatmulBackend = typescriptBackend): Promise<RidgeCvResult> {
@@ -257,34 +360,44 @@ export async function ridgeCrossValidate(input: RidgeCvInput, backend: MatmulBac
   for (let t = 0; t < targets.length; t++) {
     if (!Number.isFinite(targets[t]!)) throw new RangeError(`targets has a non-finite value at row ${Math.floor(t / columns)}, column ${t % columns}.`);
   }
-  const started = performance.now();
-  const watch = new Stopwatch();
   const folds = foldMembers(foldOf);
   if (folds.length < 2) throw new RangeError('Cross-validation needs at least 2 non-empty folds.');
+  const trains = trainingRows(n, folds);
+  const largestTrain = Math.max(...trains.map((t) => t.length));
+  const pooled = shouldUsePool(input, backend, largestTrain);
+  // Widened to float64 once per call (in shared memory for the pool), not once per fold.
+  const wide = features instanceof Float64Array && !pooled ? features : widen(features, pooled);
+  const fits = pooled
+    ? await fitFoldsInPool({ features: wide, d, targets, columns, alphas, backend, folds: folds.map((test, f) => ({ train: trains[f]!, test })) })
+    : await fitFoldsSerially(wide, d, targets, columns, alphas, backend, folds, trains);
   const predictions = new Float64Array(n * columns);
   const chosenAlpha = new Int32Array(folds.length * columns);
-  const paths: ('gram' | 'covariance')[] = [];
   const looErrors = input.keepLooErrors ? new Float64Array(folds.length * alphas.length * columns) : undefined;
-  const isTest = new Uint8Array(n);
-  for (let f = 0; f < folds.length; f++) {
-    const test = folds[f]!;
-    isTest.fill(0);
-    for (const row of test) isTest[row] = 1;
-    const train = new Int32Array(n - test.length);
-    let t = 0;
-    for (let i = 0; i < n; i++) if (!isTest[i]) train[t++] = i;
-    if (train.length < 3) throw new RangeError(`Fold ${f} leaves only ${train.length} training rows.`);
-    const x = standardiseFold(features, d, train, test);
-    const y = gatherRows(targets, columns, train);
-    const yMean = centreColumns(y, train.length, columns);
-    const fit = await fitFold(x.train, x.test, y, train.length, test.length, d, columns, alphas, backend, watch);
-    test.forEach((row, r) => {
-      for (let c = 0; c < columns; c++) predictions[row * columns + c] = fit.predictions[r * columns + c]! + yMean[c]!;
-    });
+  const timings = { products: 0, decomposition: 0, other: 0 };
+  fits.forEach((fit, f) => {
+    folds[f]!.forEach((row, r) => predictions.set(fit.predictions.subarray(r * columns, (r + 1) * columns), row * columns));
     chosenAlpha.set(fit.chosenAlpha, f * columns);
-    if (looErrors) looErrors.set(fit.looErrors.map((e) => e / train.length), f * alphas.length * columns);
-    paths.push(fit.path);
-  }
-  const total = (performance.now() - started) / 1000;
-  return { predictions, chosenAlpha, folds, paths, looErrors, timings: { products: watch.products, decomposition: watch.decomposition, other: total - watch.products - watch.decomposition } };
+    looErrors?.set(fit.looErrors, f * alphas.length * columns);
+    timings.products += fit.timings.products;
+    timings.decomposition += fit.timings.decomposition;
+    timings.other += fit.timings.total - fit.timings.products - fit.timings.decomposition;
+  });
+  return { predictions, chosenAlpha, folds, paths: fits.map((fit) => fit.path), looErrors, timings };
 }
+
+function widen(features: Float32Array | Float64Array, shared: boolean): Float64Array {
+  const out = new Float64Array(shared ? new SharedArrayBuffer(features.length * 8) : new ArrayBuffer(features.length * 8));
+  out.set(features);
+  return out;
+}
+
+async function fitFoldsSerially(
+  features: Float32Array | Float64Array, d: number, targets: Float64Array, columns: number, alphas: readonly number[],
+  backend: MatmulBackend, folds: Int32Array[], trains: Int32Array[],
+): Promise<OuterFoldResult[]> {
+  const fits: OuterFoldResult[] = [];
+  for (let f = 0; f < folds.length; f++) fits.push(await fitOuterFold(features, d, targets, columns, trains[f]!, folds[f]!, alphas, backend));
+  return fits;
+}
+
+export { closeFoldPool } from './fold-pool.ts';

@@ -1,4 +1,4 @@
-import { crossProduct, gram, matmul, matmulTransposeA, matmulTransposeB, solveShiftedTridiagonal, symmetricEigen, tridiagonalize, tridiagonalizeBlocked } from '../../src/probes/linalg.ts';
+import { crossProduct, gram, matmul, matmulTransposeA, matmulTransposeB, shiftedInverseDiagonal, solveShiftedTridiagonal, symmetricEigen, tridiagonalize, tridiagonalizeBlocked, tridiagonalizePanelled } from '../../src/probes/linalg.ts';
 import { seededRandom } from '../../src/probes/random.ts';
 
 function naive(a: Float64Array, b: Float64Array, p: number, k: number, q: number): Float64Array {
@@ -97,4 +97,50 @@ test.each([[1], [4], [32]])('blocked (compact WY, block %i) tridiagonalisation e
   expect(maxDiff(blocked.diagonal, reference.diagonal)).toBeLessThan(1e-12);
   expect(maxDiff(blocked.offDiagonal, reference.offDiagonal)).toBeLessThan(1e-12);
   expect(maxDiff(blocked.basis, reference.basis)).toBeLessThan(1e-12);
+});
+
+test.each([
+  ['rank-deficient Gram, block 1', 23, 30, 1, 0],
+  ['rank-deficient Gram, block 4', 23, 30, 4, 0],
+  ['wide Gram, block 32 (one partial panel)', 41, 60, 32, 0],
+  ['Gram of 5 features (rank 5), block 8', 30, 5, 8, 0],
+  ['already tridiagonal plus zero rows, block 4', 12, 0, 4, 1],
+])('panelled (dsytrd-style) tridiagonalisation: %s gives A = P T Pᵀ, P orthonormal, and the same (A+αI)⁻¹ as tred2', async (_label, n, d, blockSize, tridiagonalInput) => {
+  const random = seededRandom(n + d + blockSize);
+  let a: Float64Array;
+  if (tridiagonalInput) {
+    a = new Float64Array(n * n);
+    for (let k = 0; k < n - 3; k++) {
+      a[k * n + k] = 1 + random();
+      if (k > 0) a[k * n + k - 1] = a[(k - 1) * n + k] = random() - 0.5;
+    }
+  } else {
+    const x = new Float64Array(n * d).map(() => random() - 0.5);
+    a = gram(x, n, d);
+  }
+  const t = await tridiagonalizePanelled(a, n, async (l, r, p, k, q) => matmul(l, r, p, k, q), blockSize);
+  const dense = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    dense[k * n + k] = t.diagonal[k]!;
+    if (k > 0) dense[k * n + k - 1] = dense[(k - 1) * n + k] = t.offDiagonal[k]!;
+  }
+  const p = transpose(t.basis, n, n);
+  expect(maxDiff(naive(naive(p, dense, n, n, n), t.basis, n, n, n), a)).toBeLessThan(1e-12);
+  const identity = Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
+  expect(maxDiff(naive(t.basis, p, n, n, n), identity)).toBeLessThan(1e-12);
+  const alpha = 0.05;
+  const inverseVia = (tri: typeof t) => naive(transpose(tri.basis, n, n), solveShiftedTridiagonal(tri, alpha, tri.basis, n, new Float64Array(n * n)), n, n, n);
+  expect(maxDiff(inverseVia(t), inverseVia(tridiagonalize(a, n)))).toBeLessThan(1e-10);
+});
+
+test('shiftedInverseDiagonal equals the diagonal of P (T+αI)⁻¹ Pᵀ formed explicitly', async () => {
+  const random = seededRandom(77);
+  const [n, d] = [19, 25];
+  const x = new Float64Array(n * d).map(() => random() - 0.5);
+  const t = await tridiagonalizePanelled(gram(x, n, d), n, async (l, r, p, k, q) => matmul(l, r, p, k, q), 4);
+  for (const alpha of [1e-2, 1, 1e3]) {
+    const full = naive(transpose(t.basis, n, n), solveShiftedTridiagonal(t, alpha, t.basis, n, new Float64Array(n * n)), n, n, n);
+    const diagonal = shiftedInverseDiagonal(t, alpha, t.basis, new Float64Array(n * n), new Float64Array(n));
+    for (let i = 0; i < n; i++) expect(Math.abs(diagonal[i]! - full[i * n + i]!)).toBeLessThan(1e-12 * Math.max(1, Math.abs(full[i * n + i]!)));
+  }
 });
