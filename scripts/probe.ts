@@ -9,6 +9,7 @@ import { parseProbeArguments } from '../src/probe-runs/arguments.ts';
 import { ProbeRunError } from '../src/probe-runs/errors.ts';
 import { cellLabel } from '../src/probe-runs/load.ts';
 import { runProbe } from '../src/probe-runs/run.ts';
+import { closeFoldPool } from '../src/probes/ridge.ts';
 
 const EXIT_CODES: Record<string, number> = { BAD_ARGUMENT: 2, EXTRACTION_RUN_NOT_FOUND: 3, DATASET_NOT_FOUND: 3, NO_CONCEPTS: 4, NO_CELLS: 4 };
 
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     bar?.stop();
+    await closeFoldPool();
     await db.close();
   }
 }
