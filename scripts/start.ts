@@ -10,8 +10,12 @@ try {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: stopping`);
-    await app.stop();
-    process.exit(0);
+    try {
+      await app.stop();
+      process.exit(0);
+    } catch {
+      process.exit(1); // each failure was logged by stop()
+    }
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -50,8 +50,23 @@ function releaseEmbeddedPostgresSignalHooks(): void {
 export async function startProbeAtlas(config: Config = loadConfig(), log: Logger = createLogger('probe-atlas'), options: StartOptions = {}): Promise<RunningProbeAtlas> {
   releaseEmbeddedPostgresSignalHooks();
   const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop();
+  // Last started, first stopped; each once, and a failing stop never skips the ones after it (above
+  // all the embedded PostgreSQL, which would otherwise keep running with its data folder locked).
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      const failures: unknown[] = [];
+      for (const stop of [...stops].reverse()) {
+        try {
+          await stop();
+        } catch (error) {
+          failures.push(error);
+          log.error(`stopping: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      if (failures.length) throw new AggregateError(failures, `${failures.length} part(s) failed to stop`);
+    })();
+    return stopping;
   };
   try {
     let databaseUrl = config.databaseUrl;
@@ -84,7 +99,7 @@ export async function startProbeAtlas(config: Config = loadConfig(), log: Logger
     }
     return { url: api.url, db, demo, stop: stopAll };
   } catch (error) {
-    await stopAll();
+    await stopAll().catch(() => {}); // logged; the start-up error is the one to report
     throw error;
   }
 }

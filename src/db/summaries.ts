@@ -118,12 +118,15 @@ export async function readSummaryMatrix(
   client: pg.Pool | pg.PoolClient,
   cell: { runId: number; layerId: number; timestep: number | null; pooling: string; conceptIds?: readonly number[] },
 ): Promise<SummaryMatrix> {
+  // `IS NOT DISTINCT FROM` cannot use the (run, layer, timestep, pooling, concept) index, and a real
+  // run has ~50 timesteps per layer: spell out the NULL case instead.
+  const timestepMatch = cell.timestep === null ? 'timestep IS NULL' : 'timestep = $5';
   const result = await client.query<{ concept_id: number; dim: number; vector: Buffer }>(
     `SELECT concept_id, dim, vector FROM activation_summary
-     WHERE run_id = $1 AND layer_id = $2 AND timestep IS NOT DISTINCT FROM $3 AND pooling = $4
-       AND ($5::int[] IS NULL OR concept_id = ANY($5::int[]))
+     WHERE run_id = $1 AND layer_id = $2 AND ${timestepMatch} AND pooling = $3
+       AND ($4::int[] IS NULL OR concept_id = ANY($4::int[]))
      ORDER BY concept_id`,
-    [cell.runId, cell.layerId, cell.timestep, cell.pooling, cell.conceptIds ?? null],
+    [cell.runId, cell.layerId, cell.pooling, cell.conceptIds ?? null, ...(cell.timestep === null ? [] : [cell.timestep])],
   );
   const dim = result.rows[0]?.dim ?? 0;
   const data = new Float32Array(result.rows.length * dim);
