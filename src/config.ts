@@ -13,8 +13,6 @@ export interface Config {
   corsOrigins: string[] | '*';
   /** Development mode exposes stack traces in GraphQL errors. */
   development: boolean;
-  /** Bearer token required by anything that writes; writes are disabled when unset. */
-  adminToken: string | undefined;
   embeddedPostgres: { dataDir: string; port: number };
   limits: {
     maxDepth: number;
@@ -65,7 +63,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: integer(env, 'PORT', 4000, 0, 65535),
     corsOrigins: !cors || cors === '*' ? '*' : cors.split(',').map((origin) => origin.trim()).filter(Boolean),
     development: (env.NODE_ENV ?? 'development') === 'development',
-    adminToken: env.ADMIN_TOKEN || undefined,
     embeddedPostgres: {
       dataDir: path.resolve(PROJECT_ROOT, env.EMBEDDED_PG_DIR || '.data/postgres'),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),

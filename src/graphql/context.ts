@@ -7,10 +7,8 @@ export interface ApiContext {
   db: Database;
   config: Config;
   loaders: Loaders;
-  /** The request's `Authorization` header, for the admin check of any future write. */
-  authorization?: string;
 }
 
-export function createContext(db: Database, config: Config, authorization?: string): ApiContext {
-  return { db, config, loaders: createLoaders(db), authorization };
+export function createContext(db: Database, config: Config): ApiContext {
+  return { db, config, loaders: createLoaders(db) };
 }

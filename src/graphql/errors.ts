@@ -7,7 +7,6 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   QUERY_TOO_DEEP = 'QUERY_TOO_DEEP',
   QUERY_TOO_COSTLY = 'QUERY_TOO_COSTLY',
-  UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
@@ -59,14 +58,3 @@ export class QueryTooCostlyError extends ApiError {
   }
 }
 
-export class UnauthenticatedError extends ApiError {
-  constructor(message = 'This operation needs an `Authorization: Bearer <token>` header.') {
-    super(message, ErrorCode.UNAUTHENTICATED);
-  }
-}
-
-export class ForbiddenError extends ApiError {
-  constructor(message: string) {
-    super(message, ErrorCode.FORBIDDEN);
-  }
-}

@@ -69,7 +69,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
-      context: async () => createContext(db, config, request.headers.authorization),
+      context: async () => createContext(db, config),
     });
     const responseHeaders: Record<string, string> = { ...corsHeaders };
     for (const [name, value] of result.headers) responseHeaders[name] = value;
