@@ -5,7 +5,7 @@ import { meanInterval, welchInterval, type Summary } from './grid-stats.ts';
 
 export interface AxisValue {
   index: number;
-  /** Stable key within the axis: the entity id, or the timestep ("none" for no timestep). */
+  /** Stable key within the axis: the entity id, the timestep ("none" for no timestep) or the pooling name. */
   key: string;
   label: string;
   /** Catalogue id (component, layer, attribute group, attribute); null on the timestep axis. */
@@ -21,9 +21,9 @@ export interface Axis {
   values: AxisValue[];
 }
 
-/** One sparse aggregate: `keys[i]` is the raw key on groupBy[i] (id or timestep; null = no timestep). */
+/** One sparse aggregate: `keys[i]` is the raw key on groupBy[i] (id, timestep or pooling; null = no timestep). */
 export interface AggregateRow extends Summary {
-  keys: (number | null)[];
+  keys: (number | string | null)[];
   nullMean: number | null;
   nullN: number;
 }
@@ -37,7 +37,7 @@ export interface GridCell extends Summary {
   nullMean: number | null;
 }
 
-export function axisKey(dimension: GridDimension, raw: number | null): string {
+export function axisKey(dimension: GridDimension, raw: number | string | null): string {
   if (raw === null) return dimension === 'TIMESTEP' ? 'none' : 'null';
   return String(raw);
 }

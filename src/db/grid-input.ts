@@ -2,7 +2,7 @@
 // queries out, or a GridInputError naming the offending argument path (e.g. `input.filter.layerIds`).
 // Pure: the SQL layer and the resolvers both call it.
 
-export const GRID_DIMENSIONS = ['COMPONENT', 'LAYER', 'TIMESTEP', 'ATTRIBUTE_GROUP', 'ATTRIBUTE'] as const;
+export const GRID_DIMENSIONS = ['COMPONENT', 'LAYER', 'TIMESTEP', 'POOLING', 'ATTRIBUTE_GROUP', 'ATTRIBUTE'] as const;
 export type GridDimension = (typeof GRID_DIMENSIONS)[number];
 
 export const COMPONENT_KINDS = ['TEXT_ENCODER', 'TEXT_ENCODER_2', 'UNET', 'VAE_DECODER', 'WORD_EMBEDDING'] as const;

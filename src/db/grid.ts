@@ -238,6 +238,7 @@ const DIMENSION_KEY: Record<GridDimension, SqlFragment> = {
   COMPONENT: sql`l.component_id`,
   LAYER: sql`pc.layer_id`,
   TIMESTEP: sql`pc.timestep`,
+  POOLING: sql`pc.pooling`,
   ATTRIBUTE_GROUP: sql`a.group_id`,
   ATTRIBUTE: sql`ps.attribute_id`,
 };
@@ -263,6 +264,18 @@ function axisSubquery(scope: number, dimension: GridDimension, runs: SqlFragment
       // Denoising order: no timestep (text encoder) first, then from the noisiest timestep down.
       return sql`SELECT DISTINCT ${scope}::int AS scope, 'TIMESTEP' AS dimension, NULL::int AS id, pc.timestep,
           coalesce(pc.timestep::text, '—') AS label, ARRAY[(pc.timestep IS NOT NULL)::int, -coalesce(pc.timestep, 0)] AS sort
+        FROM probe_cell pc JOIN layer l ON l.id = pc.layer_id JOIN component c ON c.id = l.component_id
+        ${where(conditions)}`;
+    }
+    case 'POOLING': {
+      const conditions = [sql`pc.probe_run_id IN (SELECT id FROM ${runs})`, ...layerConditions(filters)];
+      for (const f of filters) {
+        if (f.timesteps) conditions.push(timestepCondition(sql`pc.timestep`, f.timesteps));
+        if (f.poolings) conditions.push(sql`pc.pooling = ANY(${f.poolings}::text[])`);
+      }
+      // Ordered by name: the axes statement sorts ties of `sort` by label.
+      return sql`SELECT DISTINCT ${scope}::int AS scope, 'POOLING' AS dimension, NULL::int AS id, NULL::int AS timestep,
+          pc.pooling AS label, ARRAY[]::int[] AS sort
         FROM probe_cell pc JOIN layer l ON l.id = pc.layer_id JOIN component c ON c.id = l.component_id
         ${where(conditions)}`;
     }
@@ -294,7 +307,7 @@ export function axesStatement(scopes: readonly AxisScope[]): SqlFragment {
   });
   return sql`WITH ${join(ctes, ',\n')}
     SELECT * FROM (${join(parts, '\nUNION ALL\n')}) axes
-    ORDER BY scope, dimension, sort`;
+    ORDER BY scope, dimension, sort, label`;
 }
 
 interface AxisRow {
@@ -327,7 +340,8 @@ export async function fetchAxes(db: Queryable, scopes: readonly AxisScope[]): Pr
     const axis = scope.axes.find((candidate) => candidate.dimension === row.dimension)!;
     axis.values.push({
       index: axis.values.length,
-      key: row.dimension === 'TIMESTEP' ? (row.timestep === null ? 'none' : String(row.timestep)) : String(row.id),
+      key: row.dimension === 'TIMESTEP' ? (row.timestep === null ? 'none' : String(row.timestep))
+        : row.dimension === 'POOLING' ? row.label : String(row.id),
       label: row.label,
       id: row.id,
       timestep: row.timestep,
@@ -386,8 +400,8 @@ export interface SummaryRow {
 }
 
 function toAggregate(row: SummaryRow, dimensions: number): AggregateRow {
-  const keys: (number | null)[] = [];
-  for (let i = 0; i < dimensions; i++) keys.push((row[`k${i}`] as number | null | undefined) ?? null);
+  const keys: (number | string | null)[] = [];
+  for (let i = 0; i < dimensions; i++) keys.push((row[`k${i}`] as number | string | null | undefined) ?? null);
   return { keys, n: row.n, mean: row.mean, sd: row.sd, nullMean: row.null_mean, nullN: row.null_n };
 }
 
@@ -451,7 +465,9 @@ export function comparisonStatement(query: CompareQuery): SqlFragment {
   const side = (index: number, aggregateOver: readonly GridDimension[], filters: readonly GridFilter[]) => {
     const grouped = query.groupBy.filter((dimension) => !aggregateOver.includes(dimension));
     const keyColumns = query.groupBy.map((dimension, i) =>
-      aggregateOver.includes(dimension) ? sql`NULL::int AS ${identifier(`k${i}`)}, ` : sql`${DIMENSION_KEY[dimension]} AS ${identifier(`k${i}`)}, `);
+      aggregateOver.includes(dimension)
+        ? sql`NULL::${dimension === 'POOLING' ? sql`text` : sql`int`} AS ${identifier(`k${i}`)}, `
+        : sql`${DIMENSION_KEY[dimension]} AS ${identifier(`k${i}`)}, `);
     const groupBy = grouped.length === 0 ? empty : sql`GROUP BY ${join(grouped.map((dimension) => DIMENSION_KEY[dimension]), ', ')}`;
     return sql`(SELECT ${index}::int AS side, ${join(keyColumns, '')}${summaryColumns(query.metric)}
       ${SCORE_JOINS}
@@ -504,6 +520,7 @@ export interface BestCell {
   layerName: string;
   layerIndex: number;
   timestep: number | null;
+  pooling: string;
   mean: number;
   sd: number | null;
   n: number;
@@ -521,14 +538,14 @@ export function bestStatement(query: BestQuery): SqlFragment {
   return sql`SELECT tg.id AS group_id, tg.name AS group_name, ta.id AS attribute_id, ta.name AS attribute_name,
       tc.id AS component_id, tc.name AS component_name, tc.kind::text AS component_kind,
       tl.id AS layer_id, tl.name AS layer_name, tl.index AS layer_index,
-      best.timestep, best.mean, best.sd, best.n
+      best.timestep, best.pooling, best.mean, best.sd, best.n
     FROM (
-      SELECT DISTINCT ON (${target}) ${target} AS target_id, pc.layer_id, pc.timestep,
+      SELECT DISTINCT ON (${target}) ${target} AS target_id, pc.layer_id, pc.timestep, pc.pooling,
         avg(${value}) AS mean, stddev_samp(${value}) AS sd, count(${value})::int AS n
       ${SCORE_JOINS}
       ${where(scoreConditions(query.filters))}
-      GROUP BY ${target}, pc.layer_id, pc.timestep
-      ORDER BY ${target}, avg(${value}) DESC, count(${value}) DESC, pc.layer_id, pc.timestep DESC NULLS FIRST
+      GROUP BY ${target}, pc.layer_id, pc.timestep, pc.pooling
+      ORDER BY ${target}, avg(${value}) DESC, count(${value}) DESC, pc.layer_id, pc.timestep DESC NULLS FIRST, pc.pooling
     ) best
     JOIN layer tl ON tl.id = best.layer_id
     JOIN component tc ON tc.id = tl.component_id
@@ -548,6 +565,7 @@ interface BestRow {
   layer_name: string;
   layer_index: number;
   timestep: number | null;
+  pooling: string;
   mean: number;
   sd: number | null;
   n: number;
@@ -569,6 +587,7 @@ export async function queryBestCells(db: Queryable, query: BestQuery): Promise<B
       layerName: row.layer_name,
       layerIndex: row.layer_index,
       timestep: row.timestep,
+      pooling: row.pooling,
       mean: row.mean,
       sd: row.sd,
       n: row.n,

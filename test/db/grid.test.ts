@@ -122,6 +122,30 @@ test('an empty groupBy is one cell over everything the filter selects; probe run
   expectSummary(byRun.cells[0]!, byHand(fx.scores.filter((s) => s.attributeName === 'Taste')));
 });
 
+test('POOLING is a dimension: poolings get their own axis values (by name) and are never averaged together', async () => {
+  const grid = await queryGrid(db.pool, parseGridInput({ groupBy: ['POOLING', 'ATTRIBUTE_GROUP'], filter: { componentKinds: ['UNET'] } }));
+  expect(grid.axes[0]!.values.map((v) => [v.key, v.label, v.id])).toEqual([['max', 'max', null], ['mean', 'mean', null]]);
+  const unet = fx.scores.filter((s) => s.componentKind === 'UNET');
+  grid.cells.forEach((cell) => {
+    const [pooling, group] = cell.coordinates as [number, number];
+    const expected = byHand(unet.filter((s) => s.pooling === ['max', 'mean'][pooling] && s.groupId === fx.groups[group]!.id));
+    expectSummary(cell, expected);
+  });
+  expect(grid.cells.every((cell) => cell.n > 0)).toBe(true);
+  // Aggregated over on one side of a comparison, POOLING broadcasts like any other dimension.
+  const comparison = await queryComparison(db.pool, parseCompareInput({
+    groupBy: ['POOLING'],
+    left: { filter: { componentKinds: ['TEXT_ENCODER'], poolings: ['mean'] }, aggregateOver: ['POOLING'] },
+    right: { filter: { componentKinds: ['UNET'] } },
+  }));
+  const left = byHand(fx.scores.filter((s) => s.componentKind === 'TEXT_ENCODER' && s.pooling === 'mean'));
+  comparison.cells.forEach((cell, index) => {
+    const right = byHand(unet.filter((s) => s.pooling === ['max', 'mean'][index]));
+    expect([cell.left.n, cell.right.n]).toEqual([left.n, right.n]);
+    expect(cell.difference).toBeCloseTo(left.mean! - right.mean!, 10);
+  });
+});
+
 test('the measured chance level is null when no control was stored', async () => {
   const noControl = fx.scores.find((s) => s.probeRunId === fx.probeRunId && s.nullPearsonR === null && s.timestep !== null)!;
   const grid = await queryGrid(db.pool, parseGridInput({
@@ -210,7 +234,7 @@ test('best cells: per attribute group, the (layer, timestep) with the highest me
     const top = ranked[0]!;
     expect(best[i]).toMatchObject({
       attributeGroupId: group.id, layerId: top.scores[0]!.layerId, timestep: top.scores[0]!.timestep,
-      componentId: top.scores[0]!.componentId, n: top.scores.length, attributeId: null,
+      componentId: top.scores[0]!.componentId, n: top.scores.length, attributeId: null, pooling: 'mean',
     });
     expect(best[i]!.mean).toBeCloseTo(top.mean, 10);
   }
