@@ -86,7 +86,7 @@ export async function startProbeAtlas(config: Config = loadConfig(), log: Logger
     const db = connectDatabase(databaseUrl);
     stops.push(() => db.close());
     if (config.seedOnStart) await seedDatabase(db, { log });
-    const api = await createApiServer({ db, config });
+    const api = await createApiServer({ db, config, log });
     stops.push(() => api.stop());
     log.info(`GraphQL API and playground at ${api.url}`);
     let demo: DemoPipelineHandle | null = null;

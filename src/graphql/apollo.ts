@@ -13,6 +13,7 @@ import {
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.ts';
 import type { ApiContext } from './context.ts';
+import type { Logger } from '../log.ts';
 import { createErrorFormatter } from './format-error.ts';
 import { queryLimitsPlugin } from './limits/plugin.ts';
 import { KnownOperationTypesRule } from './read-only-rule.ts';
@@ -24,12 +25,12 @@ export function createExecutableSchema(): GraphQLSchema {
   return buildExecutableSchema(loadTypeDefs(), resolvers);
 }
 
-export async function startApollo(config: Config, schema = createExecutableSchema()): Promise<ApolloServer<ApiContext>> {
+export async function startApollo(config: Config, log: Logger, schema = createExecutableSchema()): Promise<ApolloServer<ApiContext>> {
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: true,
     includeStacktraceInErrorResponses: config.development,
-    formatError: createErrorFormatter(config.development),
+    formatError: createErrorFormatter(config.development, log),
     validationRules: [KnownOperationTypesRule],
     plugins: [
       ApolloServerPluginLandingPageDisabled(),

@@ -4,9 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { Logger } from '../log.ts';
 import { createContext, type ApiContext } from './context.ts';
 import { decideCors, preflightHeaders } from './cors.ts';
 import { ErrorCode } from './errors.ts';
+import { errorFields } from './format-error.ts';
 import { checkHealth } from './health.ts';
 import { ASSET_PREFIX, loadAssets } from './playground/assets.ts';
 import { loadExamples } from './playground/examples.ts';
@@ -33,8 +35,8 @@ function wantsPlayground(request: IncomingMessage, url: URL): boolean {
   return request.method === 'GET' && !url.searchParams.has('query') && (request.headers.accept ?? '').includes('text/html');
 }
 
-export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config }) {
-  const { apollo, db, config } = options;
+export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config; log: Logger }) {
+  const { apollo, db, config, log } = options;
 
   async function servePlayground(response: ServerResponse, headers: Record<string, string>) {
     const assets = await loadAssets();
@@ -106,7 +108,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     route(request, response).catch((error: unknown) => {
       if (response.headersSent) return response.destroy(error as Error);
       if (error instanceof BodyTooLargeError) return sendError(response, 413, ErrorCode.BAD_REQUEST, error.message, { Connection: 'close' });
-      console.error('HTTP request failed', error);
+      log.error('HTTP request failed', errorFields(error));
       sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, config.development ? String((error as Error)?.stack ?? error) : 'Internal server error.');
     });
   };

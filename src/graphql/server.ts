@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { startApollo } from './apollo.ts';
 import { createHttpHandler, GRAPHQL_PATH } from './http-handler.ts';
+import { createLogger, type Logger } from '../log.ts';
 
 export interface ApiServer {
   /** The GraphQL endpoint (also the playground, opened in a browser). */
@@ -18,10 +19,11 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export async function createApiServer(options: { db: Database; config: Config }): Promise<ApiServer> {
+export async function createApiServer(options: { db: Database; config: Config; log?: Logger }): Promise<ApiServer> {
   const { db, config } = options;
-  const apollo = await startApollo(config);
-  const server = createServer(createHttpHandler({ apollo, db, config }));
+  const log = options.log ?? createLogger('api');
+  const apollo = await startApollo(config, log);
+  const server = createServer(createHttpHandler({ apollo, db, config, log }));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

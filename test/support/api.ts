@@ -2,6 +2,7 @@
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Database } from '../../src/db/client.ts';
 import { createApiServer } from '../../src/graphql/server.ts';
+import type { Logger } from '../../src/log.ts';
 
 export interface GraphqlResponse<Data = any> {
   status: number;
@@ -19,7 +20,7 @@ export interface TestApi {
 }
 
 /** Defaults: production-like (no stack traces), any origin, the configured limits; override per test. */
-export async function startTestApi(db: Database & { url?: string }, overrides: Partial<Config> = {}): Promise<TestApi> {
+export async function startTestApi(db: Database & { url?: string }, overrides: Partial<Config> = {}, log?: Logger): Promise<TestApi> {
   const config: Config = {
     ...loadConfig({}),
     databaseUrl: db.url,
@@ -30,7 +31,7 @@ export async function startTestApi(db: Database & { url?: string }, overrides: P
     seedOnStart: false,
     ...overrides,
   };
-  const server = await createApiServer({ db, config });
+  const server = await createApiServer({ db, config, log });
   return {
     url: server.url,
     origin: new URL(server.url).origin,
