@@ -1,9 +1,11 @@
 // The GloVe word-vector baseline as an extraction run: model "glove-100d", one component, one layer
 // ("embedding", shape [100]); one summary per in-vocabulary concept, pooling "word", timestep NULL.
-// Identity = sha256 of the settings (package version, concept set, lookup rule, OOV list): a re-run
+// Identity = identityHash of the settings (package version, concept set, lookup rule, OOV list): a re-run
 // finds the completed run and writes nothing; an interrupted run resumes (writes skip existing rows).
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/client.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { identityHash } from '../identity.ts';
 import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
 import { conceptVectors, type ConceptVector, type OutOfVocabulary } from './concept-vectors.ts';
 import { GLOVE_PACKAGE, glovePackageInfo, sharedGloveVectors, type GlovePackageInfo, type LoadedGlove } from './glove-loader.ts';
@@ -44,15 +46,6 @@ export interface GloveRunResult {
   oov: OutOfVocabulary[];
   multiWord: { concept: string; words: string[] }[];
   timings: Record<string, number>;
-}
-
-/** Key-sorted JSON, so the hash does not depend on property order. */
-export function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function sha256(text: string): string {
@@ -112,20 +105,13 @@ async function writeBatches(
       runId, conceptId: idByWord.get(v.concept)!, layerId, timestep: null, pooling: GLOVE_POOLING, vector: v.vector,
     }));
     // Each batch and its progress count commit together, so progress never overstates what is stored.
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      written += await writeSummaries(client, batch);
+    written += await inTransaction(db.pool, async (client) => {
+      const count = await writeSummaries(client, batch);
       await client.query(
         `UPDATE extraction_run SET progress_done = (SELECT count(*) FROM activation_summary WHERE run_id = $1), status = 'RUNNING', error = NULL WHERE id = $1`,
         [runId]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
+      return count;
+    });
     log(`stored ${Math.min(start + WRITE_BATCH, vectors.length)}/${vectors.length} vectors`);
   }
   return written;
@@ -169,7 +155,7 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
     baseline: GLOVE_MODEL_NAME, package: GLOVE_PACKAGE, packageVersion: info.version, dimensions: loaded.vectors.dimensions,
     vocabularySize: loaded.vectors.size, lookupRule: GLOVE_LOOKUP_RULE, pooling: GLOVE_POOLING, concepts: conceptSet, oov, multiWord,
   };
-  const settingsHash = sha256(stableJson(settings));
+  const settingsHash = identityHash(settings);
 
   const { modelId, layerId } = await ensureGloveModel(db, info, loaded.vectors.dimensions);
   const run = await db.prisma.extractionRun.upsert({

@@ -1,7 +1,8 @@
 // A probe run: for every cell (layer × timestep × pooling) of an extraction run, fit the cross-
 // validated ridge probes against a norms dataset and store the results. The run's identity is the
 // hash of (extraction run, dataset, settings): running the same command again finds the run and
-// skips the cells already written, so a killed sweep resumes where it stopped. Cells are read,
+// skips the cells already written, so a killed sweep resumes where it stopped. The extraction run's
+// finished_at is part of that identity, and only COMPLETED extraction runs are probed. Cells are read,
 // fitted and written one at a time, so memory does not grow with the size of the grid.
 import type pg from 'pg';
 import { readSummaryMatrix } from '../db/summaries.ts';
@@ -9,9 +10,9 @@ import { probeCell, type CellResult } from '../probes/cell.ts';
 import { assignFolds } from '../probes/folds.ts';
 import { createOnnxBackend, type MatmulBackend } from '../probes/matmul-backend.ts';
 import { ProbeRunError } from './errors.ts';
-import { cellKeyString, listCells, listDoneCells, loadNorms, resolveDataset, type CellKey } from './load.ts';
+import { cellKeyString, listCells, listDoneCells, loadNorms, resolveDataset, type CellKey, type NormsData } from './load.ts';
 import { PROBE_METHOD, describeCvScheme, normaliseSettings, probeSettingsHash, type ProbeSettings } from './settings.ts';
-import { finishRun, writeCell } from './write.ts';
+import { finishRun, recordSkippedCell, writeCell } from './write.ts';
 
 export interface ProbeRunOptions {
   extractionRunId: number;
@@ -20,6 +21,8 @@ export interface ProbeRunOptions {
   settings?: Partial<ProbeSettings>;
   /** Matrix-product backend; ONNX Runtime by default. */
   backend?: MatmulBackend;
+  /** Aborting stops the run after the current cell; the run is marked FAILED (resumable). */
+  signal?: AbortSignal;
 }
 
 export interface CellEvent {
@@ -52,8 +55,7 @@ export interface ProbeRunSummary {
   status: 'COMPLETED' | 'NOTHING_TO_DO';
 }
 
-async function findOrCreateRun(pool: pg.Pool, extractionRunId: number, datasetId: number, settings: ProbeSettings, total: number) {
-  const hash = probeSettingsHash(extractionRunId, datasetId, settings);
+async function findOrCreateRun(pool: pg.Pool, hash: string, extractionRunId: number, datasetId: number, settings: ProbeSettings, total: number) {
   const inserted = await pool.query<{ id: number }>(
     `INSERT INTO probe_run (extraction_run_id, dataset_id, settings_hash, method, settings, cv_scheme, progress_total)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (settings_hash) DO NOTHING RETURNING id`,
@@ -64,10 +66,33 @@ async function findOrCreateRun(pool: pg.Pool, extractionRunId: number, datasetId
   return { id: found.rows[0]!.id, created: false, status: found.rows[0]!.status };
 }
 
+/** Cells written (probe_cell rows) plus cells recorded as skipped. */
+async function listFinishedCells(pool: pg.Pool, probeRunId: number): Promise<Set<string>> {
+  const done = await listDoneCells(pool, probeRunId);
+  const skipped = await pool.query<{ key: string }>(
+    `SELECT jsonb_object_keys(coalesce(timings->'skipped', '{}'::jsonb)) AS key FROM probe_run WHERE id = $1`, [probeRunId],
+  );
+  for (const row of skipped.rows) done.add(row.key);
+  return done;
+}
+
+export const INTERRUPTED_MESSAGE = 'interrupted; re-run to resume';
+
+/** Needs a pool of at least 2 connections: one holds the run's advisory lock for the whole run. */
 export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks = {}): Promise<ProbeRunSummary> {
   const settings = normaliseSettings(options.settings ?? {});
-  const extraction = await pool.query('SELECT id FROM extraction_run WHERE id = $1', [options.extractionRunId]);
-  if (!extraction.rows[0]) throw new ProbeRunError('EXTRACTION_RUN_NOT_FOUND', `--run ${options.extractionRunId}: no extraction run with that id.`);
+  if ((pool.options.max ?? 10) < 2) throw new ProbeRunError('BAD_ARGUMENT', `runProbe needs a pool of at least 2 connections (one holds the run's lock); got max ${pool.options.max}.`);
+  const extraction = await pool.query<{ id: number; status: string; finished_at: Date | null }>(
+    'SELECT id, status, finished_at FROM extraction_run WHERE id = $1', [options.extractionRunId],
+  );
+  const extractionRun = extraction.rows[0];
+  if (!extractionRun) throw new ProbeRunError('EXTRACTION_RUN_NOT_FOUND', `--run ${options.extractionRunId}: no extraction run with that id.`);
+  // Probing a run still being written (or failed half-way) would store results for a partial grid
+  // under an identity that later looks up to date.
+  if (extractionRun.status !== 'COMPLETED' || extractionRun.finished_at === null) {
+    throw new ProbeRunError('EXTRACTION_RUN_NOT_COMPLETED',
+      `--run ${options.extractionRunId}: extraction run ${options.extractionRunId} is ${extractionRun.status}, not COMPLETED; finish (re-run) the extraction before probing it.`);
+  }
   const datasetId = await resolveDataset(pool, options.norms);
   const norms = await loadNorms(pool, datasetId, settings);
   if (norms.conceptIds.length < 2 * settings.folds) {
@@ -75,28 +100,66 @@ export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: P
   }
   const cells = await listCells(pool, options.extractionRunId, settings);
   if (cells.length === 0) throw new ProbeRunError('NO_CELLS', `Extraction run ${options.extractionRunId} has no summaries matching the layer/timestep/pooling filters.`);
-  const run = await findOrCreateRun(pool, options.extractionRunId, datasetId, settings, cells.length);
-  const done = await listDoneCells(pool, run.id);
-  const todo = cells.filter((cell) => !done.has(cellKeyString(cell)));
-  hooks.onStart?.({ probeRunId: run.id, created: run.created, total: cells.length, alreadyDone: cells.length - todo.length });
-  if (todo.length === 0 && run.status === 'COMPLETED') {
-    return { probeRunId: run.id, created: false, total: cells.length, written: 0, alreadyDone: cells.length, skipped: 0, status: 'NOTHING_TO_DO' };
-  }
-  await pool.query(
-    `UPDATE probe_run SET status = 'RUNNING', error = NULL, started_at = coalesce(started_at, now()), progress_total = $2 WHERE id = $1`,
-    [run.id, cells.length],
-  );
+  const hash = probeSettingsHash(options.extractionRunId, extractionRun.finished_at, datasetId, settings);
 
-  const backend = options.backend ?? (await createOnnxBackend());
-  // Folds over the run's whole concept list: every cell sees the same split (paired cells).
-  const runFoldOf = assignFolds(norms.conceptIds.length, settings.folds, settings.seed);
-  const conceptRow = new Map(norms.conceptIds.map((id, row) => [id, row]));
-  const m = norms.attributeIds.length;
-  const groups = norms.groups.map((g) => g.attributes);
+  // One process per run: a session-level advisory lock on a dedicated connection, held to the end.
+  const lockClient = await pool.connect();
+  const swallow = () => undefined;
+  lockClient.on('error', swallow);
+  let lockError: Error | undefined;
+  try {
+    const locked = await lockClient.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [hash]);
+    if (!locked.rows[0]!.locked) {
+      throw new ProbeRunError('RUN_LOCKED', `The probe run for extraction run ${options.extractionRunId} with these settings (settings hash ${hash.slice(0, 12)}…) is being written by another process; wait for it or stop it.`);
+    }
+    try {
+      return await runLocked(pool, options, hooks, { settings, norms, cells, hash, datasetId });
+    } finally {
+      await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]).catch((error: Error) => { lockError = error; });
+    }
+  } finally {
+    lockClient.removeListener('error', swallow);
+    // A connection whose unlock failed may still hold the lock: discard it rather than pool it.
+    lockClient.release(lockError ?? undefined);
+  }
+}
+
+interface Prepared {
+  settings: ProbeSettings;
+  norms: NormsData;
+  cells: CellKey[];
+  hash: string;
+  datasetId: number;
+}
+
+async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks, prepared: Prepared): Promise<ProbeRunSummary> {
+  const { settings, norms, cells, hash, datasetId } = prepared;
+  const run = await findOrCreateRun(pool, hash, options.extractionRunId, datasetId, settings, cells.length);
+  const done = await listFinishedCells(pool, run.id);
+  const todo = cells.filter((cell) => !done.has(cellKeyString(cell)));
+  const alreadyDone = cells.length - todo.length;
+  if (todo.length === 0 && run.status === 'COMPLETED') {
+    hooks.onStart?.({ probeRunId: run.id, created: run.created, total: cells.length, alreadyDone });
+    return { probeRunId: run.id, created: false, total: cells.length, written: 0, alreadyDone, skipped: 0, status: 'NOTHING_TO_DO' };
+  }
+
   let written = 0, skipped = 0, handled = 0;
   const started = performance.now();
+  // From here on every failure marks the run FAILED, so it is never left RUNNING by a dead process path.
   try {
+    await pool.query(
+      `UPDATE probe_run SET status = 'RUNNING', error = NULL, started_at = coalesce(started_at, now()), progress_total = $2 WHERE id = $1`,
+      [run.id, cells.length],
+    );
+    hooks.onStart?.({ probeRunId: run.id, created: run.created, total: cells.length, alreadyDone });
+    const backend = options.backend ?? (await createOnnxBackend());
+    // Folds over the run's whole concept list: every cell sees the same split (paired cells).
+    const runFoldOf = assignFolds(norms.conceptIds.length, settings.folds, settings.seed);
+    const conceptRow = new Map(norms.conceptIds.map((id, row) => [id, row]));
+    const m = norms.attributeIds.length;
+    const groups = norms.groups.map((g) => g.attributes);
     for (const cell of todo) {
+      if (options.signal?.aborted) throw new ProbeRunError('INTERRUPTED', `Probe run ${run.id}: ${INTERRUPTED_MESSAGE}.`);
       const cellStarted = performance.now();
       handled++;
       const summaries = await readSummaryMatrix(pool, { runId: options.extractionRunId, ...cell, conceptIds: norms.conceptIds });
@@ -105,9 +168,11 @@ export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: P
       let event: CellEvent;
       if (n < 2 * settings.folds) {
         skipped++;
+        const reason = `only ${n} concepts have both summaries and ratings (need ≥ ${2 * settings.folds})`;
+        await recordSkippedCell(pool, run.id, cellKeyString(cell), reason);
         event = {
-          probeRunId: run.id, cell, cellId: null, done: cells.length - todo.length + written, total: cells.length, seconds: read, etaSeconds: null, result: null,
-          skipped: `only ${n} concepts have both summaries and ratings (need ≥ ${2 * settings.folds})`,
+          probeRunId: run.id, cell, cellId: null, done: alreadyDone + written + skipped, total: cells.length, seconds: read, etaSeconds: null, result: null,
+          skipped: reason,
         };
       } else {
         const ratings = new Float64Array(n * m);
@@ -128,19 +193,22 @@ export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: P
         const seconds = (performance.now() - cellStarted) / 1000;
         const elapsed = (performance.now() - started) / 1000;
         event = {
-          probeRunId: run.id, cell, cellId, done: cells.length - todo.length + written, total: cells.length, seconds,
+          probeRunId: run.id, cell, cellId, done: alreadyDone + written + skipped, total: cells.length, seconds,
           etaSeconds: (elapsed / handled) * (todo.length - handled), result,
         };
       }
       await hooks.onCell?.(event);
     }
+    if (options.signal?.aborted) throw new ProbeRunError('INTERRUPTED', `Probe run ${run.id}: ${INTERRUPTED_MESSAGE}.`);
+    await finishRun(pool, run.id, {
+      lastSession: { seconds: (performance.now() - started) / 1000, cellsWritten: written, cellsSkipped: skipped, backend: backend.name },
+      concepts: { withCompleteRatings: norms.conceptIds.length, droppedIncompleteRatings: norms.droppedIncomplete },
+    });
   } catch (error) {
-    await pool.query(`UPDATE probe_run SET status = 'FAILED', error = $2 WHERE id = $1`, [run.id, error instanceof Error ? error.message : String(error)]);
+    const message = error instanceof ProbeRunError && error.code === 'INTERRUPTED' ? INTERRUPTED_MESSAGE : error instanceof Error ? error.message : String(error);
+    // If this update fails too (database gone), the original error is still the one thrown.
+    await pool.query(`UPDATE probe_run SET status = 'FAILED', error = $2 WHERE id = $1`, [run.id, message]).catch(() => undefined);
     throw error;
   }
-  await finishRun(pool, run.id, {
-    lastSession: { seconds: (performance.now() - started) / 1000, cellsWritten: written, cellsSkipped: skipped, backend: backend.name },
-    concepts: { withCompleteRatings: norms.conceptIds.length, droppedIncompleteRatings: norms.droppedIncomplete },
-  });
-  return { probeRunId: run.id, created: run.created, total: cells.length, written, alreadyDone: cells.length - todo.length, skipped, status: 'COMPLETED' };
+  return { probeRunId: run.id, created: run.created, total: cells.length, written, alreadyDone, skipped, status: 'COMPLETED' };
 }

@@ -1,6 +1,6 @@
 // Probe-run settings: defaults, validation, the canonical form that is hashed into the run's identity,
 // and the human-readable description of the cross-validation scheme.
-import { createHash } from 'node:crypto';
+import { identityHash } from '../identity.ts';
 import { ProbeRunError } from './errors.ts';
 
 /** Bump when the numerics change in a way that changes results: old runs then keep their identity. */
@@ -71,18 +71,14 @@ export function normaliseSettings(partial: Partial<ProbeSettings>): ProbeSetting
   };
 }
 
-/** JSON with object keys sorted at every level: one spelling per value. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson } from '../identity.ts';
 
-export function probeSettingsHash(extractionRunId: number, datasetId: number, settings: ProbeSettings): string {
-  return createHash('sha256').update(`${extractionRunId}\n${datasetId}\n${PROBE_METHOD}\n${canonicalJson(settings)}`).digest('hex');
+/**
+ * The run's identity. The extraction run's finished_at is part of it: an extraction that was resumed
+ * and grew gets a new probe run instead of reporting the old results as up to date.
+ */
+export function probeSettingsHash(extractionRunId: number, extractionFinishedAt: Date, datasetId: number, settings: ProbeSettings): string {
+  return identityHash({ extractionRunId, extractionFinishedAt: extractionFinishedAt.toISOString(), datasetId, method: PROBE_METHOD, settings });
 }
 
 export function describeCvScheme(s: ProbeSettings): string {

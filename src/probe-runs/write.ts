@@ -3,26 +3,15 @@
 // q-values of the whole grid are filled in one transaction when the run ends.
 import type pg from 'pg';
 import { benjaminiHochberg } from '../probes/fdr.ts';
-import type { CellResult } from '../probes/cell.ts';
+import { finiteOrNull, type CellResult } from '../probes/cell.ts';
+import { inTransaction } from '../db/transaction.ts';
 import type { CellKey, NormsData } from './load.ts';
 
 const finite = (v: number) => Number.isFinite(v);
-const finiteOrNull = (v: number): number | null => (finite(v) ? v : null);
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+/** Cells done = cells written + cells recorded as skipped (too few concepts), counted from the rows. */
+const PROGRESS_DONE = `(SELECT count(*) FROM probe_cell WHERE probe_run_id = $1)
+  + (SELECT count(*) FROM jsonb_object_keys(coalesce(probe_run.timings->'skipped', '{}'::jsonb)))`;
 
 /** Returns the new cell id, or null when the cell already existed (another process wrote it). */
 export async function writeCell(
@@ -71,11 +60,25 @@ export async function writeCell(
       [cellId, pairA, pairB, accuracy],
     );
     await client.query(
-      `UPDATE probe_run SET progress_done = (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1) WHERE id = $1`,
+      `UPDATE probe_run SET progress_done = ${PROGRESS_DONE} WHERE id = $1`,
       [probeRunId],
     );
     return cellId;
   });
+}
+
+/**
+ * A cell with too few concepts to fit is recorded in probe_run.timings.skipped (cell key → reason), so it
+ * counts as done: a re-run of a finished run is idle and progress reaches done = total.
+ */
+export async function recordSkippedCell(pool: pg.Pool, probeRunId: number, cellKey: string, reason: string): Promise<void> {
+  await pool.query(
+    `UPDATE probe_run SET
+       timings = jsonb_set(timings, '{skipped}', coalesce(timings->'skipped', '{}'::jsonb) || jsonb_build_object($2::text, $3::text)),
+       progress_done = ${PROGRESS_DONE} + CASE WHEN coalesce(timings->'skipped', '{}'::jsonb) ? $2::text THEN 0 ELSE 1 END
+     WHERE id = $1`,
+    [probeRunId, cellKey, reason],
+  );
 }
 
 /** Benjamini–Hochberg q-values over every (cell, attribute) p-value of the run, then COMPLETED. */
@@ -93,7 +96,7 @@ export async function finishRun(pool: pg.Pool, probeRunId: number, runTimings: R
     );
     await client.query(
       `UPDATE probe_run SET status = 'COMPLETED', error = NULL, finished_at = now(),
-         progress_done = (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1),
+         progress_done = ${PROGRESS_DONE},
          timings = timings || $2::jsonb
        WHERE id = $1`,
       [probeRunId, JSON.stringify(runTimings)],

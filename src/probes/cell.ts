@@ -47,7 +47,7 @@ export interface CellResult {
   pairAccuracies: Float64Array;
   attributeTwoVsTwo: number;
   attributeRsa: number;
-  /** Concept-level profile 2-vs-2 (no schema column; reported in logs). */
+  /** Concept-level profile 2-vs-2 (stored as probe_cell.concept_two_vs_two). */
   profileTwoVsTwo: number;
   /** Out-of-fold predictions of the real ratings, n × attributes. */
   predictions: Float64Array;
@@ -65,7 +65,7 @@ export function cellPermutations(n: number, count: number, seed: number): Int32A
   return Array.from({ length: count }, (_, p) => seededPermutation(n, deriveSeed(seed, p + 1)));
 }
 
-const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+export const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 export async function probeCell(input: CellInput, backend: MatmulBackend = typescriptBackend): Promise<CellResult> {
   const { n, d, ratings, attributes: m, foldOf, alphas, permutations: P } = input;

@@ -24,9 +24,13 @@ test('bad arguments name the flag at fault', () => {
 test('equal settings hash equally whatever their order; any change changes the hash', () => {
   const a = normaliseSettings({ excludeCategories: ['human', 'group'], alphas: [10, 1] });
   const b = normaliseSettings({ alphas: [1, 10, 10], excludeCategories: ['group', 'human'] });
-  expect(probeSettingsHash(1, 2, a)).toBe(probeSettingsHash(1, 2, b));
-  expect(probeSettingsHash(1, 2, a)).not.toBe(probeSettingsHash(1, 3, a));
-  expect(probeSettingsHash(1, 2, a)).not.toBe(probeSettingsHash(1, 2, { ...a, seed: 1 }));
+  const finished = new Date('2026-01-01T00:00:00Z');
+  expect(probeSettingsHash(1, finished, 2, a)).toBe(probeSettingsHash(1, new Date(finished.getTime()), 2, b));
+  expect(probeSettingsHash(1, finished, 2, a)).not.toBe(probeSettingsHash(1, finished, 3, a));
+  expect(probeSettingsHash(1, finished, 2, a)).not.toBe(probeSettingsHash(2, finished, 2, a));
+  expect(probeSettingsHash(1, finished, 2, a)).not.toBe(probeSettingsHash(1, finished, 2, { ...a, seed: 1 }));
+  // An extraction that finished again (it was resumed and grew) is a new identity.
+  expect(probeSettingsHash(1, finished, 2, a)).not.toBe(probeSettingsHash(1, new Date('2026-01-02T00:00:00Z'), 2, a));
   expect(normaliseSettings({})).toEqual(DEFAULT_SETTINGS);
   expect(describeCvScheme(DEFAULT_SETTINGS)).toMatch(/^10-fold outer CV over concepts .*seed 0.*exact LOO/);
 });

@@ -57,7 +57,9 @@ beforeAll(async () => {
   const unet = await prisma.component.create({ data: { modelId: model.id, kind: 'UNET', name: 'unet', position: 1, hasTimesteps: true } });
   const textLayer = await prisma.layer.create({ data: { componentId: text.id, index: 0, name: 'text.0', shape: [77, 48] } });
   const unetLayer = await prisma.layer.create({ data: { componentId: unet.id, index: 0, name: 'unet.0', shape: [32, 4, 4] } });
-  const run = await prisma.extractionRun.create({ data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {} } });
+  const run = await prisma.extractionRun.create({
+    data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {}, status: 'COMPLETED', finishedAt: new Date('2026-01-01T00:00:00Z') },
+  });
   extractionRunId = run.id;
 
   // Synthetic summaries: features = z(ratings) · R + noise, R a fixed random 65×dim projection.
@@ -136,6 +138,7 @@ test('a run stores every cell with its scores, group scores and pair scores; a r
   const before = JSON.stringify(await db.pool.query('SELECT * FROM probe_score ORDER BY id').then((r) => r.rows));
   const again = await runProbe(db.pool, options({}));
   expect(again).toMatchObject({ probeRunId: summary.probeRunId, created: false, written: 0, status: 'NOTHING_TO_DO' });
+  expect(await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } })).toEqual(run);
   expect(await counts(summary.probeRunId)).toEqual(expected);
   expect(JSON.stringify(await db.pool.query('SELECT * FROM probe_score ORDER BY id').then((r) => r.rows))).toBe(before);
 });
@@ -148,9 +151,9 @@ test('a run interrupted after one cell resumes and ends with exactly one row per
       if (++seen === 1) throw new Error('killed after one cell');
     },
   })).rejects.toThrow('killed after one cell');
-  const failed = await db.pool.query<{ id: number; status: string; progress_done: number }>(`SELECT id, status, progress_done FROM probe_run WHERE settings->>'seed' = '7'`);
+  const failed = await db.pool.query<{ id: number; status: string; progress_done: number; error: string }>(`SELECT id, status, progress_done, error FROM probe_run WHERE settings->>'seed' = '7'`);
   expect(failed.rows).toHaveLength(1);
-  expect(failed.rows[0]).toMatchObject({ status: 'FAILED', progress_done: 1 });
+  expect(failed.rows[0]).toMatchObject({ status: 'FAILED', progress_done: 1, error: 'killed after one cell' });
   expect((await counts(failed.rows[0]!.id)).cells).toBe(1);
 
   const resumed = await runProbe(db.pool, options(settings));
@@ -187,4 +190,146 @@ test('the command line prints one JSON line per cell when not on a terminal, and
   expect(missing.code).toBe(3);
   expect(missing.stderr).toMatch(/DATASET_NOT_FOUND: --norms nope/);
   expect((await cli(['--run', 'x', '--norms', 'nope'])).code).toBe(2);
+});
+
+test('an extraction run that is not COMPLETED is refused, naming the run', async () => {
+  const model = await db.prisma.model.findFirstOrThrow({ where: { name: 'synthetic' } });
+  for (const status of ['RUNNING', 'FAILED', 'PENDING'] as const) {
+    const partial = await db.prisma.extractionRun.create({
+      data: { modelId: model.id, settingsHash: `partial-${status}`, promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {}, status },
+    });
+    const error = await runProbe(db.pool, { ...options({}), extractionRunId: partial.id }).then(() => null, (e: unknown) => e as ProbeRunError);
+    expect(error).toBeInstanceOf(ProbeRunError);
+    expect(error!.code).toBe('EXTRACTION_RUN_NOT_COMPLETED');
+    expect(error!.message).toContain(`extraction run ${partial.id} is ${status}`);
+  }
+  expect(await db.prisma.probeRun.count({ where: { extractionRun: { settingsHash: { startsWith: 'partial-' } } } })).toBe(0);
+});
+
+test('an extraction that finished again (it grew) gets a new probe run instead of NOTHING_TO_DO', async () => {
+  const settings = { timesteps: [null], permutations: 0, bootstrap: 10, seed: 11 };
+  const first = await runProbe(db.pool, options(settings));
+  expect(first).toMatchObject({ created: true, status: 'COMPLETED' });
+  const original = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: extractionRunId } });
+  try {
+    await db.prisma.extractionRun.update({ where: { id: extractionRunId }, data: { finishedAt: new Date(original.finishedAt!.getTime() + 60_000) } });
+    const second = await runProbe(db.pool, options(settings));
+    expect(second).toMatchObject({ created: true, status: 'COMPLETED', written: 1 });
+    expect(second.probeRunId).not.toBe(first.probeRunId);
+  } finally {
+    await db.prisma.extractionRun.update({ where: { id: extractionRunId }, data: { finishedAt: original.finishedAt } });
+  }
+});
+
+test('cells with too few concepts are recorded as skipped: progress reaches the total and a re-run is idle', async () => {
+  // A layer with summaries for only 4 concepts: fewer than 2 × folds.
+  const unet = await db.prisma.component.findFirstOrThrow({ where: { name: 'unet' } });
+  const sparse = await db.prisma.layer.create({ data: { componentId: unet.id, index: 1, name: 'unet.1', shape: [8] } });
+  const concepts = await db.prisma.datasetConcept.findMany({ where: { category: { not: 'group' } }, orderBy: { position: 'asc' }, take: 4 });
+  await writeSummaries(db.pool, concepts.map((c, i) => ({
+    runId: extractionRunId, conceptId: c.conceptId, layerId: sparse.id, timestep: 900, pooling: 'mean', vector: Float32Array.from({ length: 8 }, (_, j) => i + j),
+  })));
+  const settings = { timesteps: [900], permutations: 0, bootstrap: 10, seed: 12 };
+  try {
+    const events: { skipped?: string; done: number; total: number }[] = [];
+    const summary = await runProbe(db.pool, options(settings), { onCell: (e) => { events.push(e); } });
+    expect(summary).toMatchObject({ total: 2, written: 1, skipped: 1, status: 'COMPLETED' });
+    expect(events.at(-1)).toMatchObject({ done: 2, total: 2 });
+    expect(events.find((e) => e.skipped)?.skipped).toMatch(/only 4 concepts/);
+    const run = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } });
+    expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 2, progressTotal: 2 });
+    expect(Object.values((run.timings as { skipped: Record<string, string> }).skipped)).toEqual([expect.stringMatching(/only 4 concepts/)]);
+    const scores = JSON.stringify((await db.pool.query('SELECT * FROM probe_score ORDER BY id')).rows);
+
+    const again = await runProbe(db.pool, options(settings), { onCell: () => { throw new Error('an idle re-run must not visit cells'); } });
+    expect(again).toMatchObject({ probeRunId: summary.probeRunId, status: 'NOTHING_TO_DO', written: 0, alreadyDone: 2 });
+    expect(await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } })).toEqual(run);
+    expect(JSON.stringify((await db.pool.query('SELECT * FROM probe_score ORDER BY id')).rows)).toBe(scores);
+  } finally {
+    await db.pool.query('DELETE FROM activation_summary WHERE layer_id = $1', [sparse.id]);
+  }
+});
+
+test('a failure right after the run is marked RUNNING (backend creation, start hook) marks it FAILED', async () => {
+  const settings = { timesteps: [null], permutations: 0, bootstrap: 10, seed: 13 };
+  await expect(runProbe(db.pool, options(settings), { onStart: () => { throw new Error('start hook failed'); } })).rejects.toThrow('start hook failed');
+  const run = await db.pool.query<{ status: string; error: string }>(`SELECT status, error FROM probe_run WHERE settings->>'seed' = '13'`);
+  expect(run.rows).toEqual([{ status: 'FAILED', error: 'start hook failed' }]);
+
+  // When marking FAILED fails too (here a trigger refuses it), the original error is still the one thrown.
+  await db.pool.query(`CREATE FUNCTION refuse_failed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.status = 'FAILED' THEN RAISE EXCEPTION 'refusing FAILED'; END IF; RETURN NEW; END $$`);
+  await db.pool.query(`CREATE TRIGGER refuse_failed BEFORE UPDATE ON probe_run FOR EACH ROW EXECUTE FUNCTION refuse_failed()`);
+  try {
+    await expect(runProbe(db.pool, options({ ...settings, seed: 17 }), { onStart: () => { throw new Error('start hook failed again'); } }))
+      .rejects.toThrow('start hook failed again');
+  } finally {
+    await db.pool.query('DROP TRIGGER refuse_failed ON probe_run; DROP FUNCTION refuse_failed()');
+  }
+});
+
+test('a second process on the same run gets RUN_LOCKED while the first holds it; the lock is released at the end', async () => {
+  const settings = { timesteps: [null], permutations: 0, bootstrap: 10, seed: 14 };
+  const first = await runProbe(db.pool, options(settings));
+  const { settings_hash: hash } = (await db.pool.query<{ settings_hash: string }>('SELECT settings_hash FROM probe_run WHERE id = $1', [first.probeRunId])).rows[0]!;
+  const other = await db.pool.connect();
+  try {
+    expect((await other.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [hash])).rows[0].locked).toBe(true);
+    const error = await runProbe(db.pool, options(settings)).then(() => null, (e: unknown) => e as ProbeRunError);
+    expect(error).toMatchObject({ code: 'RUN_LOCKED' });
+    expect(error!.message).toContain(`extraction run ${extractionRunId}`);
+    await other.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]);
+  } finally {
+    other.release();
+  }
+  // runProbe released its own lock: another session can take it.
+  const probe = await db.pool.connect();
+  try {
+    expect((await probe.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [hash])).rows[0].locked).toBe(true);
+    await probe.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]);
+  } finally {
+    probe.release();
+  }
+  expect(await runProbe(db.pool, options(settings))).toMatchObject({ status: 'NOTHING_TO_DO' });
+});
+
+test('aborting stops after the current cell, marks the run FAILED as interrupted, and a re-run resumes', async () => {
+  const settings = { seed: 15, permutations: 0, bootstrap: 10 };
+  const interrupt = new AbortController();
+  const error = await runProbe(db.pool, { ...options(settings), signal: interrupt.signal }, { onCell: () => interrupt.abort() })
+    .then(() => null, (e: unknown) => e as ProbeRunError);
+  expect(error).toMatchObject({ code: 'INTERRUPTED' });
+  const run = await db.pool.query<{ id: number; status: string; error: string; progress_done: number }>(`SELECT id, status, error, progress_done FROM probe_run WHERE settings->>'seed' = '15'`);
+  expect(run.rows[0]).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume', progress_done: 1 });
+  expect(await runProbe(db.pool, options(settings))).toMatchObject({ probeRunId: run.rows[0]!.id, alreadyDone: 1, written: 2, status: 'COMPLETED' });
+});
+
+test('the command line: --help prints the usage; SIGINT stops the run, marks it interrupted and exits 130', async () => {
+  const { execFile, spawn } = await import('node:child_process');
+  const help = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/probe.ts', '--help'], { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: '' } },
+      (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }));
+  });
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^npm run probe -- --run <extraction run id> --norms/);
+  expect(help.stdout).toMatch(/130 interrupted/);
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/probe.ts', '--run', String(extractionRunId), '--norms', 'binder2016', '--folds', '5', '--seed', '16', '--permutations', '20', '--bootstrap', '50', '--exclude-category', 'group'],
+    { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: db.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const code = await new Promise<number | null>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      const first = stdout === '';
+      stdout += chunk.toString();
+      if (first && stdout.includes('"event":"start"')) child.kill('SIGINT');
+    });
+    child.on('exit', (exitCode) => resolve(exitCode));
+  });
+  expect(stderr).toMatch(/INTERRUPTED/);
+  expect(code).toBe(130);
+  const run = await db.pool.query<{ status: string; error: string; progress_done: number }>(`SELECT status, error, progress_done FROM probe_run WHERE settings->>'seed' = '16'`);
+  expect(run.rows).toHaveLength(1);
+  expect(run.rows[0]).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume' });
+  expect(run.rows[0]!.progress_done).toBeLessThan(3);
 });
