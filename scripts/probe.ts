@@ -1,7 +1,13 @@
 // npm run probe -- --run <extraction run id> --norms <name[@version] | id> [--category a,b]
 //   [--exclude-category human,group] [--folds 10] [--seed 0] [--alphas 0.01,0.1,…] [--permutations 100]
 //   [--bootstrap 1000] [--pooling a,b] [--layers 1,2] [--timesteps none,981,…]
-// Fits ridge probes for every cell of an extraction run; re-running resumes (docs/metrics.md).
+//   [--help]
+// Fits ridge probes for every cell of a COMPLETED extraction run; re-running resumes (docs/metrics.md).
+// Ctrl-C stops after the current cell and marks the run FAILED ("interrupted; re-run to resume").
+// Exit codes: 0 done, 1 run failed, 2 bad argument, 3 not found, 4 nothing to probe (or extraction not
+// completed), 5 run locked by another process, 130 interrupted.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { connectDatabase } from '../src/db/client.ts';
 import { loadConfig } from '../src/config.ts';
@@ -11,17 +17,42 @@ import { cellLabel } from '../src/probe-runs/load.ts';
 import { runProbe } from '../src/probe-runs/run.ts';
 import { closeFoldPool } from '../src/probes/ridge.ts';
 
-const EXIT_CODES: Record<string, number> = { BAD_ARGUMENT: 2, EXTRACTION_RUN_NOT_FOUND: 3, DATASET_NOT_FOUND: 3, NO_CONCEPTS: 4, NO_CELLS: 4 };
+const EXIT_CODES: Record<string, number> = {
+  BAD_ARGUMENT: 2, EXTRACTION_RUN_NOT_FOUND: 3, DATASET_NOT_FOUND: 3, NO_CONCEPTS: 4, NO_CELLS: 4, EXTRACTION_RUN_NOT_COMPLETED: 4,
+  RUN_LOCKED: 5, INTERRUPTED: 130,
+};
+
+/** The usage is this file's header comment, so the two cannot drift apart. */
+function usage(): string {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  const header = lines.slice(0, lines.findIndex((line) => !line.startsWith('//')));
+  return header.map((line) => line.replace(/^\/\/ ?/, '')).join('\n');
+}
 
 async function main(): Promise<number> {
-  const options = parseProbeArguments(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    return 0;
+  }
+  const options = parseProbeArguments(argv);
   const databaseUrl = loadConfig().databaseUrl;
   if (!databaseUrl) throw new ProbeRunError('BAD_ARGUMENT', 'DATABASE_URL is not set: probe runs write to an existing PostgreSQL database.');
   const db = connectDatabase(databaseUrl, { maxConnections: 2 });
   const tty = process.stderr.isTTY;
+  // First Ctrl-C (or SIGTERM): finish the current cell, then mark the run FAILED and exit 130.
+  // A second one exits at once (the run may then stay RUNNING until the next re-run resumes it).
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    console.error('probe: interrupted; stopping after the current cell (Ctrl-C again to quit at once)');
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const bar = tty ? new cliProgress.SingleBar({ format: 'probe {bar} {value}/{total} cells | ETA {eta_formatted} | {cell}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   try {
-    const summary = await runProbe(db.pool, options, {
+    const summary = await runProbe(db.pool, { ...options, signal: interrupt.signal }, {
       onStart: ({ probeRunId, created, total, alreadyDone }) => {
         if (bar) bar.start(total, alreadyDone, { cell: '' });
         else console.log(JSON.stringify({ event: 'start', probeRunId, created, total, alreadyDone }));
