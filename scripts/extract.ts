@@ -1,8 +1,9 @@
-// npm run extract -- --bundle <dir> --norms <dataset name or id> [--steps 50] [--timesteps 981,501,1]
+// npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps 981,501,1]
 //   [--device cuda|cpu] [--concepts hammer,apple] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]
 //   [--latent-size 64] [--guided-pooling] [--no-vae] [--taps taps.json] [--cache-dir dir] [--threads n]
 // Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
-// otherwise. Exit 0 done, 1 run failed, 2 bad arguments or bundle.
+// otherwise. Exit 0 done, 1 run failed (or is being written by another process), 2 bad arguments or
+// bundle, 130 interrupted (SIGINT/SIGTERM: stops after the current concept; re-run to resume).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,11 +16,17 @@ import { ExtractionError, type ExtractionSettings } from '../src/extraction/pipe
 import { TemplateError, validateTemplate } from '../src/extraction/prompt.ts';
 import { runExtraction, type RunEvent } from '../src/extraction/run.ts';
 
-const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name or id> [--steps 50] [--timesteps t1,t2] [--device cuda|cpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
+const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cuda|cpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
+
+/** Thrown to end with an exit code; main's finally still stops the progress bar and closes the database. */
+class Exit extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
 
 function fail(message: string, code = 2): never {
-  console.error(`extract: ${message}`);
-  process.exit(code);
+  throw new Exit(code, `extract: ${message}`);
 }
 
 function integer(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -85,7 +92,7 @@ async function main(): Promise<void> {
   if (!databaseUrl) fail('DATABASE_URL is not set: extraction writes to PostgreSQL, e.g. DATABASE_URL=postgresql://user@localhost:5432/probe_atlas');
 
   const json = values.json || !process.stderr.isTTY;
-  let bar: cliProgress.SingleBar | null = null;
+  const progress: { bar: cliProgress.SingleBar | null } = { bar: null };
   const onEvent = (event: RunEvent) => {
     if (json) {
       process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
@@ -94,39 +101,58 @@ async function main(): Promise<void> {
     if (event.event === 'warning') console.error(`WARNING: ${String(event.message)}`);
     else if (event.event === 'start') {
       console.error(`run ${event.runId} (${String(event.settingsHash).slice(0, 12)}) on ${event.device}: ${event.todo} concepts to do, ${event.skipped} already done`);
-      bar = new cliProgress.SingleBar({ format: 'extract [{bar}] {value}/{total} concepts | ETA {eta_formatted} | {word}', stream: process.stderr }, cliProgress.Presets.shades_classic);
-      bar.start(Number(event.concepts), Number(event.skipped), { word: '' });
-    } else if (event.event === 'concept') bar?.update(Number(event.done), { word: event.word });
+      progress.bar = new cliProgress.SingleBar({ format: 'extract [{bar}] {value}/{total} concepts | ETA {eta_formatted} | {word}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+      progress.bar.start(Number(event.concepts), Number(event.skipped), { word: '' });
+    } else if (event.event === 'concept') progress.bar?.update(Number(event.done), { word: event.word });
     else if (event.event === 'done' || event.event === 'failed') {
-      bar?.stop();
+      progress.bar?.stop();
+      progress.bar = null;
       console.error(event.event === 'done' ? `done: ${event.rows} summaries written in ${event.seconds} s` : `FAILED: ${String(event.error)}`);
     }
   };
 
-  const db = connectDatabase(databaseUrl, { maxConnections: 2 });
+  // Ctrl-C / SIGTERM: finish the concept in flight (whole concepts only), then stop.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) return;
+    console.error(`extract: ${signal}: stopping after the current concept…`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Three connections: the run's advisory lock, the concept write in flight, and Prisma's updates.
+  const db = connectDatabase(databaseUrl, { maxConnections: 3 });
   try {
     await runExtraction({
       db,
       bundleDir: values.bundle,
       norms: values.norms,
       settings,
-      concepts: values.concepts?.split(',').map((c) => c.trim()).filter(Boolean),
+      // Duplicates would be extracted once but counted twice.
+      concepts: values.concepts === undefined ? undefined : [...new Set(values.concepts.split(',').map((c) => c.trim()).filter(Boolean))],
       device: values.device,
       cacheDir: path.resolve(values['cache-dir'] ?? path.join(PROJECT_ROOT, 'bundles', '.tap-cache')),
       taps,
       threads: integer('threads', values.threads, 1, 256),
       onEvent,
+      signal: stop.signal,
     });
   } catch (error) {
-    if (error instanceof BundleError || (error instanceof ExtractionError && error.code !== 'NON_FINITE')) fail(error.message);
-    if (error instanceof ExtractionError) fail(error.message, 1);
+    if (error instanceof ExtractionError && error.code === 'INTERRUPTED') fail(error.message, 130);
+    if (error instanceof ExtractionError && (error.code === 'NON_FINITE' || error.code === 'RUN_LOCKED')) fail(error.message, 1);
+    if (error instanceof BundleError || error instanceof ExtractionError) fail(error.message);
     throw error;
   } finally {
+    progress.bar?.stop();
     await db.close();
   }
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof Exit) {
+    console.error(error.message);
+    process.exit(error.code);
+  }
   console.error(error instanceof Error ? error.stack ?? error.message : error);
   process.exit(1);
 });

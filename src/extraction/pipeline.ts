@@ -4,12 +4,12 @@
 import type { Bundle } from '../bundles/bundle.ts';
 import { createSession, ort, type Device } from '../bundles/sessions.ts';
 import { DEFAULT_TAPS, resolveTaps, writeTappedModel, type ComponentName, type Tap, type TapConfig } from '../bundles/taps.ts';
-import { firstNonFinite, guided, meanOverTokens, promptPositions, spatialMean, tokenState, type Pooling, type SpatialPooling, type TextPooling } from './pooling.ts';
-import { renderPrompt } from './prompt.ts';
+import { TEXT_POOLINGS, firstNonFinite, guided, meanOverTokens, promptPositions, spatialMean, tokenState, type Pooling, type SpatialPooling, type TextPooling } from './pooling.ts';
+import { DEFAULT_TEMPLATE, renderPrompt } from './prompt.ts';
 import { conceptSeed, gaussian } from './random.ts';
 import { DdimScheduler, ddimConfigFrom } from './scheduler.ts';
 
-export type ExtractionErrorCode = 'NON_FINITE' | 'EMPTY_CONCEPT' | 'BAD_SETTINGS';
+export type ExtractionErrorCode = 'NON_FINITE' | 'EMPTY_CONCEPT' | 'BAD_SETTINGS' | 'RUN_LOCKED' | 'INTERRUPTED';
 
 export class ExtractionError extends Error {
   constructor(readonly code: ExtractionErrorCode, message: string) {
@@ -282,9 +282,9 @@ export function defaultSettings(bundle: Bundle): ExtractionSettings {
     timesteps: null,
     guidanceScale: 7.5,
     seed: 0,
-    template: 'a photo of {a} {concept}',
+    template: DEFAULT_TEMPLATE,
     latentSize: Number.isInteger(sampleSize) && sampleSize > 0 ? sampleSize : 64,
-    textPoolings: ['eot', 'mean', 'concept'],
+    textPoolings: [...TEXT_POOLINGS],
     spatialPoolings: ['spatial_mean'],
     vae: true,
   };

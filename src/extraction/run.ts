@@ -2,13 +2,16 @@
 // one activation_summary row per (concept, layer, timestep, pooling). Each concept's summaries are
 // written in ONE transaction together with the progress counter, so a concept is all or nothing and
 // a killed run resumes by skipping the concepts that have rows. Memory holds one concept at a time.
-import { createHash } from 'node:crypto';
+// A session-level advisory lock on the settings hash keeps a second process off a run in progress.
 import type { Database } from '../db/client.ts';
 import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
 import { loadBundle, type Bundle } from '../bundles/bundle.ts';
 import type { Device } from '../bundles/sessions.ts';
 import { nearMatches, type ComponentName, type TapConfig } from '../bundles/taps.ts';
-import { ddimConfigFrom } from './scheduler.ts';
+import { DatasetNotFoundError, findNormsDataset } from '../norms/query.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { extractionIdentity, type ExtractionIdentity } from './identity.ts';
+import { identityHash } from '../identity.ts';
 import { defaultSettings, ExtractionError, layerKey, Pipeline, type ConceptResult, type ExtractionSettings } from './pipeline.ts';
 
 export interface RunEvent {
@@ -19,7 +22,7 @@ export interface RunEvent {
 export interface RunOptions {
   db: Database;
   bundleDir: string;
-  /** Norms dataset: numeric id, or name (latest version). */
+  /** Norms dataset: numeric id, name (latest version) or name@version. */
   norms: string;
   settings?: Partial<ExtractionSettings>;
   concepts?: string[];
@@ -28,6 +31,8 @@ export interface RunOptions {
   taps?: TapConfig;
   threads?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Aborting stops after the concept in flight; the run is then marked FAILED "interrupted; re-run to resume". */
+  signal?: AbortSignal;
 }
 
 export interface RunReport {
@@ -60,18 +65,15 @@ const COMPONENTS: { name: ComponentName; kind: 'TEXT_ENCODER' | 'UNET' | 'VAE_DE
   { name: 'vae_decoder', kind: 'VAE_DECODER', hasTimesteps: true },
 ];
 
-export function settingsHash(identity: unknown): string {
-  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
-}
-
 async function resolveDataset(db: Database, norms: string): Promise<{ id: number; name: string; version: number }> {
-  const byId = /^\d+$/.test(norms) ? await db.prisma.normsDataset.findUnique({ where: { id: Number(norms) } }) : null;
-  const found = byId ?? (await db.prisma.normsDataset.findFirst({ where: { name: norms }, orderBy: { version: 'desc' } }));
-  if (!found) {
-    const names = (await db.prisma.normsDataset.findMany({ select: { name: true } })).map((d) => d.name);
-    throw new ExtractionError('BAD_SETTINGS', `--norms ${JSON.stringify(norms)}: no such dataset (known: ${[...new Set(names)].join(', ') || 'none — import norms first'}).`);
+  try {
+    return await findNormsDataset(db.prisma, norms);
+  } catch (error) {
+    if (!(error instanceof DatasetNotFoundError)) throw error;
+    const known = await db.prisma.normsDataset.findMany({ select: { name: true, version: true }, orderBy: [{ name: 'asc' }, { version: 'asc' }] });
+    const names = known.map((d) => `${d.name}@${d.version}`);
+    throw new ExtractionError('BAD_SETTINGS', `--norms ${JSON.stringify(norms)}: no such dataset; give an id, a name (latest version) or name@version (known: ${names.join(', ') || 'none — import norms first'}).`);
   }
-  return found;
 }
 
 async function datasetConcepts(db: Database, datasetId: number, only?: string[]): Promise<{ id: number; word: string }[]> {
@@ -118,15 +120,21 @@ async function ensureLayers(db: Database, componentIds: Record<ComponentName, nu
     const componentId = componentIds[name];
     const existing = await db.prisma.layer.findMany({ where: { componentId } });
     const byName = new Map(existing.map((l) => [l.name, l]));
-    let nextFree = existing.reduce((max, l) => Math.max(max, l.index + 1), 0);
     const usedIndexes = new Set(existing.map((l) => l.index));
+    let nextFree = existing.reduce((max, l) => Math.max(max, l.index + 1), 0);
     for (const [position, tap] of pipeline.components[name].taps.entries()) {
       const key = layerKey(name, tap.label);
       let layer = byName.get(tap.label);
       if (!layer) {
         const shape = shapes.get(key);
         if (!shape) continue; // e.g. the VAE when it is switched off
-        const index = usedIndexes.has(position) ? nextFree++ : position;
+        // A layer keeps its position as index when free, else the next free one after the stored layers, so tap sets
+        // that differ between runs never collide on unique (component_id, index).
+        let index = position;
+        if (usedIndexes.has(index)) {
+          while (usedIndexes.has(nextFree)) nextFree++;
+          index = nextFree;
+        }
         usedIndexes.add(index);
         layer = await db.prisma.layer.upsert({
           where: { componentId_name: { componentId, name: tap.label } },
@@ -152,6 +160,169 @@ function addTimings(total: RunTimings, result: ConceptResult, writes: number): v
 
 const rounded = (timings: RunTimings) => Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
 
+interface LockedRun {
+  db: Database;
+  signal?: AbortSignal;
+  emit: (event: RunEvent) => void;
+  wallStart: number;
+  bundle: Bundle;
+  settings: ExtractionSettings;
+  dataset: { id: number; name: string; version: number };
+  concepts: { id: number; word: string }[];
+  pipeline: Pipeline;
+  identity: ExtractionIdentity;
+  hash: string;
+}
+
+async function runLocked(context: LockedRun): Promise<RunReport> {
+  const { db, emit, wallStart, bundle, settings, dataset, concepts, pipeline, identity, hash } = context;
+  const { modelId, componentIds } = await ensureModel(db, bundle);
+  const existing = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
+  const createRun = () => db.prisma.extractionRun.create({
+    data: {
+      modelId,
+      settingsHash: hash,
+      promptTemplate: settings.template,
+      seed: settings.seed,
+      scheduler: 'DDIM',
+      numSteps: settings.steps,
+      guidanceScale: settings.guidanceScale,
+      device: pipeline.device,
+      settings: JSON.parse(JSON.stringify({ ...identity, dataset: { id: dataset.id, name: dataset.name, version: dataset.version } })),
+      status: 'PENDING',
+    },
+  });
+  // The lock is keyed by hashtext (32 bits), so a different run may share it; the unique
+  // settings_hash still decides which row is ours if two processes race to create it.
+  const run = existing ?? (await createRun().catch(async (error: unknown) => {
+    const raced = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
+    if (!raced) throw error;
+    return raced;
+  }));
+  const conceptIds = concepts.map((c) => c.id);
+  const doneRows = await db.pool.query<{ concept_id: number }>(
+    'SELECT DISTINCT concept_id FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[])',
+    [run.id, conceptIds],
+  );
+  const done = new Set(doneRows.rows.map((r) => r.concept_id));
+  const todo = concepts.filter((c) => !done.has(c.id));
+  const timings: RunTimings = { textEncoder: 0, unet: 0, vae: 0, pooling: 0, pipeline: 0, writes: 0, wall: 0, concepts: 0 };
+  if (todo.length === 0 && run.status === 'COMPLETED') {
+    // Nothing to do: leave the completed run exactly as it is.
+    emit({ event: 'done', runId: run.id, rows: 0, seconds: 0, alreadyComplete: true });
+    return { runId: run.id, settingsHash: hash, status: 'COMPLETED', device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: done.size, conceptsWritten: 0, rowsWritten: 0, timings };
+  }
+  await db.prisma.extractionRun.update({
+    where: { id: run.id },
+    data: { status: 'RUNNING', error: null, startedAt: new Date(), finishedAt: null, progressDone: done.size, progressTotal: concepts.length },
+  });
+
+  let layerIds: Map<string, number> | null = null;
+  let rowsWritten = 0;
+  let written = 0;
+  let progress = done.size;
+  const commitConcept = async (concept: { id: number; word: string }, result: ConceptResult): Promise<void> => {
+    const rows: SummaryRow[] = result.summaries.map((s) => ({
+      runId: run.id,
+      conceptId: concept.id,
+      layerId: layerIds!.get(layerKey(s.component, s.layer))!,
+      timestep: s.timestep,
+      pooling: s.pooling,
+      vector: s.vector,
+    }));
+    const writeStart = performance.now();
+    const { count, doneNow } = await inTransaction(db.pool, async (client) => {
+      const count = await writeSummaries(client, rows);
+      const totals = { ...timings };
+      addTimings(totals, result, 0);
+      totals.wall = (performance.now() - wallStart) / 1000;
+      // Progress is what is stored (every concept's rows commit together), not a local counter.
+      const updated = await client.query<{ progress_done: number }>(
+        `UPDATE extraction_run SET timings = $3,
+           progress_done = (SELECT count(DISTINCT concept_id)::int FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[]))
+         WHERE id = $1 RETURNING progress_done`,
+        [run.id, conceptIds, JSON.stringify(rounded(totals))],
+      );
+      return { count, doneNow: updated.rows[0]!.progress_done };
+    });
+    addTimings(timings, result, 0);
+    progress = doneNow;
+    const writeSeconds = (performance.now() - writeStart) / 1000;
+    timings.writes += writeSeconds;
+    rowsWritten += count;
+    written += 1;
+    emit({ event: 'concept', word: concept.word, conceptId: concept.id, done: progress, total: concepts.length, rows: count, seconds: Math.round((result.timings.total + writeSeconds) * 1000) / 1000 });
+  };
+  // Concept k is written while concept k+1 runs through the networks (PostgreSQL and ONNX Runtime
+  // work in parallel); at most one write is in flight, so at most two concepts are in memory.
+  let pending: Promise<void> | null = null;
+  // Everything after status RUNNING is in here, so a failure anywhere marks the run FAILED.
+  try {
+    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped: done.size, todo: todo.length });
+    if (done.size) emit({ event: 'skip', concepts: done.size });
+    let firstError: unknown = null;
+    // Waits for the write in flight; a rejected write never replaces an earlier error.
+    const settle = async (): Promise<void> => {
+      const write = pending;
+      pending = null;
+      if (!write) return;
+      try {
+        await write;
+      } catch (error) {
+        firstError ??= error;
+      }
+    };
+    let interrupted = false;
+    for (const concept of todo) {
+      if (context.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      let result: ConceptResult;
+      try {
+        result = await pipeline.extractConcept(concept.word);
+        layerIds ??= await ensureLayers(db, componentIds, pipeline, result.shapes);
+      } catch (error) {
+        firstError = error;
+        await settle(); // the previous concept is committed (or has failed) before the run is marked FAILED
+        throw firstError;
+      }
+      await settle();
+      if (firstError) throw firstError;
+      const write = commitConcept(concept, result);
+      write.catch(() => {}); // handled when settled; this only keeps Node from flagging it early
+      pending = write;
+    }
+    await settle();
+    if (firstError) throw firstError;
+    if (interrupted) throw new ExtractionError('INTERRUPTED', 'interrupted; re-run to resume');
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    timings.wall = (performance.now() - wallStart) / 1000;
+    try {
+      await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: message, finishedAt: new Date(), timings: rounded(timings) } });
+    } catch {
+      // The original error matters more than a failed bookkeeping write (e.g. the database went away).
+    }
+    emit({ event: 'failed', runId: run.id, error: message });
+    throw error;
+  }
+  timings.wall = (performance.now() - wallStart) / 1000;
+  await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'COMPLETED', finishedAt: new Date(), progressDone: progress, timings: rounded(timings) } });
+  emit({ event: 'done', runId: run.id, rows: rowsWritten, seconds: Math.round(timings.wall * 1000) / 1000 });
+  return {
+    runId: run.id,
+    settingsHash: hash,
+    status: 'COMPLETED',
+    device: pipeline.device,
+    conceptsTotal: concepts.length,
+    conceptsSkipped: done.size,
+    conceptsWritten: written,
+    rowsWritten,
+    timings,
+  };
+}
+
 export async function runExtraction(options: RunOptions): Promise<RunReport> {
   const emit = options.onEvent ?? (() => {});
   const wallStart = performance.now();
@@ -163,132 +334,30 @@ export async function runExtraction(options: RunOptions): Promise<RunReport> {
   const pipeline = await Pipeline.open({ bundle, settings, device: options.device ?? 'cpu', cacheDir: options.cacheDir, taps: options.taps, threads: options.threads });
   try {
     for (const warning of pipeline.warnings) emit({ event: 'warning', message: warning });
-    const { modelId, componentIds } = await ensureModel(db, bundle);
-    // Identity: the bundle, the resolved taps and every setting that changes a number. The device
-    // actually used is included (numerics differ by device); the concept list is not, so a later
-    // invocation with more concepts extends the same run.
-    const identity = {
-      bundle: bundle.identity,
-      taps: pipeline.tapSummary(),
-      scheduler: { name: 'DDIM', eta: 0, ...ddimConfigFrom(bundle.schedulerConfig) },
-      settings: { ...settings, timesteps: [...pipeline.recorded] },
-      device: pipeline.device,
-    };
-    const hash = settingsHash(identity);
-    const existing = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
-    const createRun = () => db.prisma.extractionRun.create({
-      data: {
-        modelId,
-        settingsHash: hash,
-        promptTemplate: settings.template,
-        seed: settings.seed,
-        scheduler: 'DDIM',
-        numSteps: settings.steps,
-        guidanceScale: settings.guidanceScale,
-        device: pipeline.device,
-        settings: JSON.parse(JSON.stringify({ ...identity, dataset: { id: dataset.id, name: dataset.name, version: dataset.version } })),
-        status: 'PENDING',
-      },
-    });
-    // Two processes starting the same run race on the unique settings_hash: the loser reads the winner's row.
-    const run = existing ?? (await createRun().catch(async (error: unknown) => {
-      const raced = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
-      if (!raced) throw error;
-      return raced;
-    }));
-    const doneRows = await db.pool.query<{ concept_id: number }>(
-      'SELECT DISTINCT concept_id FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[])',
-      [run.id, concepts.map((c) => c.id)],
-    );
-    const done = new Set(doneRows.rows.map((r) => r.concept_id));
-    const todo = concepts.filter((c) => !done.has(c.id));
-    const timings: RunTimings = { textEncoder: 0, unet: 0, vae: 0, pooling: 0, pipeline: 0, writes: 0, wall: 0, concepts: 0 };
-    if (todo.length === 0 && run.status === 'COMPLETED') {
-      // Nothing to do: leave the completed run exactly as it is.
-      emit({ event: 'done', runId: run.id, rows: 0, seconds: 0, alreadyComplete: true });
-      return { runId: run.id, settingsHash: hash, status: 'COMPLETED', device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: done.size, conceptsWritten: 0, rowsWritten: 0, timings };
-    }
-    await db.prisma.extractionRun.update({
-      where: { id: run.id },
-      data: { status: 'RUNNING', error: null, startedAt: new Date(), finishedAt: null, progressDone: done.size, progressTotal: concepts.length },
-    });
-    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped: done.size, todo: todo.length });
-    if (done.size) emit({ event: 'skip', concepts: done.size });
-
-    let layerIds: Map<string, number> | null = null;
-    let rowsWritten = 0;
-    let progress = done.size;
-    const commitConcept = async (concept: { id: number; word: string }, result: ConceptResult): Promise<void> => {
-      const rows: SummaryRow[] = result.summaries.map((s) => ({
-        runId: run.id,
-        conceptId: concept.id,
-        layerId: layerIds!.get(layerKey(s.component, s.layer))!,
-        timestep: s.timestep,
-        pooling: s.pooling,
-        vector: s.vector,
-      }));
-      const writeStart = performance.now();
-      const client = await db.pool.connect();
-      let written = 0;
-      try {
-        await client.query('BEGIN');
-        written = await writeSummaries(client, rows);
-        addTimings(timings, result, 0);
-        timings.wall = (performance.now() - wallStart) / 1000;
-        await client.query('UPDATE extraction_run SET progress_done = $2, timings = $3 WHERE id = $1', [run.id, progress + 1, JSON.stringify(rounded(timings))]);
-        await client.query('COMMIT');
-        progress += 1;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-      const writeSeconds = (performance.now() - writeStart) / 1000;
-      timings.writes += writeSeconds;
-      rowsWritten += written;
-      emit({ event: 'concept', word: concept.word, conceptId: concept.id, done: progress, total: concepts.length, rows: written, seconds: Math.round((result.timings.total + writeSeconds) * 1000) / 1000 });
-    };
-    // Concept k is written while concept k+1 runs through the networks (PostgreSQL and ONNX Runtime
-    // work in parallel); at most one write is in flight, so at most two concepts are in memory.
-    let pending: Promise<void> | null = null;
+    const identity = extractionIdentity({ bundle, settings, taps: pipeline.tapSummary(), device: pipeline.device });
+    const hash = identityHash(identity);
+    // One process per run: a session-level advisory lock on a dedicated connection, held until the
+    // end, so a second process on the same settings fails clearly instead of interleaving writes.
+    const lock = await db.pool.connect();
+    let lockError: Error | undefined;
     try {
-      for (const concept of todo) {
-        let result: ConceptResult;
-        try {
-          result = await pipeline.extractConcept(concept.word);
-        } catch (error) {
-          if (pending) await pending; // the previous concept is committed before the run is marked FAILED
-          throw error;
-        }
-        layerIds ??= await ensureLayers(db, componentIds, pipeline, result.shapes);
-        if (pending) await pending;
-        const write = commitConcept(concept, result);
-        write.catch(() => {}); // handled when awaited; this only keeps Node from flagging it early
-        pending = write;
+      const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [hash]).catch((error: unknown) => {
+        lockError = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      });
+      if (!rows[0]?.locked) {
+        throw new ExtractionError('RUN_LOCKED', `Extraction run ${hash.slice(0, 12)} is being written by another process; wait for it to finish (or stop it) and re-run to resume.`);
       }
-      if (pending) await pending;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      timings.wall = (performance.now() - wallStart) / 1000;
-      await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: message, finishedAt: new Date(), timings: rounded(timings) } });
-      emit({ event: 'failed', runId: run.id, error: message });
-      throw error;
+      try {
+        return await runLocked({ db, signal: options.signal, emit, wallStart, bundle, settings, dataset, concepts, pipeline, identity, hash });
+      } finally {
+        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]).catch((error: unknown) => {
+          lockError = error instanceof Error ? error : new Error(String(error)); // the connection is then discarded below
+        });
+      }
+    } finally {
+      lock.release(lockError ?? false);
     }
-    timings.wall = (performance.now() - wallStart) / 1000;
-    await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'COMPLETED', finishedAt: new Date(), progressDone: progress, timings: rounded(timings) } });
-    emit({ event: 'done', runId: run.id, rows: rowsWritten, seconds: Math.round(timings.wall * 1000) / 1000 });
-    return {
-      runId: run.id,
-      settingsHash: hash,
-      status: 'COMPLETED',
-      device: pipeline.device,
-      conceptsTotal: concepts.length,
-      conceptsSkipped: done.size,
-      conceptsWritten: todo.length,
-      rowsWritten,
-      timings,
-    };
   } finally {
     await pipeline.release();
   }

@@ -30,8 +30,8 @@ interface Outcome {
   stderr: string;
 }
 
-/** Runs the CLI; when `killAfterFirstConcept`, SIGKILLs it as soon as it reports a committed concept. */
-function extract(args: string[], killAfterFirstConcept: boolean): Promise<Outcome> {
+/** Runs the CLI; when `killAfterFirstConcept`, sends `signal` (SIGKILL) as soon as it reports a committed concept. */
+function extract(args: string[], killAfterFirstConcept: boolean, signal: NodeJS.Signals = 'SIGKILL'): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/extract.ts'), ...args], {
       cwd: PROJECT_ROOT,
@@ -49,7 +49,7 @@ function extract(args: string[], killAfterFirstConcept: boolean): Promise<Outcom
         buffered = buffered.slice(newline + 1);
         const event = JSON.parse(line) as Record<string, unknown>;
         events.push(event);
-        if (killAfterFirstConcept && event.event === 'concept') child.kill('SIGKILL');
+        if (killAfterFirstConcept && event.event === 'concept' && !child.killed) child.kill(signal);
       }
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -93,4 +93,18 @@ test('bad arguments exit with code 2 and name the argument', async () => {
   const outcome = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', 'many'], false);
   expect(outcome.code).toBe(2);
   expect(outcome.stderr).toMatch(/--steps must be an integer from 1 to 1000, got "many"/);
+});
+
+test('SIGINT stops after the current concept: exit 130, run FAILED "interrupted"; duplicate --concepts count once', async () => {
+  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms@1', '--steps', '2', '--cache-dir', bundle.cacheDir, '--no-vae', '--seed', '3',
+    '--concepts', 'hammer,dog,hammer,banana,apricot,dog,elephant'];
+  const outcome = await extract(args, true, 'SIGINT');
+  expect(outcome.code).toBe(130);
+  expect(outcome.stderr).toMatch(/interrupted; re-run to resume/);
+  expect(outcome.events.find((e) => e.event === 'start')).toMatchObject({ concepts: 5, todo: 5 });
+  const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { seed: 3 } });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume', progressTotal: 5 });
+  const stored = await db.pool.query<{ n: number }>('SELECT count(DISTINCT concept_id)::int AS n FROM activation_summary WHERE run_id = $1', [run.id]);
+  expect(run.progressDone).toBe(stored.rows[0]!.n);
+  expect(run.progressDone).toBeLessThan(5);
 });

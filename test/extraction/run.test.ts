@@ -5,6 +5,7 @@ import { runExtraction, type RunEvent } from '../../src/extraction/run.ts';
 import { readSummaryMatrix } from '../../src/db/summaries.ts';
 import { loadBundle } from '../../src/bundles/bundle.ts';
 import { defaultSettings, Pipeline } from '../../src/extraction/pipeline.ts';
+import { extractionSettingsHash, resolvedTapSummary } from '../../src/extraction/identity.ts';
 import { insertDataset, tempTinyBundle, type TempBundle } from './fixtures.ts';
 
 let db: TestDatabase;
@@ -110,7 +111,7 @@ test('a non-finite activation fails the run naming concept, layer and timestep; 
 });
 
 test('unknown norms dataset or concept → clear errors', async () => {
-  await expect(runExtraction({ db, bundleDir: bundle.dir, norms: 'nope', cacheDir: bundle.cacheDir })).rejects.toThrow(/--norms "nope": no such dataset \(known: test-norms\)/);
+  await expect(runExtraction({ db, bundleDir: bundle.dir, norms: 'nope', cacheDir: bundle.cacheDir })).rejects.toThrow(/--norms "nope": no such dataset; give an id, a name \(latest version\) or name@version \(known: test-norms@1\)/);
   await expect(runExtraction({ db, bundleDir: bundle.dir, norms: 'test-norms', cacheDir: bundle.cacheDir, concepts: ['hamer'] })).rejects.toThrow(/"hamer" is not in the dataset. Near matches: hammer/);
 });
 
@@ -139,4 +140,75 @@ test('the same concept and seed give the same summaries in a fresh pipeline; ano
   } finally {
     await Promise.all([a.release(), b.release(), c.release()]);
   }
+});
+
+test('--norms name@version and id resolve like a name; the stored hash is the canonical identity the demo looks up', async () => {
+  const options = { db, bundleDir: bundle.dir, cacheDir: bundle.cacheDir, concepts: ['dog'], settings: { steps: 1, vae: false } };
+  const byName = await runExtraction({ ...options, norms: 'test-norms' });
+  const dataset = await db.prisma.normsDataset.findFirstOrThrow({ where: { name: 'test-norms' } });
+  const byVersion = await runExtraction({ ...options, norms: 'test-norms@1' });
+  const byId = await runExtraction({ ...options, norms: String(dataset.id) });
+  expect([byVersion.runId, byId.runId]).toEqual([byName.runId, byName.runId]);
+  await expect(runExtraction({ ...options, norms: 'test-norms@2' })).rejects.toThrow(/--norms "test-norms@2": no such dataset/);
+
+  // Same settings spelled in another key order hash the same, without opening a pipeline.
+  const tiny = loadBundle(bundle.dir);
+  const full = { ...defaultSettings(tiny), steps: 1, vae: false };
+  const reordered = Object.fromEntries(Object.entries(full).reverse()) as typeof full;
+  const taps = resolvedTapSummary(tiny);
+  expect(extractionSettingsHash({ bundle: tiny, settings: full, taps, device: 'cpu' })).toBe(byName.settingsHash);
+  expect(extractionSettingsHash({ bundle: tiny, settings: reordered, taps, device: 'cpu' })).toBe(byName.settingsHash);
+  const row = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: byName.runId } });
+  expect(row.settingsHash).toBe(byName.settingsHash);
+});
+
+test('tap sets that differ between runs get distinct layer indexes', async () => {
+  await insertDataset(db.prisma, 'tap-norms', ['dog']);
+  const options = { db, bundleDir: bundle.dir, norms: 'tap-norms', cacheDir: bundle.cacheDir, concepts: ['dog'], settings: { steps: 1, vae: false } };
+  // First a subset (layers.2 takes index 0, layers.3 index 1), then the default taps, whose positions 0 and 1 are taken.
+  await runExtraction({ ...options, taps: { text_encoder: { scopes: ['/text_model/encoder/layers.2/', '/text_model/encoder/layers.3/'] } } });
+  const report = await runExtraction(options);
+  expect(report.status).toBe('COMPLETED');
+  const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: report.runId } });
+  const layers = await db.prisma.layer.findMany({ where: { component: { modelId: run.modelId, name: 'text_encoder' } }, orderBy: { index: 'asc' } });
+  expect(layers.map((l) => l.name).sort()).toEqual(['embeddings', 'final_layer_norm', 'layers.0', 'layers.1', 'layers.2', 'layers.3']);
+  expect(new Set(layers.map((l) => l.index)).size).toBe(6);
+  const stored = await count('SELECT count(DISTINCT layer_id) AS n FROM activation_summary s JOIN layer l ON l.id = s.layer_id JOIN component c ON c.id = l.component_id WHERE s.run_id = $1 AND c.name = $2', [report.runId, 'text_encoder']);
+  expect(stored).toBe(6);
+});
+
+test('a second process on the same run fails clearly and leaves the run alone', async () => {
+  const options = { db, bundleDir: bundle.dir, norms: 'test-norms', cacheDir: bundle.cacheDir, concepts: ['hammer'], settings: { steps: 1, seed: 7, vae: false } };
+  const tiny = loadBundle(bundle.dir);
+  const hash = extractionSettingsHash({ bundle: tiny, settings: { ...defaultSettings(tiny), ...options.settings }, taps: resolvedTapSummary(tiny), device: 'cpu' });
+  // Another process holding the run's lock, as runExtraction takes it.
+  const other = await db.pool.connect();
+  try {
+    await other.query('SELECT pg_advisory_lock(hashtext($1))', [hash]);
+    await expect(runExtraction(options)).rejects.toMatchObject({ code: 'RUN_LOCKED', message: expect.stringMatching(/being written by another process/) });
+    expect(await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } })).toBeNull();
+    await other.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]);
+  } finally {
+    other.release();
+  }
+  const report = await runExtraction(options);
+  expect(report.settingsHash).toBe(hash);
+  expect(report.status).toBe('COMPLETED');
+});
+
+test('aborting stops after the concept in flight: FAILED "interrupted", progress counted from stored rows, resumable', async () => {
+  await insertDataset(db.prisma, 'stop-norms', ['hammer', 'dog', 'banana', 'apricot']);
+  const stop = new AbortController();
+  const options = { db, bundleDir: bundle.dir, norms: 'stop-norms', cacheDir: bundle.cacheDir, settings: { steps: 1, vae: false } };
+  const promise = runExtraction({ ...options, signal: stop.signal, onEvent: (e: RunEvent) => { if (e.event === 'concept') stop.abort(); } });
+  await expect(promise).rejects.toMatchObject({ code: 'INTERRUPTED', message: 'interrupted; re-run to resume' });
+  const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { error: 'interrupted; re-run to resume' } });
+  expect(run.status).toBe('FAILED');
+  const stored = await count('SELECT count(DISTINCT concept_id) AS n FROM activation_summary WHERE run_id = $1', [run.id]);
+  expect(stored).toBeGreaterThanOrEqual(1);
+  expect(stored).toBeLessThan(4);
+  expect(run.progressDone).toBe(stored);
+  const resumed = await runExtraction(options);
+  expect(resumed).toMatchObject({ runId: run.id, status: 'COMPLETED', conceptsSkipped: stored, conceptsWritten: 4 - stored });
+  expect((await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: run.id } })).progressDone).toBe(4);
 });

@@ -9,6 +9,7 @@ import { conceptSetHash, GLOVE_LOOKUP_RULE, GLOVE_MODEL_NAME } from '../../basel
 import { glovePackageInfo } from '../../baselines/glove-loader.ts';
 import { defaultSettings, type ExtractionSettings } from '../../extraction/pipeline.ts';
 import { DdimScheduler, ddimConfigFrom } from '../../extraction/scheduler.ts';
+import { extractionSettingsHash, resolvedTapSummary } from '../../extraction/identity.ts';
 import { findNormsDataset, selectConcepts, type SelectedConcept } from '../../norms/query.ts';
 import { normaliseSettings, probeSettingsHash } from '../../probe-runs/settings.ts';
 import type { SeedDatabase } from '../seed-step.ts';
@@ -52,18 +53,12 @@ export interface FoundRun {
   status: string;
 }
 
-/**
- * The extraction run on this bundle with exactly the demo's settings (as runExtraction stores them
- * in `settings`), newest first; null when there is none.
- */
+/** The extraction run on this bundle with exactly the demo's settings, by runExtraction's own settings hash; null when there is none. */
 export async function findDemoExtractionRun(db: SeedDatabase, bundle: Bundle, settings: DemoPipelineSettings): Promise<FoundRun | null> {
   const full: ExtractionSettings = { ...defaultSettings(bundle), ...demoExtractionSettings(bundle, settings) };
-  const { rows } = await db.pool.query<FoundRun>(
-    `SELECT id, status FROM extraction_run
-     WHERE settings->>'bundle' = $1 AND settings->>'device' = 'cpu' AND settings->'settings' = $2::jsonb
-     ORDER BY id DESC LIMIT 1`,
-    [bundle.identity, JSON.stringify(full)],
-  );
+  // The demo extracts on the CPU with the default taps (see extraction-step.ts).
+  const hash = extractionSettingsHash({ bundle, settings: full, taps: resolvedTapSummary(bundle), device: 'cpu' });
+  const { rows } = await db.pool.query<FoundRun>('SELECT id, status FROM extraction_run WHERE settings_hash = $1', [hash]);
   return rows[0] ?? null;
 }
 
@@ -90,7 +85,10 @@ export async function findCompletedGloveRun(db: SeedDatabase, words: readonly st
 
 /** Whether the probe run these settings identify (on this extraction run and dataset) is COMPLETED. */
 export async function probeRunCompleted(db: SeedDatabase, extractionRunId: number, datasetId: number, settings: DemoPipelineSettings): Promise<boolean> {
-  const hash = probeSettingsHash(extractionRunId, datasetId, normaliseSettings(settings.probe));
+  const extraction = await db.pool.query<{ finished_at: Date | null }>('SELECT finished_at FROM extraction_run WHERE id = $1', [extractionRunId]);
+  const finishedAt = extraction.rows[0]?.finished_at;
+  if (!finishedAt) return false;
+  const hash = probeSettingsHash(extractionRunId, finishedAt, datasetId, normaliseSettings(settings.probe));
   const { rows } = await db.pool.query<{ status: string }>('SELECT status FROM probe_run WHERE settings_hash = $1', [hash]);
   return rows[0]?.status === 'COMPLETED';
 }
