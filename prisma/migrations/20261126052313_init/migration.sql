@@ -147,6 +147,12 @@ CREATE TABLE "activation_summary" (
     CONSTRAINT "activation_summary_pkey" PRIMARY KEY ("id")
 );
 
+-- Hand-edited: a summary vector is 2–5 KB of float32, which compresses poorly. By default PostgreSQL
+-- tries to compress any row over ~2 KB and moves it out of line to a TOAST table; both cost bulk-write
+-- speed for no space saved. Keep rows inline up to a page and never try to compress the vector.
+ALTER TABLE "activation_summary" ALTER COLUMN "vector" SET STORAGE EXTERNAL;
+ALTER TABLE "activation_summary" SET (toast_tuple_target = 8160);
+
 -- CreateTable
 CREATE TABLE "probe_run" (
     "id" SERIAL NOT NULL,
