@@ -3,19 +3,9 @@
 //   normal   — Box–Muller on two uniforms (1 - u1 avoids log(0)); both outputs are used
 //   seeds    — a concept's seed is the first 4 bytes (big-endian) of sha256("<run seed>:<word>")
 import { createHash } from 'node:crypto';
+import { mulberry32, type Uniform } from '../random.ts';
 
-export type Uniform = () => number;
-
-export function mulberry32(seed: number): Uniform {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Uniform } from '../random.ts';
 
 /** Fills `out` with standard normal samples from `uniform`. */
 export function fillGaussian(out: Float32Array, uniform: Uniform, scale = 1): Float32Array {

@@ -1,17 +1,10 @@
 // Seeded randomness for folds, permutations and bootstrap: every random choice in a probe run is a
 // pure function of its seed, so a re-run (or a resumed run) reproduces it exactly.
 
-/** mulberry32: a small, fast 32-bit generator; uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../random.ts';
+
+/** mulberry32 (src/random.ts): a small, fast 32-bit generator; uniform in [0, 1). */
+export const seededRandom = mulberry32;
 
 /** Derives independent streams from one seed (e.g. one per permutation) by hashing (seed, stream). */
 export function deriveSeed(seed: number, stream: number): number {
