@@ -1,20 +1,7 @@
 import { crossProduct, gram, matmul, matmulTransposeA, matmulTransposeB, shiftedInverseDiagonal, solveShiftedTridiagonal, symmetricEigen, tridiagonalize, tridiagonalizeBlocked, tridiagonalizePanelled } from '../../src/probes/linalg.ts';
 import { seededRandom } from '../../src/probes/random.ts';
+import { naive, transpose } from './reference.ts';
 
-function naive(a: Float64Array, b: Float64Array, p: number, k: number, q: number): Float64Array {
-  const out = new Float64Array(p * q);
-  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) {
-    let s = 0;
-    for (let l = 0; l < k; l++) s += a[i * k + l]! * b[l * q + j]!;
-    out[i * q + j] = s;
-  }
-  return out;
-}
-const transpose = (a: Float64Array, r: number, c: number) => {
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j]!;
-  return out;
-};
 const maxDiff = (a: Float64Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 test('matrix products agree with the textbook triple loop', () => {

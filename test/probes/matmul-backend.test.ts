@@ -3,21 +3,8 @@
 // the transpose-then-MatMul fallback for a backend without gemm) against the textbook triple loop.
 import { createOnnxBackend, multiplyTransposed, typescriptBackend, type MatmulBackend } from '../../src/probes/matmul-backend.ts';
 import { seededRandom } from '../../src/probes/random.ts';
+import { naive, transpose } from './reference.ts';
 
-function naive(a: Float64Array, b: Float64Array, p: number, k: number, q: number): Float64Array {
-  const out = new Float64Array(p * q);
-  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) {
-    let s = 0;
-    for (let l = 0; l < k; l++) s += a[i * k + l]! * b[l * q + j]!;
-    out[i * q + j] = s;
-  }
-  return out;
-}
-const transpose = (a: Float64Array, r: number, c: number) => {
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j]!;
-  return out;
-};
 
 let onnx: MatmulBackend;
 beforeAll(async () => {

@@ -92,3 +92,21 @@ export function gaussianSampler(random: () => number): () => number {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
   };
 }
+
+/** The textbook triple loop: row-major a (p × k) times b (k × q). */
+export function naive(a: Float64Array, b: Float64Array, p: number, k: number, q: number): Float64Array {
+  const out = new Float64Array(p * q);
+  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) {
+    let s = 0;
+    for (let l = 0; l < k; l++) s += a[i * k + l]! * b[l * q + j]!;
+    out[i * q + j] = s;
+  }
+  return out;
+}
+
+/** Row-major r × c → c × r. */
+export function transpose(a: Float64Array, r: number, c: number): Float64Array {
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j]!;
+  return out;
+}
