@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { connectDatabase, type Database } from '../../src/db/client.ts';
-import { withDatabase } from './urls.ts';
+import { withDatabase } from '../../src/db/servers.ts';
 
 export interface TestDatabase extends Database {
   url: string;

@@ -8,25 +8,14 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { applyMigrations } from '../../src/db/migrate.ts';
-import { withDatabase } from './urls.ts';
-
-async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { canConnect, withDatabase } from '../../src/db/servers.ts';
 
 export default async function globalSetup(): Promise<void> {
   const requested = process.env.TEST_DATABASE_URL;
   let serverUrl = requested === 'embedded' ? undefined : requested;
   if (!serverUrl) {
     const local = 'postgresql://postgres@127.0.0.1:5432/postgres';
-    if (requested !== 'embedded' && (await reachable(local))) {
+    if (requested !== 'embedded' && (await canConnect(local))) {
       serverUrl = local;
     } else {
       console.log('\nStarting an embedded PostgreSQL for the tests (none configured or reachable at 127.0.0.1:5432).');

@@ -8,28 +8,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type RunningDatabase } from '../../../src/db/embedded.ts';
 import { applyMigrations } from '../../../src/db/migrate.ts';
+import { canConnect, withDatabase } from '../../../src/db/servers.ts';
 
 export interface ScratchDatabase {
   url: string;
   serverDescription: string;
   drop(): Promise<void>;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function admin(serverUrl: string, statement: string): Promise<void> {
@@ -49,7 +33,7 @@ export async function createScratchDatabase(log: (line: string) => void): Promis
   const candidates = [process.env.DATABASE_URL ? withDatabase(process.env.DATABASE_URL, 'postgres') : undefined, 'postgresql://postgres@127.0.0.1:5432/postgres'];
   // BENCH_EMBEDDED=1 skips the servers, to exercise (or prefer) the embedded path.
   for (const candidate of process.env.BENCH_EMBEDDED === '1' ? [] : candidates) {
-    if (candidate && (await reachable(candidate))) {
+    if (candidate && (await canConnect(candidate))) {
       serverUrl = candidate;
       break;
     }
