@@ -72,6 +72,15 @@ test('a new version of a dataset lists every version', async () => {
   expect(body.data.normsDataset).toEqual({ version: 2, versions: [{ version: 1 }, { version: 2 }] });
 });
 
+test('a dataset says plainly that no per-attribute noise ceiling is available, and why', async () => {
+  const { body } = await api.graphql(`{ normsDatasets { noiseCeiling { available reason } } }`);
+  expect(body.data.normsDatasets.length).toBeGreaterThan(0);
+  for (const dataset of body.data.normsDatasets) {
+    expect(dataset.noiseCeiling.available).toBe(false);
+    expect(dataset.noiseCeiling.reason).toMatch(/rater-level data/);
+  }
+});
+
 test('a concept by word or id carries its memberships and its ratings in attribute order', async () => {
   const concept = binder.concepts[1]!;
   const { body } = await api.graphql(

@@ -76,10 +76,16 @@ const LayerResolvers = {
   component: (layer, _args, { loaders }) => related(loaders.component, layer.componentId, 'component'),
 } satisfies TypeResolvers<Layer>;
 
+const NOISE_CEILING_UNAVAILABLE =
+  'Norms are imported as mean ratings per concept and attribute, without rater-level data (split halves or ' +
+  'individual ratings), so no per-attribute noise ceiling can be computed; see docs/metrics.md §7.';
+
 const NormsDatasetResolvers = {
   versions: (dataset, _args, { loaders }) => loaders.datasetVersionsByName.load(dataset.name),
   groups: (dataset, _args, { loaders }) => loaders.groupsByDataset.load(dataset.id),
   attributes: (dataset, _args, { loaders }) => loaders.attributesByDataset.load(dataset.id),
+  // The import format (src/norms/) keeps mean ratings only: no dataset can carry what a ceiling needs.
+  noiseCeiling: () => ({ available: false, reason: NOISE_CEILING_UNAVAILABLE }),
   concepts: async (dataset, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.conceptPagesByDataset(page).load(dataset.id);
