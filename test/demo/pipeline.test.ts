@@ -10,6 +10,7 @@ import { demoPipelineSteps, seedDatabase, type DemoPipelineSettings } from '../.
 import { evenlySpacedTimesteps } from '../../src/demo/pipeline/settings.ts';
 import { throttledProgress } from '../../src/demo/pipeline/progress.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { tableSnapshot } from '../support/snapshot.ts';
 
 const TABLES = ['model', 'component', 'layer', 'extraction_run', 'activation_summary', 'probe_run', 'probe_cell', 'probe_score', 'probe_group_score', 'attribute_pair_score'] as const;
 const STEP_NAMES = ['demo-tiny-bundle', 'demo-tiny-extraction', 'demo-tiny-probes', 'demo-glove-baseline', 'demo-glove-probes'];
@@ -38,15 +39,7 @@ afterAll(async () => {
 });
 
 /** Row count and a digest of every row, per table (run timestamps and timings included: a re-run must not touch them). */
-async function snapshot(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of TABLES) {
-    const { rows } = await db.pool.query<{ n: string; digest: string | null }>(
-      `SELECT count(*)::text AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM ${table} t`);
-    out[table] = `${rows[0]!.n}:${rows[0]!.digest}`;
-  }
-  return out;
-}
+const snapshot = () => tableSnapshot(db.pool, TABLES);
 
 test('evenly spaced timesteps keep the schedule order and both ends', () => {
   const schedule = Array.from({ length: 50 }, (_, i) => 981 - 20 * i);

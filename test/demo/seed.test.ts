@@ -2,6 +2,7 @@
 // changes nothing (same row counts, same checksum of every row).
 import { addSeedStep, BINDER_DATASET_NAME, seedDatabase, seedSteps, type SeedStep } from '../../src/demo/seed.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { tableSnapshot } from '../support/snapshot.ts';
 
 const TABLES = ['norms_dataset', 'attribute_group', 'attribute', 'concept', 'dataset_concept', 'rating'] as const;
 
@@ -13,15 +14,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function snapshot(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of TABLES) {
-    const { rows } = await db.pool.query<{ n: string; digest: string | null }>(
-      `SELECT count(*)::text AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM ${table} t`);
-    out[table] = `${rows[0]!.n}:${rows[0]!.digest}`;
-  }
-  return out;
-}
+const snapshot = () => tableSnapshot(db.pool, TABLES);
 
 test('seeding imports binder2016 once; seeding again changes nothing', async () => {
   const logs: string[] = [];

@@ -10,6 +10,7 @@ import { loadNormsFolder } from '../../src/norms/read-folder.ts';
 import { BINDER_PHYSICAL_OBJECTS, findNormsDataset, selectConcepts } from '../../src/norms/query.ts';
 import type { NormsDatasetContent, NormsFiles } from '../../src/norms/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { tableSnapshot } from '../support/snapshot.ts';
 
 const ATTRIBUTES = 'attribute,group,description,note\nBright,Vision,visually bright,a\nLoud,Audition,a loud sound,b\nDark,Vision,visually dark,c\n';
 const RATINGS = 'concept,category,Bright,Loud,Dark\nhammer,tool,1.5,2,0\ndrum,instrument,0.5,5.5,\nbear,animal,1,3,4\n';
@@ -34,15 +35,7 @@ beforeEach(async () => {
 });
 
 /** Row count and an md5 over every row of each norms table: equal snapshots = nothing changed. */
-async function snapshot(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of TABLES) {
-    const { rows } = await db.pool.query<{ n: string; digest: string | null }>(
-      `SELECT count(*)::text AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM ${table} t`);
-    out[table] = `${rows[0]!.n}:${rows[0]!.digest}`;
-  }
-  return out;
-}
+const snapshot = () => tableSnapshot(db.pool, TABLES);
 
 test('imports groups, attributes, concepts and ratings with positions, categories and metadata', async () => {
   const result = await importNormsDataset(db.prisma, parse(), { name: 'tiny' });
