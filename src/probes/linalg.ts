@@ -215,55 +215,6 @@ function householderReduce(a: Float64Array, n: number): HouseholderReduction {
 type Multiply = (a: Float64Array, b: Float64Array, p: number, k: number, q: number) => Promise<Float64Array>;
 
 /**
- * The same tridiagonalisation with P formed block by block in compact WY form
- * (H_a ⋯ H_b = I − V T Vᵀ, T upper triangular, as LAPACK's dlarft), so that forming P — half of
- * tred2's work — becomes matrix products that `multiply` can hand to a fast backend.
- */
-export async function tridiagonalizeBlocked(a: Float64Array, n: number, multiply: Multiply, blockSize = 32): Promise<Tridiagonal> {
-  const { w, d: h, e } = householderReduce(a, n);
-  const diagonal = new Float64Array(n);
-  for (let i = 0; i < n; i++) diagonal[i] = w[i * n + i]!;
-  if (n > 0) e[0] = 0;
-  const order: number[] = []; // P = H_{n-1} H_{n-2} ⋯ H_1, factors in product order
-  for (let i = n - 1; i >= 1; i--) if (h[i] !== 0) order.push(i);
-  let q: Float64Array | undefined; // P, row-major
-  for (let start = 0; start < order.length; start += blockSize) {
-    const block = order.slice(start, start + blockSize);
-    const b = block.length;
-    const vt = new Float64Array(b * n); // Vᵀ: row t = u of the block's t-th reflector, zero-padded
-    block.forEach((i, t) => vt.set(w.subarray(i * n, i * n + i), t * n));
-    const v = new Float64Array(n * b);
-    for (let t = 0; t < b; t++) for (let r = 0; r < n; r++) v[r * b + t] = vt[t * n + r]!;
-    const t = new Float64Array(b * b);
-    for (let c = 0; c < b; c++) {
-      const tau = 1 / h[block[c]!]!;
-      const z = new Float64Array(c);
-      for (let s = 0; s < c; s++) z[s] = dot(vt, s * n, vt, c * n, n);
-      for (let r = 0; r < c; r++) {
-        let sum = 0;
-        for (let s = r; s < c; s++) sum += t[r * b + s]! * z[s]!;
-        t[r * b + c] = -tau * sum;
-      }
-      t[c * b + c] = tau;
-    }
-    if (q === undefined) {
-      const product = await multiply(await multiply(v, t, n, b, b), vt, n, b, n); // V T Vᵀ
-      q = new Float64Array(n * n);
-      for (let k = 0; k < n * n; k++) q[k] = -product[k]!;
-      for (let i = 0; i < n; i++) q[i * n + i]! += 1;
-    } else {
-      const qv = await multiply(q, v, n, n, b);
-      const product = await multiply(await multiply(qv, t, n, b, b), vt, n, b, n); // (Q V) T Vᵀ
-      for (let k = 0; k < n * n; k++) q[k]! -= product[k]!;
-    }
-  }
-  const basis = new Float64Array(n * n); // Pᵀ row-major: row c = column c of P
-  if (q === undefined) for (let i = 0; i < n; i++) basis[i * n + i] = 1;
-  else for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) basis[c * n + r] = q[r * n + c]!;
-  return { n, diagonal, offDiagonal: e, basis };
-}
-
-/**
  * Eigendecomposition A = Q diag(λ) Qᵀ of a symmetric matrix (only symmetry is assumed, not
  * definiteness): tridiagonalisation, then implicit QL iterations (EISPACK tql2) that rotate the
  * basis rows; each rotation touches two contiguous rows.
