@@ -307,13 +307,8 @@ export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
   return { n, values: d, vectors: w };
 }
 
-/**
- * Solves (T + αI) X = B for a symmetric tridiagonal T and α such that T + αI is positive definite
- * (T from a Gram matrix, α > 0): LDLᵀ without pivoting (stable for SPD), O(n) per column, with all
- * columns of a row updated together (rows of B are contiguous). Two passes over B: forward
- * elimination (reading B, writing `out`), then scaling fused with back substitution. `out` may be B.
- */
-export function solveShiftedTridiagonal(t: Tridiagonal, alpha: number, b: Float64Array, columns: number, out: Float64Array = b): Float64Array {
+/** LDLᵀ of T + αI (unit lower bidiagonal L with sub-diagonal `factor`, D = `pivot`); no pivoting, stable for SPD. */
+function shiftedLdl(t: Tridiagonal, alpha: number): { pivot: Float64Array; factor: Float64Array } {
   const { n, diagonal, offDiagonal } = t;
   const pivot = new Float64Array(n);
   const factor = new Float64Array(n);
@@ -322,6 +317,18 @@ export function solveShiftedTridiagonal(t: Tridiagonal, alpha: number, b: Float6
     factor[k] = offDiagonal[k]! / pivot[k - 1]!;
     pivot[k] = diagonal[k]! + alpha - factor[k]! * offDiagonal[k]!;
   }
+  return { pivot, factor };
+}
+
+/**
+ * Solves (T + αI) X = B for a symmetric tridiagonal T and α such that T + αI is positive definite
+ * (T from a Gram matrix, α > 0): LDLᵀ without pivoting (stable for SPD), O(n) per column, with all
+ * columns of a row updated together (rows of B are contiguous). Two passes over B: forward
+ * elimination (reading B, writing `out`), then scaling fused with back substitution. `out` may be B.
+ */
+export function solveShiftedTridiagonal(t: Tridiagonal, alpha: number, b: Float64Array, columns: number, out: Float64Array = b): Float64Array {
+  const { n } = t;
+  const { pivot, factor } = shiftedLdl(t, alpha);
   if (out !== b) out.set(b.subarray(0, columns));
   for (let k = 1; k < n; k++) {
     const l = factor[k]!;
@@ -521,14 +528,8 @@ async function accumulateReflectors(reflectors: Float64Array, tau: Float64Array,
  * `scratch` (n×n) holds the forward elimination.
  */
 export function shiftedInverseDiagonal(t: Tridiagonal, alpha: number, basis: Float64Array, scratch: Float64Array, out: Float64Array): Float64Array {
-  const { n, diagonal, offDiagonal } = t;
-  const pivot = new Float64Array(n);
-  const factor = new Float64Array(n);
-  pivot[0] = diagonal[0]! + alpha;
-  for (let k = 1; k < n; k++) {
-    factor[k] = offDiagonal[k]! / pivot[k - 1]!;
-    pivot[k] = diagonal[k]! + alpha - factor[k]! * offDiagonal[k]!;
-  }
+  const { n } = t;
+  const { pivot, factor } = shiftedLdl(t, alpha);
   scratch.set(basis.subarray(0, n));
   for (let k = 1; k < n; k++) {
     const l = factor[k]!;
