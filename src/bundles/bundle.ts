@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BundleError } from './errors.ts';
-import { decodeModel, externalDataLocations, feedInputs, outputs, OnnxDecodeError, type ModelProto, type TensorSignature } from './onnx-model.ts';
+import { checkExternalData, type WeightFile } from './external-data.ts';
+import { DigestCache } from './file-digest.ts';
+import { decodeModel, feedInputs, outputs, OnnxDecodeError, type ModelProto, type TensorSignature } from './onnx-model.ts';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.ts';
 import type { ComponentName } from './taps.ts';
 
@@ -20,6 +22,8 @@ export interface BundleComponent {
   outputs: TensorSignature[];
   /** Component config.json (Optimum copies the diffusers/transformers config beside each model), or {}. */
   config: Record<string, unknown>;
+  /** External weight files with their checked sizes and content hashes (none when weights are inline). */
+  weights: WeightFile[];
 }
 
 export interface Bundle {
@@ -29,9 +33,11 @@ export interface Bundle {
   name: string;
   modelIndex: Record<string, unknown>;
   schedulerConfig: Record<string, unknown>;
+  /** Path of scheduler/scheduler_config.json, for error messages. */
+  schedulerFile: string;
   tokenizer: ClipTokenizer;
   components: Record<ComponentName, BundleComponent>;
-  /** sha256 over the configs, tokenizer files, model protobufs and external data names + sizes. */
+  /** sha256 over the configs, tokenizer files, model protobufs and external weights (name, size, sha256). */
   identity: string;
 }
 
@@ -102,7 +108,27 @@ function checkSignature(component: ComponentName, file: string, inputs: TensorSi
   }
 }
 
-function loadComponent(dir: string, name: ComponentName, hash: ReturnType<typeof createHash>): BundleComponent {
+/** The config.json fields the extraction reads, type-checked so a wrong type is refused here, naming file and field. */
+function checkConfig(name: ComponentName, file: string, config: Record<string, unknown>): void {
+  const positiveInteger = (key: string) => {
+    const value = config[key];
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) > 0)) {
+      throw new BundleError('BAD_JSON', `${file}: "${key}" must be a positive integer, got ${JSON.stringify(value)}.`);
+    }
+  };
+  if (name === 'unet') {
+    positiveInteger('sample_size');
+    positiveInteger('in_channels');
+  }
+  if (name === 'vae_decoder') {
+    const value = config.scaling_factor;
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new BundleError('BAD_JSON', `${file}: "scaling_factor" must be a positive number, got ${JSON.stringify(value)}.`);
+    }
+  }
+}
+
+function loadComponent(dir: string, name: ComponentName, hash: ReturnType<typeof createHash>, digests: DigestCache): BundleComponent {
   const file = path.join(dir, name, 'model.onnx');
   if (!existsSync(file)) throw new BundleError('MISSING_FILE', `${file} is missing.`);
   const bytes = readFileSync(file);
@@ -117,15 +143,34 @@ function loadComponent(dir: string, name: ComponentName, hash: ReturnType<typeof
   const outs = outputs(model.graph!);
   checkSignature(name, file, inputs, outs);
   hash.update(`${name}\0`).update(bytes);
-  for (const location of externalDataLocations(model.graph!)) {
-    const dataFile = path.resolve(path.dirname(file), location);
-    if (!existsSync(dataFile)) throw new BundleError('MISSING_FILE', `${dataFile} (external weights referenced by ${file}) is missing.`);
-    hash.update(`${location}\0${statSync(dataFile).size}\0`);
-  }
-  return { name, file, bytes, model, inputs, outputs: outs, config: readJsonFile(path.join(dir, name, 'config.json'), false) };
+  // Every weight byte shapes the result: each external file's content hash is part of the identity.
+  const weights = checkExternalData(model.graph!, file, digests);
+  for (const weight of weights) hash.update(`${weight.location}\0${weight.size}\0${weight.sha256}\0`);
+  const configFile = path.join(dir, name, 'config.json');
+  const config = readJsonFile(configFile, false);
+  checkConfig(name, configFile, config);
+  return { name, file, bytes, model, inputs, outputs: outs, config, weights };
 }
 
-export function loadBundle(dirArgument: string): Bundle {
+function readMarker(file: string, modelIndex: Record<string, unknown>): { kind?: string; name?: string } {
+  const marker = modelIndex._probe_atlas;
+  if (marker === undefined) return {};
+  if (!marker || typeof marker !== 'object' || Array.isArray(marker)) throw new BundleError('BAD_JSON', `${file}: "_probe_atlas" must be an object, got ${JSON.stringify(marker)}.`);
+  const { kind, name } = marker as Record<string, unknown>;
+  if (kind !== undefined && kind !== 'TINY_TEST_NETWORK' && kind !== 'STABLE_DIFFUSION') {
+    throw new BundleError('BAD_JSON', `${file}: "_probe_atlas.kind" must be "TINY_TEST_NETWORK" or "STABLE_DIFFUSION", got ${JSON.stringify(kind)}.`);
+  }
+  if (name !== undefined && !(typeof name === 'string' && name.trim() !== '')) throw new BundleError('BAD_JSON', `${file}: "_probe_atlas.name" must be a non-empty string, got ${JSON.stringify(name)}.`);
+  return { kind, name };
+}
+
+export interface LoadBundleOptions {
+  /** Where weight-file hashes are remembered between runs (DigestCache.inFolder(cacheDir)); default: this process only. */
+  digests?: DigestCache;
+}
+
+export function loadBundle(dirArgument: string, options: LoadBundleOptions = {}): Bundle {
+  const digests = options.digests ?? new DigestCache();
   const dir = path.resolve(dirArgument);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new BundleError('MISSING_FILE', `Bundle folder ${dir} does not exist.`);
   const hash = createHash('sha256');
@@ -142,22 +187,24 @@ export function loadBundle(dirArgument: string): Bundle {
   }
   const tokenizer = loadTokenizer(tokenizerDir);
   const components = {
-    text_encoder: loadComponent(dir, 'text_encoder', hash),
-    unet: loadComponent(dir, 'unet', hash),
-    vae_decoder: loadComponent(dir, 'vae_decoder', hash),
+    text_encoder: loadComponent(dir, 'text_encoder', hash, digests),
+    unet: loadComponent(dir, 'unet', hash, digests),
+    vae_decoder: loadComponent(dir, 'vae_decoder', hash, digests),
   };
+  digests.save();
   const textHidden = components.text_encoder.outputs.find((o) => o.name === 'last_hidden_state')?.dims?.[2];
   const unetHidden = components.unet.inputs.find((i) => i.name === 'encoder_hidden_states')?.dims?.[2];
   if (typeof textHidden === 'number' && typeof unetHidden === 'number' && textHidden !== unetHidden) {
     throw new BundleError('BAD_SIGNATURE', `${components.unet.file}: encoder_hidden_states width ${unetHidden} differs from the text encoder's last_hidden_state width ${textHidden}.`);
   }
-  const marker = modelIndex._probe_atlas as { kind?: string; name?: string } | undefined;
+  const marker = readMarker(modelIndexFile, modelIndex);
   return {
     dir,
-    kind: marker?.kind === 'TINY_TEST_NETWORK' ? 'TINY_TEST_NETWORK' : 'STABLE_DIFFUSION',
-    name: marker?.name ?? path.basename(dir),
+    kind: marker.kind === 'TINY_TEST_NETWORK' ? 'TINY_TEST_NETWORK' : 'STABLE_DIFFUSION',
+    name: marker.name ?? path.basename(dir),
     modelIndex,
     schedulerConfig,
+    schedulerFile,
     tokenizer,
     components,
     identity: hash.digest('hex'),

@@ -3,6 +3,7 @@ export type BundleErrorCode =
   | 'MISSING_FILE'
   | 'BAD_JSON'
   | 'BAD_ONNX'
+  | 'BAD_EXTERNAL_DATA'
   | 'BAD_SIGNATURE'
   | 'BAD_TOKENIZER'
   | 'BAD_SCHEDULER'

@@ -13,6 +13,8 @@ export type TapSummary = Record<ComponentName, { label: string; tensor: string }
 
 export interface ExtractionIdentity {
   bundle: string;
+  /** sha256 of every external weight file, by `<component>/<location>` (the bundle identity covers them too; listed so a run's settings say which weights it ran on). */
+  weights: Record<string, string>;
   taps: TapSummary;
   scheduler: Record<string, unknown>;
   settings: Omit<ExtractionSettings, 'timesteps'> & { timesteps: number[] };
@@ -32,11 +34,13 @@ export function resolvedTapSummary(bundle: Bundle, taps?: TapConfig): TapSummary
 
 export function extractionIdentity(input: { bundle: Bundle; settings: ExtractionSettings; taps: TapSummary; device: Device }): ExtractionIdentity {
   const { bundle, settings } = input;
-  const scheduler = ddimConfigFrom(bundle.schedulerConfig);
+  const scheduler = ddimConfigFrom(bundle.schedulerConfig, bundle.schedulerFile);
   // Recorded timesteps as the pipeline records them: the requested ones, else the whole schedule.
-  const timesteps = [...new Set(settings.timesteps ?? new DdimScheduler(scheduler, settings.steps).timesteps)];
+  const timesteps = [...new Set(settings.timesteps ?? new DdimScheduler(scheduler, settings.steps, bundle.schedulerFile).timesteps)];
+  const weights = Object.fromEntries(COMPONENTS.flatMap((name) => bundle.components[name].weights.map((w) => [`${name}/${w.location}`, w.sha256])));
   return {
     bundle: bundle.identity,
+    weights,
     taps: input.taps,
     scheduler: { name: 'DDIM', eta: 0, ...scheduler },
     settings: { ...settings, timesteps },

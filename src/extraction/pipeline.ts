@@ -2,6 +2,7 @@
 // classifier-free guidance (conditional and unconditional branches batched, as diffusers does) →
 // VAE decoder on the current latents, pooling every tapped tensor as it goes. Pure of any database.
 import type { Bundle } from '../bundles/bundle.ts';
+import type { DigestCache } from '../bundles/file-digest.ts';
 import { createSession, ort, type Device } from '../bundles/sessions.ts';
 import { DEFAULT_TAPS, resolveTaps, writeTappedModel, type ComponentName, type Tap, type TapConfig } from '../bundles/taps.ts';
 import { TEXT_POOLINGS, firstNonFinite, guided, meanOverTokens, promptPositions, spatialMean, tokenState, type Pooling, type SpatialPooling, type TextPooling } from './pooling.ts';
@@ -83,32 +84,48 @@ export class Pipeline {
     readonly settings: ExtractionSettings,
     readonly device: Device,
     readonly warnings: string[],
+    scheduler: DdimScheduler,
   ) {
-    this.scheduler = new DdimScheduler(ddimConfigFrom(bundle.schedulerConfig, `${bundle.dir}/scheduler/scheduler_config.json`), settings.steps);
-    const schedule = this.scheduler.timesteps;
+    this.scheduler = scheduler;
+    this.recorded = new Set(settings.timesteps ?? scheduler.timesteps);
+  }
+
+  /** The run's scheduler, checked against the settings: bad input is refused before any session or file is made. */
+  static schedulerFor(bundle: Bundle, settings: ExtractionSettings): DdimScheduler {
+    const scheduler = new DdimScheduler(ddimConfigFrom(bundle.schedulerConfig, bundle.schedulerFile), settings.steps, bundle.schedulerFile);
+    const schedule = scheduler.timesteps;
     if (settings.timesteps) {
       const missing = settings.timesteps.filter((t) => !schedule.includes(t));
       if (missing.length) {
         throw new ExtractionError('BAD_SETTINGS', `--timesteps ${missing.join(',')} not in the ${settings.steps}-step schedule (${schedule.join(',')}).`);
       }
     }
-    this.recorded = new Set(settings.timesteps ?? schedule);
+    return scheduler;
   }
 
-  static async open(options: { bundle: Bundle; settings: ExtractionSettings; device: Device; cacheDir: string; taps?: TapConfig; threads?: number }): Promise<Pipeline> {
+  static async open(options: { bundle: Bundle; settings: ExtractionSettings; device: Device; cacheDir: string; taps?: TapConfig; threads?: number; digests?: DigestCache }): Promise<Pipeline> {
     const { bundle } = options;
+    const scheduler = Pipeline.schedulerFor(bundle, options.settings);
+    const resolved = COMPONENTS.map((name) => {
+      const component = bundle.components[name];
+      return { name, component, taps: resolveTaps(component.model.graph!, options.taps?.[name] ?? DEFAULT_TAPS[name], `${component.file}`) };
+    });
     const warnings: string[] = [];
     const runtimes = {} as Record<ComponentName, ComponentRuntime>;
-    for (const name of COMPONENTS) {
-      const component = bundle.components[name];
-      const taps = resolveTaps(component.model.graph!, options.taps?.[name] ?? DEFAULT_TAPS[name], `${component.file}`);
-      const tapped = writeTappedModel({ sourcePath: component.file, sourceBytes: component.bytes, model: component.model, taps, cacheDir: options.cacheDir });
-      const opened = await createSession(tapped, options.device, { threads: options.threads });
-      if (opened.warning && !warnings.includes(opened.warning)) warnings.push(opened.warning);
-      runtimes[name] = { name, session: opened.session, taps, device: opened.device };
+    try {
+      for (const { name, component, taps } of resolved) {
+        const tapped = writeTappedModel({ sourcePath: component.file, sourceBytes: component.bytes, model: component.model, taps, cacheDir: options.cacheDir, weights: component.weights, digests: options.digests });
+        const opened = await createSession(tapped, options.device, { threads: options.threads });
+        if (opened.warning && !warnings.includes(opened.warning)) warnings.push(opened.warning);
+        runtimes[name] = { name, session: opened.session, taps, device: opened.device };
+      }
+    } catch (error) {
+      // Sessions opened before the failure are released, not leaked.
+      for (const runtime of Object.values(runtimes)) await runtime.session.release().catch(() => {});
+      throw error;
     }
     const device: Device = COMPONENTS.every((n) => runtimes[n].device === 'cuda') ? 'cuda' : 'cpu';
-    return new Pipeline(bundle, runtimes, options.settings, device, warnings);
+    return new Pipeline(bundle, runtimes, options.settings, device, warnings, scheduler);
   }
 
   /** Tap tensor names of every component, for the run's identity. */
