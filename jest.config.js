@@ -9,6 +9,8 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Ends what a file's code started process-wide (the fold pool's threads) with the file.
+  setupFilesAfterEnv: ['<rootDir>/test/support/after-each-file.ts'],
   testTimeout: 60_000,
   // Two cores: integration suites share one PostgreSQL; two workers keep it busy without thrashing.
   maxWorkers: 2,

@@ -106,6 +106,7 @@ function adapterFactory(datasource) {
       }
       const name = `prisma_migrate_shadow_db_${globalThis.crypto.randomUUID().replaceAll('-', '_')}`;
       const admin = new pg.Client(config);
+      admin.on('error', () => {}); // a dropped connection rejects the query; never an uncaught 'error'
       await admin.connect();
       try {
         await admin.query(`CREATE DATABASE "${name}"`);
@@ -117,6 +118,7 @@ function adapterFactory(datasource) {
       shadow.dispose = async () => {
         await dispose();
         const dropper = new pg.Client(config);
+        dropper.on('error', () => {});
         await dropper.connect();
         try {
           await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -141,6 +143,7 @@ async function runCliCommand(command, datasource) {
   const config = poolConfig(datasource.url);
   const tryConnect = async (cfg) => {
     const client = new pg.Client(cfg);
+    client.on('error', () => {}); // connect() and queries reject; never an uncaught 'error'
     await client.connect();
     return client;
   };

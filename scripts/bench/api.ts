@@ -11,6 +11,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { connectDatabase, type Database } from '../../src/db/client.ts';
+import { endPool, guardPool } from '../../src/db/connection-errors.ts';
 import { gridStatement } from '../../src/db/grid.ts';
 import { parseGridInput, type RawGridInput } from '../../src/db/grid-input.ts';
 import { compile } from '../../src/db/grid-sql.ts';
@@ -101,8 +102,8 @@ async function main(): Promise<void> {
     const api = await createApiServer({ db, config });
     stops.push(() => api.stop());
 
-    const floorPool = new pg.Pool({ connectionString: scratch.url, max: POOL_SIZE });
-    stops.push(() => floorPool.end());
+    const floorPool = guardPool(new pg.Pool({ connectionString: scratch.url, max: POOL_SIZE }));
+    stops.push(() => endPool(floorPool));
     const floorStatement = compile(gridStatement(parseGridInput(input)));
     const floor = await startFloor(floorPool, floorStatement);
     stops.push(() => floor.stop());

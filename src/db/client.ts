@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { endPool, guardPool, type ConnectionErrorHandler } from './connection-errors.ts';
 
 export type { PrismaClient };
 
@@ -12,15 +13,16 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function connectDatabase(url: string, options: { maxConnections?: number } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
+export function connectDatabase(url: string, options: { maxConnections?: number; onConnectionError?: ConnectionErrorHandler } = {}): Database {
+  // An idle connection dropped by the server is reported, never fatal; the pool replaces it.
+  const pool = guardPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }), options.onConnectionError);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
     pool,
     async close() {
       await prisma.$disconnect();
-      await pool.end();
+      await endPool(pool); // resolves once every socket is closed, not merely asked to close
     },
   };
 }

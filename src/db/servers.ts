@@ -1,5 +1,6 @@
 // Small facts about PostgreSQL servers, shared by the tests' and the benchmarks' scratch databases.
 import pg from 'pg';
+import { guardClient } from './connection-errors.ts';
 
 /** The same server URL pointing at another database. */
 export function withDatabase(url: string, database: string): string {
@@ -10,7 +11,7 @@ export function withDatabase(url: string, database: string): string {
 
 /** Whether a connection to `url` can be opened within two seconds. */
 export async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  const client = guardClient(new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 }));
   try {
     await client.connect();
     await client.end();

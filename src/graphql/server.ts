@@ -14,6 +14,9 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
+/** How long stop() lets requests in flight finish before it closes their connections (a client that never reads its answer must not hold a stop forever). */
+const STOP_GRACE_MS = 5_000;
+
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
@@ -45,7 +48,12 @@ export async function createApiServer(options: { db: Database; config: Config; l
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
         server.closeIdleConnections();
-        await closed;
+        const force = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+        try {
+          await closed;
+        } finally {
+          clearTimeout(force);
+        }
         await apollo.stop();
       })();
       return stopping;

@@ -1,4 +1,6 @@
-// Starts the real API on an ephemeral port over a test database; requests go over real HTTP.
+// Starts the real API on an ephemeral port over a test database; requests go over real HTTP. The
+// server registers with a test database's using(), so drop() stops it first even when a test
+// forgot to (or failed before it could).
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Database } from '../../src/db/client.ts';
 import { createApiServer } from '../../src/graphql/server.ts';
@@ -20,7 +22,7 @@ export interface TestApi {
 }
 
 /** Defaults: production-like (no stack traces), any origin, the configured limits; override per test. */
-export async function startTestApi(db: Database & { url?: string }, overrides: Partial<Config> = {}, log?: Logger): Promise<TestApi> {
+export async function startTestApi(db: Database & { url?: string; using?: (stop: () => Promise<void>) => void }, overrides: Partial<Config> = {}, log?: Logger): Promise<TestApi> {
   const config: Config = {
     ...loadConfig({}),
     databaseUrl: db.url,
@@ -32,6 +34,7 @@ export async function startTestApi(db: Database & { url?: string }, overrides: P
     ...overrides,
   };
   const server = await createApiServer({ db, config, log });
+  db.using?.(server.stop); // server.stop is idempotent: a test's own stop() and drop() share it
   return {
     url: server.url,
     origin: new URL(server.url).origin,

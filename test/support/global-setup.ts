@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { applyMigrations } from '../../src/db/migrate.ts';
+import { guardClient } from '../../src/db/connection-errors.ts';
 import { canConnect, withDatabase } from '../../src/db/servers.ts';
 
 export default async function globalSetup(): Promise<void> {
@@ -30,7 +31,7 @@ export default async function globalSetup(): Promise<void> {
     }
   }
   const template = `probe_atlas_test_tpl_${process.pid}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
+  const admin = guardClient(new pg.Client({ connectionString: serverUrl }));
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);

@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { endPool, guardPool } from '../../../src/db/connection-errors.ts';
 import { postgraphile } from 'postgraphile';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { makePgService } from 'postgraphile/adaptors/pg';
@@ -51,7 +52,7 @@ export interface RunningPeer {
 }
 
 export async function startPeer(connectionString: string, maxConnections: number): Promise<RunningPeer> {
-  const pool = new pg.Pool({ connectionString, max: maxConnections });
+  const pool = guardPool(new pg.Pool({ connectionString, max: maxConnections }));
   const preset: GraphileConfig.Preset = {
     extends: [PostGraphileAmberPreset, PgAggregatesPreset],
     pgServices: [makePgService({ pool, schemas: ['public'] })],
@@ -70,7 +71,7 @@ export async function startPeer(connectionString: string, maxConnections: number
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await instance.release(); // releases the serv too
-      await pool.end();
+      await endPool(pool);
     },
   };
 }

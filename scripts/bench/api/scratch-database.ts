@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { guardClient } from '../../../src/db/connection-errors.ts';
 import { startEmbeddedPostgres, type RunningDatabase } from '../../../src/db/embedded.ts';
 import { applyMigrations } from '../../../src/db/migrate.ts';
 import { canConnect, withDatabase } from '../../../src/db/servers.ts';
@@ -17,7 +18,7 @@ export interface ScratchDatabase {
 }
 
 async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
+  const client = guardClient(new pg.Client({ connectionString: serverUrl }));
   await client.connect();
   try {
     await client.query(statement);

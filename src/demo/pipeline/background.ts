@@ -1,7 +1,9 @@
 // Runs the demo pipeline in the background of a serving API, in a worker thread: the probes' and
 // the networks' CPU work then never blocks the API's event loop. Log lines come back to the
 // server's logger; a crash of the worker is a failed outcome, never the server's. stop() asks the
-// worker to stop after its current concept or cell (the next start resumes) and waits for it.
+// worker to stop after its current concept or cell (the next start resumes) and waits until the
+// thread has exited — its outcome arrives before its connection pool is closed, so only the exit
+// says that nothing of it is still connected when the caller goes on to stop the database.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +17,7 @@ export type { DemoPipelineOutcome } from './run.ts';
 export interface DemoPipelineHandle {
   /** Settles (never rejects) when the pipeline completes, stops or fails. */
   readonly done: Promise<DemoPipelineOutcome>;
-  /** Asks the pipeline to stop after its current concept or cell and waits (at most `timeoutMs`, then it is terminated). */
+  /** Asks the pipeline to stop after its current concept or cell and waits for the thread to exit (at most `timeoutMs`, then it is terminated). */
   stop(timeoutMs?: number): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export function startDemoPipeline(options: DemoPipelineOptions): DemoPipelineHan
   const seconds = () => Math.round((performance.now() - started) / 10) / 100;
   const worker = startWorker({ databaseUrl: options.databaseUrl, settings: options.settings });
   let outcome: DemoPipelineOutcome | null = null;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const done = new Promise<DemoPipelineOutcome>((resolve) => {
     const fail = (error: unknown) => {
       if (outcome) return;
@@ -71,7 +74,7 @@ export function startDemoPipeline(options: DemoPipelineOptions): DemoPipelineHan
       const timeout = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
-      const result = await Promise.race([done, timeout]);
+      const result = await Promise.race([done.then(() => exited), timeout]);
       clearTimeout(timer);
       if (result === 'timeout') {
         log.warn(`demo pipeline: still busy ${timeoutMs / 1000} s after the stop request; terminating it (the next start resumes)`, { demo: 'stop-timeout' });
