@@ -4,13 +4,13 @@
 // Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
 // otherwise. Exit 0 done, 1 run failed (or is being written by another process), 2 bad arguments or
 // bundle, 130 interrupted (SIGINT/SIGTERM: stops after the current concept; re-run to resume).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
 import { connectDatabase } from '../src/db/client.ts';
 import { BundleError } from '../src/bundles/errors.ts';
+import { readTapConfig } from '../src/bundles/tap-config.ts';
 import type { TapConfig } from '../src/bundles/taps.ts';
 import { ExtractionError, type ExtractionSettings } from '../src/extraction/pipeline.ts';
 import { TemplateError, validateTemplate } from '../src/extraction/prompt.ts';
@@ -83,9 +83,10 @@ async function main(): Promise<void> {
   let taps: TapConfig | undefined;
   if (values.taps) {
     try {
-      taps = JSON.parse(readFileSync(values.taps, 'utf8')) as TapConfig;
+      taps = readTapConfig(path.resolve(values.taps));
     } catch (error) {
-      fail(`--taps ${values.taps}: ${(error as Error).message}`);
+      if (!(error instanceof BundleError)) throw error;
+      fail(`--taps: ${error.message}`);
     }
   }
   const databaseUrl = loadConfig().databaseUrl;

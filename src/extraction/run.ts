@@ -6,7 +6,9 @@
 import type { Database } from '../db/client.ts';
 import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
 import { loadBundle, type Bundle } from '../bundles/bundle.ts';
+import { DigestCache } from '../bundles/file-digest.ts';
 import type { Device } from '../bundles/sessions.ts';
+import { parseTapConfig } from '../bundles/tap-config.ts';
 import { nearMatches, type ComponentName, type TapConfig } from '../bundles/taps.ts';
 import { DatasetNotFoundError, findNormsDataset } from '../norms/query.ts';
 import { inTransaction } from '../db/transaction.ts';
@@ -327,11 +329,15 @@ export async function runExtraction(options: RunOptions): Promise<RunReport> {
   const emit = options.onEvent ?? (() => {});
   const wallStart = performance.now();
   const { db } = options;
-  const bundle = loadBundle(options.bundleDir);
+  // Weight hashes are remembered beside the tap cache, so multi-GB files are read once per version.
+  const digests = DigestCache.inFolder(options.cacheDir);
+  const bundle = loadBundle(options.bundleDir, { digests });
+  const taps = options.taps === undefined ? undefined : parseTapConfig(options.taps, 'taps');
   const settings: ExtractionSettings = { ...defaultSettings(bundle), ...options.settings };
+  Pipeline.schedulerFor(bundle, settings); // a schedule the config cannot give is refused before the database is read
   const dataset = await resolveDataset(db, options.norms);
   const concepts = await datasetConcepts(db, dataset.id, options.concepts);
-  const pipeline = await Pipeline.open({ bundle, settings, device: options.device ?? 'cpu', cacheDir: options.cacheDir, taps: options.taps, threads: options.threads });
+  const pipeline = await Pipeline.open({ bundle, settings, device: options.device ?? 'cpu', cacheDir: options.cacheDir, taps, threads: options.threads, digests });
   try {
     for (const warning of pipeline.warnings) emit({ event: 'warning', message: warning });
     const identity = extractionIdentity({ bundle, settings, taps: pipeline.tapSummary(), device: pipeline.device });

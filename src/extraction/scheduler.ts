@@ -40,8 +40,13 @@ export function ddimConfigFrom(config: Record<string, unknown>, file = 'schedule
     predictionType: field(config, 'prediction_type', 'epsilon' as const, oneOf('epsilon', 'v_prediction', 'sample'), '"epsilon", "v_prediction" or "sample"', file),
     timestepSpacing: field(config, 'timestep_spacing', 'leading' as const, oneOf('leading', 'trailing', 'linspace'), '"leading", "trailing" or "linspace"', file),
     clipSample: field(config, 'clip_sample', false, (v) => typeof v === 'boolean', 'true or false', file),
-    clipSampleRange: field(config, 'clip_sample_range', 1, num, 'a number', file),
+    clipSampleRange: field(config, 'clip_sample_range', 1, (v) => num(v) && (v as number) > 0, 'a positive number', file),
   };
+  // diffusers adds steps_offset to the "leading" timesteps: one at or past num_train_timesteps indexes
+  // beyond alphas_cumprod (NaN here, an IndexError there).
+  if (result.stepsOffset >= result.numTrainTimesteps) {
+    throw new BundleError('BAD_SCHEDULER', `${file}: "steps_offset" ${result.stepsOffset} must be below "num_train_timesteps" ${result.numTrainTimesteps}.`);
+  }
   if (!(result.betaStart > 0 && result.betaEnd < 1 && result.betaStart < result.betaEnd)) {
     throw new BundleError('BAD_SCHEDULER', `${file}: need 0 < beta_start < beta_end < 1.`);
   }
@@ -92,10 +97,23 @@ export class DdimScheduler {
   /** DDIM needs no input scaling and starts from unit-variance noise. */
   readonly initNoiseSigma = 1;
 
-  constructor(readonly config: DdimConfig, readonly steps: number) {
+  /** `file` names the scheduler config in the errors for a schedule the config cannot give at this many steps. */
+  constructor(readonly config: DdimConfig, readonly steps: number, file = 'scheduler_config.json') {
     this.alphasCumprod = alphasCumprod(config);
     this.finalAlphaCumprod = config.setAlphaToOne ? 1 : this.alphasCumprod[0]!;
+    const n = config.numTrainTimesteps;
+    if (Number.isInteger(steps) && steps > n) {
+      // As diffusers' set_timesteps: a model trained on n timesteps cannot be sampled in more than n steps.
+      throw new BundleError('BAD_SCHEDULER', `${file}: "num_train_timesteps" ${n} is fewer than the ${steps} inference steps (--steps); use at most ${n} steps.`);
+    }
     this.timesteps = inferenceTimesteps(config, steps);
+    const outside = this.timesteps.find((t) => !(Number.isInteger(t) && t >= 0 && t < n));
+    if (outside !== undefined) {
+      throw new BundleError(
+        'BAD_SCHEDULER',
+        `${file}: "steps_offset" ${config.stepsOffset} with ${steps} "${config.timestepSpacing}" steps gives timestep ${outside}, outside the ${n} training timesteps (0..${n - 1}); use fewer steps or a smaller "steps_offset".`,
+      );
+    }
   }
 
   previousTimestep(t: number): number {

@@ -1,5 +1,6 @@
 // DDIM arithmetic against values worked out by hand (a 4-timestep linear schedule makes every
 // product exact: betas 0.1, 0.2, 0.3, 0.4 → alphas_cumprod 0.9, 0.72, 0.504, 0.3024).
+import { BundleError } from '../../src/bundles/errors.ts';
 import { alphasCumprod, betas, DdimScheduler, ddimConfigFrom, inferenceTimesteps } from '../../src/extraction/scheduler.ts';
 
 const SD15 = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: 1000, set_alpha_to_one: false, steps_offset: 1 };
@@ -60,4 +61,33 @@ test('bad scheduler configs name the file and key', () => {
   expect(() => ddimConfigFrom({ ...SD15, beta_schedule: 'squaredcos_cap_v2' }, 'x/scheduler_config.json')).toThrow(/x\/scheduler_config.json: "beta_schedule" must be "scaled_linear" or "linear"/);
   expect(() => ddimConfigFrom({ ...SD15, prediction_type: 'flow' })).toThrow(/"prediction_type" must be/);
   expect(() => ddimConfigFrom({ ...SD15, beta_start: 0.5 })).toThrow(/0 < beta_start < beta_end < 1/);
+});
+
+function schedulerError(make: () => unknown): BundleError {
+  try {
+    make();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BundleError);
+    expect((error as BundleError).code).toBe('BAD_SCHEDULER');
+    return error as BundleError;
+  }
+  throw new Error('expected a BAD_SCHEDULER error');
+}
+
+test('more inference steps than training timesteps is a bad scheduler config naming file and field, as diffusers refuses it', () => {
+  const config = ddimConfigFrom({ ...SD15, num_train_timesteps: 10 }, 'b/scheduler/scheduler_config.json');
+  expect(schedulerError(() => new DdimScheduler(config, 50, 'b/scheduler/scheduler_config.json')).message)
+    .toBe('b/scheduler/scheduler_config.json: "num_train_timesteps" 10 is fewer than the 50 inference steps (--steps); use at most 10 steps.');
+  // As many steps as training timesteps is valid (offset 0): every timestep once.
+  expect(new DdimScheduler(ddimConfigFrom({ ...SD15, num_train_timesteps: 10, steps_offset: 0 }), 10).timesteps).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+});
+
+test('a steps_offset that pushes timesteps past the training range is refused up front, naming the field', () => {
+  expect(schedulerError(() => ddimConfigFrom({ ...SD15, steps_offset: 5000 }, 'x/scheduler_config.json')).message)
+    .toBe('x/scheduler_config.json: "steps_offset" 5000 must be below "num_train_timesteps" 1000.');
+  // Within range on its own but not at this step count: 1000 leading steps with offset 1 reach timestep 1000.
+  expect(schedulerError(() => new DdimScheduler(ddimConfigFrom(SD15), 1000, 'x/scheduler_config.json')).message)
+    .toMatch(/x\/scheduler_config.json: "steps_offset" 1 with 1000 "leading" steps gives timestep 1000, outside the 1000 training timesteps \(0\.\.999\)/);
+  expect(new DdimScheduler(ddimConfigFrom({ ...SD15, steps_offset: 19 }), 50).timesteps[0]).toBe(999);
+  expect(schedulerError(() => ddimConfigFrom({ ...SD15, clip_sample_range: 0 })).message).toMatch(/"clip_sample_range" must be a positive number/);
 });
