@@ -254,8 +254,23 @@ export function loadTokenizer(dir: string): ClipTokenizer {
     if (parts.length !== 2) throw new BundleError('BAD_TOKENIZER', `${mergesFile}, line ${i + 1}: expected two symbols separated by one space, got ${JSON.stringify(line)}.`);
     merges.push([parts[0]!, parts[1]!]);
   });
-  const special = readJson(path.join(dir, 'special_tokens_map.json')) as Record<string, unknown>;
-  const config = readJson(path.join(dir, 'tokenizer_config.json')) as Record<string, unknown>;
+  const specialFile = path.join(dir, 'special_tokens_map.json');
+  const configFile = path.join(dir, 'tokenizer_config.json');
+  const special = readJson(specialFile) as Record<string, unknown>;
+  const config = readJson(configFile) as Record<string, unknown>;
+  // Wrong types are refused (naming file and field), not silently replaced by a default.
+  for (const [file, json] of [[specialFile, special], [configFile, config]] as const) {
+    if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BundleError('BAD_TOKENIZER', `${file} must hold a JSON object.`);
+    for (const key of ['bos_token', 'eos_token', 'pad_token']) {
+      const value = json[key];
+      if (value !== undefined && value !== null && tokenContent(value) === undefined) {
+        throw new BundleError('BAD_TOKENIZER', `${file}: "${key}" must be a string or an object with a string "content", got ${JSON.stringify(value)?.slice(0, 80)}.`);
+      }
+    }
+  }
+  if (config.model_max_length !== undefined && config.model_max_length !== null && typeof config.model_max_length !== 'number') {
+    throw new BundleError('BAD_TOKENIZER', `${configFile}: "model_max_length" must be a number, got ${JSON.stringify(config.model_max_length)?.slice(0, 80)}.`);
+  }
   const pick = (key: string, fallback: string) => tokenContent(special?.[key]) ?? tokenContent(config?.[key]) ?? fallback;
   const eosToken = pick('eos_token', '<|endoftext|>');
   const maxLength = typeof config?.model_max_length === 'number' && config.model_max_length > 2 && config.model_max_length < 100_000 ? config.model_max_length : 77;

@@ -1,5 +1,5 @@
 // Bundle validation: every broken file or signature is reported with the file and tensor named.
-import { cpSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadBundle } from '../../src/bundles/bundle.ts';
@@ -114,4 +114,31 @@ test('the tiny bundle is deterministic from its seed', () => {
     again.remove();
     other.remove();
   }
+});
+
+function editJson(relative: string, edit: (value: Record<string, unknown>) => void): void {
+  const file = path.join(copy, relative);
+  const value = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  edit(value);
+  writeFileSync(file, JSON.stringify(value));
+}
+
+test('the JSON fields the extraction reads are type-checked, naming file and field', () => {
+  editJson('model_index.json', (v) => ((v._probe_atlas as Record<string, unknown>).name = 7));
+  expectBundleError('BAD_JSON', /model_index\.json: "_probe_atlas\.name" must be a non-empty string, got 7/);
+  cpSync(tiny.dir, copy, { recursive: true });
+  editJson('model_index.json', (v) => ((v._probe_atlas as Record<string, unknown>).kind = 'TINY'));
+  expectBundleError('BAD_JSON', /model_index\.json: "_probe_atlas\.kind" must be "TINY_TEST_NETWORK" or "STABLE_DIFFUSION", got "TINY"/);
+  cpSync(tiny.dir, copy, { recursive: true });
+  editJson('unet/config.json', (v) => (v.sample_size = '8'));
+  expectBundleError('BAD_JSON', /unet\/config\.json: "sample_size" must be a positive integer, got "8"/);
+  cpSync(tiny.dir, copy, { recursive: true });
+  editJson('vae_decoder/config.json', (v) => (v.scaling_factor = 'x'));
+  expectBundleError('BAD_JSON', /vae_decoder\/config\.json: "scaling_factor" must be a positive number, got "x"/);
+  cpSync(tiny.dir, copy, { recursive: true });
+  editJson('tokenizer/special_tokens_map.json', (v) => (v.pad_token = 49407));
+  expectBundleError('BAD_TOKENIZER', /tokenizer\/special_tokens_map\.json: "pad_token" must be a string or an object with a string "content", got 49407/);
+  cpSync(tiny.dir, copy, { recursive: true });
+  editJson('tokenizer/tokenizer_config.json', (v) => (v.model_max_length = '77'));
+  expectBundleError('BAD_TOKENIZER', /tokenizer\/tokenizer_config\.json: "model_max_length" must be a number, got "77"/);
 });

@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadBundle } from '../../src/bundles/bundle.ts';
 import { BundleError } from '../../src/bundles/errors.ts';
+import { checkExternalData } from '../../src/bundles/external-data.ts';
 import { DigestCache, sha256OfFile } from '../../src/bundles/file-digest.ts';
+import { readModel } from '../../src/bundles/onnx-model.ts';
 import { DEFAULT_TAPS, resolveTaps, writeTappedModel } from '../../src/bundles/taps.ts';
 import { createSession, ort } from '../../src/bundles/sessions.ts';
 import { defaultSettings, Pipeline } from '../../src/extraction/pipeline.ts';
@@ -176,3 +178,22 @@ test('weight hashes are computed once per file version and remembered in the cac
   expect(changed.sha256).not.toBe(first.sha256);
   expect(changed.sha256).toBe(sha256OfFile(file));
 });
+
+// Real torch external data (the dynamo-exported UNet of ../shared/data/bundles, 303 external tensors).
+const SHARED_BUNDLES = process.env.SHARED_BUNDLES_DIR;
+const dynamoUnet = SHARED_BUNDLES ? path.join(SHARED_BUNDLES, 'sd15-arch-tiny-dynamo-unet', 'unet') : '';
+(SHARED_BUNDLES ? test : test.skip)(
+  SHARED_BUNDLES ? 'a torch (dynamo) export: its external data checks out and hashes; truncated, it is refused naming its file and tensor'
+    : 'a torch (dynamo) export… SKIPPED: set SHARED_BUNDLES_DIR to the shared data/bundles folder to run it',
+  () => {
+    const copy = path.join(work, 'dynamo-unet');
+    cpSync(dynamoUnet, copy, { recursive: true });
+    const modelFile = path.join(copy, 'model.onnx');
+    const model = readModel(modelFile);
+    const weights = checkExternalData(model.graph!, modelFile, new DigestCache());
+    const data = path.join(copy, 'unet-dynamo.onnx.data');
+    expect(weights).toEqual([{ location: 'unet-dynamo.onnx.data', file: data, size: statSync(data).size, mtimeNs: expect.any(String), sha256: sha256OfFile(data) }]);
+    truncateSync(data, statSync(data).size - 1);
+    expect(() => checkExternalData(model.graph!, modelFile, new DigestCache())).toThrow(/unet-dynamo\.onnx\.data is truncated .*: tensor "[^"]+" needs bytes \d+\.\.\d+ but the file has \d+ bytes/);
+  },
+);
