@@ -1,12 +1,14 @@
 // npm run import:norms -- <folder> [--name <dataset name>]
 // Imports a norms folder (ratings.csv, attributes.csv, SOURCE.md, optional concepts.csv) as a new
-// dataset version, or reports that the same content is already there. Exit 2 = bad input.
+// dataset version, or reports that the same content is already there. Exit 2 = bad input (every
+// problem named by file:line:column or path), 1 = the run failed (e.g. the database); never a stack.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { connectDatabase } from '../src/db/client.ts';
 import { readNormsFolder } from '../src/norms/read-folder.ts';
-import { importNormsDataset, isValidDatasetName } from '../src/norms/import.ts';
+import { importNormsDataset, isValidDatasetName, NormsImportArgumentError } from '../src/norms/import.ts';
+import { NormsValidationFailure } from '../src/norms/errors.ts';
 
 const USAGE = 'usage: npm run import:norms -- <folder> [--name <dataset name>]';
 
@@ -33,7 +35,13 @@ async function main(): Promise<void> {
   const databaseUrl = loadConfig().databaseUrl;
   if (!databaseUrl) fail('DATABASE_URL is not set: the import needs a PostgreSQL URL, e.g. DATABASE_URL=postgresql://user@localhost:5432/probe_atlas');
 
-  const result = await readNormsFolder(folder);
+  let result;
+  try {
+    result = await readNormsFolder(folder);
+  } catch (error) {
+    // Not a wrong path (those are validation errors) but the file system failing: EIO, EMFILE…
+    fail(`${folder}: could not be read: ${(error as Error).message}`, 1);
+  }
   if (!result.ok) {
     fail(`${folder} is not a valid norms folder (${result.errors.length} problem${result.errors.length === 1 ? '' : 's'}):\n` +
       result.errors.map((e) => `  - ${e.message}`).join('\n'));
@@ -53,6 +61,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
-  process.exit(1);
+  if (error instanceof NormsValidationFailure || error instanceof NormsImportArgumentError) fail(error.message, 2);
+  // A failed run (the database unreachable, a statement refused): the message, not a stack.
+  fail(`import failed: ${error instanceof Error ? error.message : String(error)}`, 1);
 });

@@ -1,6 +1,7 @@
 // The identity of a dataset version: sha256 over a canonical JSON of what was parsed, so that line
 // endings, a BOM, quoting, "1.50" vs "1.5" or the order of extra metadata columns do not make a new
-// version, while any change to a word, category, attribute, group, value, citation or order does.
+// version, while any change to a word, category, attribute, group, value, citation, order or declared
+// scale does. The scale enters only when declared, so datasets without one keep their hashes.
 import { createHash } from 'node:crypto';
 import type { NormsDatasetContent } from './types.ts';
 
@@ -15,6 +16,7 @@ export function canonicalNormsJson(dataset: NormsDatasetContent): string {
   for (const rating of dataset.ratings) ratingsByConcept[rating.concept]![rating.attribute] = rating.value;
   return JSON.stringify({
     format: CANONICAL_FORMAT,
+    ...(dataset.scale ? { scale: [dataset.scale.min, dataset.scale.max] } : {}),
     citation: dataset.citation,
     source: dataset.source,
     groups: dataset.groups,

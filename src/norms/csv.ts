@@ -28,6 +28,42 @@ function newlineCount(fields: readonly string[]): number {
 }
 
 /**
+ * Where the quote that is never closed opened: csv-parse reports the end of the file, which points
+ * the reader at the wrong line. A small RFC 4180 scan (comma-separated, LF or CRLF) finds it.
+ */
+export function findUnclosedQuote(text: string): { line: number; field: number; character: number } | undefined {
+  let line = 1;
+  let lineStart = 0;
+  let field = 1;
+  let state: 'start' | 'unquoted' | 'quoted' | 'closed' = 'start';
+  let opened = { line: 1, field: 1, character: 1 };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (state === 'quoted') {
+      if (c === '"') {
+        if (text[i + 1] === '"') i++;
+        else state = 'closed';
+      } else if (c === '\n') {
+        line++;
+        lineStart = i + 1;
+      }
+      continue;
+    }
+    if (c === ',') { field++; state = 'start'; continue; }
+    if (c === '\n') { line++; lineStart = i + 1; field = 1; state = 'start'; continue; }
+    if (state === 'start' && c === '"') {
+      state = 'quoted';
+      opened = { line, field, character: i - lineStart + 1 };
+    } else if (state === 'start') {
+      state = 'unquoted';
+    } else if (state === 'closed' && c !== '\r') {
+      return undefined; // a stray character after a closing quote: csv-parse's own message is right
+    }
+  }
+  return state === 'quoted' ? opened : undefined;
+}
+
+/**
  * Parses a CSV text. Ragged rows (field count ≠ header's) are reported, all of them, up to the cap;
  * a syntax error (unclosed quote…) stops the file there. Blank lines are skipped.
  */
@@ -37,6 +73,12 @@ export function readCsv(file: string, text: string, errors: ErrorCollector): Csv
     records = parse(text, { info: true, relax_column_count: true, skip_empty_lines: true, bom: true }) as unknown as typeof records;
   } catch (error) {
     const failure = error as CsvParseFailure;
+    const unclosed = failure.code === 'CSV_QUOTE_NOT_CLOSED' ? findUnclosedQuote(text) : undefined;
+    if (unclosed) {
+      errors.add('CSV_SYNTAX', { file, line: unclosed.line, column: unclosed.field },
+        `CSV syntax error: the quote that opens field ${unclosed.field} at line ${unclosed.line}, character ${unclosed.character} is never closed (${failure.code})`);
+      return undefined;
+    }
     errors.add('CSV_SYNTAX', { file, ...(typeof failure.lines === 'number' ? { line: failure.lines } : {}) },
       `CSV syntax error: ${failure.message}${failure.code ? ` (${failure.code})` : ''}`);
     return undefined;

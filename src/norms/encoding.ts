@@ -45,7 +45,19 @@ export function lineAndColumnOfByte(bytes: Uint8Array, offset: number): { line: 
 
 /** Decodes a file's bytes, or records why it cannot be read as UTF-8 and returns undefined. */
 export function decodeUtf8File(file: string, content: Uint8Array | string, errors: ErrorCollector): string | undefined {
-  if (typeof content === 'string') return content.startsWith('\uFEFF') ? content.slice(1) : content;
+  if (typeof content === 'string') {
+    // Text handed over as a string skipped the byte checks: NUL and lone surrogates would reach
+    // PostgreSQL as an error or as a silent U+FFFD.
+    const bad = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.exec(content);
+    if (bad) {
+      const before = content.slice(0, bad.index);
+      const line = before.split('\n').length;
+      errors.add('UNSUPPORTED_ENCODING', { file, line, column: bad.index - before.lastIndexOf('\n') },
+        `${bad[0] === '\u0000' ? 'a NUL character' : 'a lone UTF-16 surrogate'} at character offset ${bad.index}: the text cannot be stored as UTF-8`);
+      return undefined;
+    }
+    return content.startsWith('\uFEFF') ? content.slice(1) : content;
+  }
   const bytes = content;
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     errors.add('UNSUPPORTED_ENCODING', { file, line: 1, column: 1 }, 'the file starts with a UTF-16 byte-order mark; save it as UTF-8');

@@ -3,6 +3,14 @@
 
 export type NormsErrorCode =
   | 'MISSING_FILE'
+  | 'NOT_A_FOLDER'
+  | 'UNREADABLE_FILE'
+  | 'FILE_TOO_LARGE'
+  | 'INVALID_METADATA'
+  | 'FIELD_TOO_LONG'
+  | 'VALUE_OUT_OF_RANGE'
+  | 'VALUE_OUT_OF_SCALE'
+  | 'INVALID_CONTENT'
   | 'INVALID_UTF8'
   | 'UNSUPPORTED_ENCODING'
   | 'CSV_SYNTAX'
@@ -30,7 +38,7 @@ export interface NormsErrorLocation {
   file: string;
   /** 1-based line of the file (the line where the record starts). */
   line?: number;
-  /** 1-based column: the field number for CSV problems, the byte column for encoding problems. */
+  /** 1-based column: the field number for CSV problems, the byte column for encoding problems, the character column for dataset.json. */
   column?: number;
   /** Header name of the column, when there is one. */
   columnName?: string;
@@ -74,12 +82,15 @@ export function formatLocation(location: NormsErrorLocation): string {
   return text;
 }
 
-/** Thrown by the convenience entry points when a folder does not validate; carries every problem. */
+/**
+ * Thrown by the convenience entry points when a folder does not validate, and by the import when
+ * content does not; carries every problem. `subject` reads "Norms folder data/x" or "Norms dataset \"x\"".
+ */
 export class NormsValidationFailure extends Error {
   readonly errors: readonly NormsValidationError[];
 
-  constructor(folder: string, errors: readonly NormsValidationError[]) {
-    super(`Norms folder ${folder} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n` + errors.map((e) => `  - ${e.message}`).join('\n'));
+  constructor(subject: string, errors: readonly NormsValidationError[]) {
+    super(`${subject} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n` + errors.map((e) => `  - ${e.message}`).join('\n'));
     this.name = 'NormsValidationFailure';
     this.errors = errors;
   }

@@ -1,9 +1,12 @@
 // Writes a parsed norms dataset as one new version, in ONE transaction: a failure leaves nothing
 // behind; the same content again (same name + content hash) writes nothing; changed content becomes
 // version max+1 with its own groups, attributes, memberships and ratings (versions never mix).
-// Concepts are global by word and shared with other datasets and runs.
+// Concepts are global by word and shared with other datasets and runs. The content is validated in
+// full before the first statement: a refused import leaves every table and sequence as it was.
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { normsContentHash } from './content-hash.ts';
+import { NormsValidationFailure } from './errors.ts';
+import { validateNormsContent } from './validate-content.ts';
 import type { NormsDatasetContent } from './types.ts';
 
 export interface NormsImportResult {
@@ -38,6 +41,10 @@ export async function importNormsDataset(
   const started = performance.now();
   const { name } = options;
   if (!isValidDatasetName(name)) throw new NormsImportArgumentError(name);
+  // Nextval is not transactional: anything refused after the first INSERT would move sequences.
+  const problems = validateNormsContent(dataset);
+  if (problems.length > 0) throw new NormsValidationFailure(`Norms dataset ${JSON.stringify(name)}`, problems);
+  const scale = dataset.scale ?? null;
   const contentHash = normsContentHash(dataset);
   const counts = { groups: dataset.groups.length, attributes: dataset.attributes.length, concepts: dataset.concepts.length, newConcepts: 0, ratings: dataset.ratings.length };
 
@@ -51,7 +58,7 @@ export async function importNormsDataset(
     const latest = await tx.normsDataset.aggregate({ where: { name }, _max: { version: true } });
     const version = (latest._max.version ?? 0) + 1;
     const stored = await tx.normsDataset.create({
-      data: { name, version, contentHash, citation: dataset.citation, source: dataset.source },
+      data: { name, version, contentHash, citation: dataset.citation, source: dataset.source, scaleMin: scale?.min ?? null, scaleMax: scale?.max ?? null },
     });
 
     const groups = await tx.attributeGroup.createManyAndReturn({

@@ -1,22 +1,23 @@
 // Pure parsing and validation of a norms folder's files: contents in, a typed dataset or the full
 // list of problems out. No file system, no database.
-import { ErrorCollector, type NormsValidationError } from './errors.ts';
+import { ErrorCollector, type NormsErrorLocation, type NormsValidationError } from './errors.ts';
 import { decodeUtf8File } from './encoding.ts';
 import { readCsv, type CsvTable } from './csv.ts';
 import { parseSourceMarkdown } from './source-md.ts';
-import { NORMS_FILES, type NormsAttribute, type NormsConcept, type NormsDatasetContent, type NormsFiles, type NormsRating } from './types.ts';
+import { parseDatasetJson } from './dataset-json.ts';
+import { cleanName, foldName, nameProblem } from './names.ts';
+import { parseRatingValue } from './values.ts';
+import { MAX_TEXT_LENGTH, codePointLength } from './limits.ts';
+import { NORMS_FILES, type NormsAttribute, type NormsConcept, type NormsDatasetContent, type NormsFiles, type NormsRating, type NormsScale } from './types.ts';
+
 
 export type NormsParseResult =
   | { ok: true; dataset: NormsDatasetContent }
   | { ok: false; errors: NormsValidationError[] };
 
-// Plain decimal numbers only: "na", "Infinity", "0x1F" or "1,5" are errors, not silently NaN or 31.
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-// Control characters (incl. NUL, tab, newline) make a name unusable in prompts and URLs.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-function cleanName(raw: string): string {
-  return raw.trim().normalize('NFC');
+/** A name for a message: quoted, and cut short so that a 50 MB name does not become a 50 MB message. */
+export function shown(name: string, max = 80): string {
+  return JSON.stringify(name.length > max ? `${name.slice(0, max)}…` : name);
 }
 
 function findColumn(table: CsvTable, name: string): number {
@@ -24,8 +25,8 @@ function findColumn(table: CsvTable, name: string): number {
 }
 
 function listNames(names: readonly string[], max = 20): string {
-  const shown = names.slice(0, max).map((n) => JSON.stringify(n)).join(', ');
-  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+  const list = names.slice(0, max).map((n) => shown(n)).join(', ');
+  return names.length > max ? `${list} and ${names.length - max} more` : list;
 }
 
 function decodeAndRead(files: NormsFiles, role: 'ratings' | 'attributes' | 'concepts', errors: ErrorCollector): CsvTable | undefined {
@@ -34,6 +35,41 @@ function decodeAndRead(files: NormsFiles, role: 'ratings' | 'attributes' | 'conc
   if (content === undefined) return undefined;
   const text = decodeUtf8File(file, content, errors);
   return text === undefined ? undefined : readCsv(file, text, errors);
+}
+
+/** Records why a cleaned name cannot be used; true when it can. `what` is "concept", "attribute"… */
+function checkName(name: string, what: string, location: NormsErrorLocation, errors: ErrorCollector): boolean {
+  const problem = nameProblem(name);
+  if (!problem) return true;
+  errors.add(problem.code, location, `${what} name ${shown(name)} ${problem.detail}`);
+  return false;
+}
+
+/** Descriptions and metadata cells: any text, up to MAX_TEXT_LENGTH characters. */
+function checkText(text: string, what: string, location: NormsErrorLocation, errors: ErrorCollector): boolean {
+  if (text.length <= MAX_TEXT_LENGTH || codePointLength(text, MAX_TEXT_LENGTH) <= MAX_TEXT_LENGTH) return true;
+  errors.add('FIELD_TOO_LONG', location, `${what} is ${codePointLength(text)} characters long; descriptions and metadata cells are limited to ${MAX_TEXT_LENGTH} characters (MAX_TEXT_LENGTH)`);
+  return false;
+}
+
+/** First line of each name, by folded key: finds "Accordion" beside "accordion". */
+class NameRegistry {
+  private readonly byKey = new Map<string, { name: string; line: number }>();
+
+  /** The earlier entry this name duplicates, or undefined after registering it. */
+  claim(name: string, line: number): { name: string; line: number } | undefined {
+    const key = foldName(name);
+    const previous = this.byKey.get(key);
+    if (previous) return previous;
+    this.byKey.set(key, { name, line });
+    return undefined;
+  }
+}
+
+function duplicateDetail(what: string, name: string, previous: { name: string; line: number }, verb: string): string {
+  return previous.name === name
+    ? `${what} ${shown(name)} ${verb} on line ${previous.line}`
+    : `${what} ${shown(name)} ${verb} on line ${previous.line} as ${shown(previous.name)} (names are compared ignoring case and Unicode compatibility forms)`;
 }
 
 interface AttributesTable {
@@ -53,32 +89,37 @@ function parseAttributes(table: CsvTable, errors: ErrorCollector): AttributesTab
   const extra = table.header.map((name, index) => ({ name, index })).filter(({ index }) => ![nameColumn, groupColumn, descriptionColumn].includes(index));
   const attributes: NormsAttribute[] = [];
   const declared = new Set<string>();
-  const firstLine = new Map<string, number>();
+  const seen = new NameRegistry();
   for (const row of table.rows) {
     const name = cleanName(row.fields[nameColumn] ?? '');
     const group = cleanName(row.fields[groupColumn] ?? '');
     if (name !== '') declared.add(name);
+    const at = { file, line: row.line, column: nameColumn + 1, columnName: 'attribute' };
     if (name === '') {
-      errors.add('EMPTY_ATTRIBUTE', { file, line: row.line, column: nameColumn + 1, columnName: 'attribute' }, 'attribute name is empty');
+      errors.add('EMPTY_ATTRIBUTE', at, 'attribute name is empty');
       continue;
     }
-    if (CONTROL.test(name)) {
-      errors.add('INVALID_NAME', { file, line: row.line, column: nameColumn + 1, columnName: 'attribute', attribute: name }, `attribute name ${JSON.stringify(name)} contains a control character`);
-      continue;
-    }
-    const previous = firstLine.get(name);
+    if (!checkName(name, 'attribute', { ...at, attribute: name.slice(0, 200) }, errors)) continue;
+    const previous = seen.claim(name, row.line);
     if (previous !== undefined) {
-      errors.add('DUPLICATE_ATTRIBUTE', { file, line: row.line, column: nameColumn + 1, columnName: 'attribute', attribute: name }, `attribute ${JSON.stringify(name)} is already defined on line ${previous}`);
+      errors.add('DUPLICATE_ATTRIBUTE', { ...at, attribute: name }, duplicateDetail('attribute', name, previous, 'is already defined'));
       continue;
     }
-    firstLine.set(name, row.line);
+    const groupAt = { file, line: row.line, column: groupColumn + 1, columnName: 'group', attribute: name };
     if (group === '') {
-      errors.add('EMPTY_GROUP', { file, line: row.line, column: groupColumn + 1, columnName: 'group', attribute: name }, `attribute ${JSON.stringify(name)} has no group`);
+      errors.add('EMPTY_GROUP', groupAt, `attribute ${shown(name)} has no group`);
       continue;
     }
+    if (!checkName(group, 'group', groupAt, errors)) continue;
+    const description = descriptionColumn >= 0 ? (row.fields[descriptionColumn] ?? '').trim() : '';
+    if (!checkText(description, 'the description', { file, line: row.line, column: descriptionColumn + 1, columnName: 'description', attribute: name }, errors)) continue;
     const metadata: Record<string, string> = {};
-    for (const { name: key, index } of extra) metadata[key] = row.fields[index] ?? '';
-    attributes.push({ name, group, description: descriptionColumn >= 0 ? (row.fields[descriptionColumn] ?? '').trim() : '', metadata });
+    let metadataOk = true;
+    for (const { name: key, index } of extra) {
+      metadata[key] = row.fields[index] ?? '';
+      metadataOk &&= checkText(metadata[key], `the ${shown(key)} cell`, { file, line: row.line, column: index + 1, columnName: key, attribute: name }, errors);
+    }
+    if (metadataOk) attributes.push({ name, group, description, metadata });
   }
   if (attributes.length === 0 && errors.countFor(file) === 0) errors.add('NO_ATTRIBUTES', { file }, 'the file lists no attributes');
   return { attributes, declared };
@@ -94,7 +135,11 @@ interface RatingsTable {
   values: Map<string, number>[];
 }
 
-function parseRatings(table: CsvTable, errors: ErrorCollector): RatingsTable | undefined {
+function formatScale(scale: NormsScale): string {
+  return `${scale.min}–${scale.max}`;
+}
+
+function parseRatings(table: CsvTable, scale: NormsScale | null, errors: ErrorCollector): RatingsTable | undefined {
   const { file } = table;
   const conceptColumn = findColumn(table, 'concept');
   if (conceptColumn < 0) {
@@ -106,7 +151,7 @@ function parseRatings(table: CsvTable, errors: ErrorCollector): RatingsTable | u
     .map((name, index) => ({ name, index }))
     .filter(({ name, index }) => index !== conceptColumn && index !== categoryColumn && name !== '');
   const result: RatingsTable = { concepts: [], conceptLines: [], attributeColumns, hasCategory: categoryColumn >= 0, values: [] };
-  const firstLine = new Map<string, number>();
+  const seen = new NameRegistry();
   for (const row of table.rows) {
     const word = cleanName(row.fields[conceptColumn] ?? '');
     const location = { file, line: row.line, column: conceptColumn + 1, columnName: table.header[conceptColumn]! };
@@ -114,28 +159,31 @@ function parseRatings(table: CsvTable, errors: ErrorCollector): RatingsTable | u
       errors.add('EMPTY_CONCEPT', location, 'concept name is empty');
       continue;
     }
-    if (CONTROL.test(word)) {
-      errors.add('INVALID_NAME', { ...location, concept: word }, `concept name ${JSON.stringify(word)} contains a control character`);
-      continue;
-    }
-    const previous = firstLine.get(word);
+    if (!checkName(word, 'concept', { ...location, concept: word.slice(0, 200) }, errors)) continue;
+    const previous = seen.claim(word, row.line);
     if (previous !== undefined) {
-      errors.add('DUPLICATE_CONCEPT', { ...location, concept: word }, `concept ${JSON.stringify(word)} already appears on line ${previous}`);
+      errors.add('DUPLICATE_CONCEPT', { ...location, concept: word }, duplicateDetail('concept', word, previous, 'already appears'));
       continue;
     }
-    firstLine.set(word, row.line);
     const values = new Map<string, number>();
     for (const { name, index } of attributeColumns) {
       const raw = (row.fields[index] ?? '').trim();
       if (raw === '') continue;
-      if (!DECIMAL.test(raw)) {
-        errors.add('NON_NUMERIC_VALUE', { file, line: row.line, column: index + 1, columnName: name, concept: word, attribute: name },
-          `value ${JSON.stringify(raw)} for concept ${JSON.stringify(word)}, attribute ${JSON.stringify(name)} is not a number (leave the cell empty for a missing rating)`);
+      const at = { file, line: row.line, column: index + 1, columnName: name, concept: word, attribute: name };
+      const parsed = parseRatingValue(raw);
+      if (!parsed.ok) {
+        const code = parsed.reason === 'not-a-number' ? 'NON_NUMERIC_VALUE' : parsed.reason === 'too-long' ? 'FIELD_TOO_LONG' : 'VALUE_OUT_OF_RANGE';
+        errors.add(code, at, `value ${shown(raw, 40)} for concept ${shown(word)}, attribute ${shown(name)} ${parsed.detail}`);
         continue;
       }
-      values.set(name, Number(raw));
+      if (scale && (parsed.value < scale.min || parsed.value > scale.max)) {
+        errors.add('VALUE_OUT_OF_SCALE', at, `value ${shown(raw)} for concept ${shown(word)}, attribute ${shown(name)} is outside the declared scale ${formatScale(scale)} (${NORMS_FILES.dataset})`);
+        continue;
+      }
+      values.set(name, parsed.value);
     }
     const category = categoryColumn >= 0 ? cleanName(row.fields[categoryColumn] ?? '') : '';
+    if (category !== '' && !checkName(category, 'category', { file, line: row.line, column: categoryColumn + 1, columnName: 'category', concept: word }, errors)) continue;
     result.concepts.push({ word, category: category === '' ? null : category, metadata: {} });
     result.conceptLines.push(row.line);
     result.values.push(values);
@@ -168,7 +216,8 @@ function applyConceptMetadata(table: CsvTable, ratings: RatingsTable, errors: Er
   const categoryColumn = findColumn(table, 'category');
   const extra = table.header.map((name, index) => ({ name, index })).filter(({ index }) => index !== conceptColumn && index !== categoryColumn);
   const indexOf = new Map(ratings.concepts.map((c, i) => [c.word, i]));
-  const seen = new Map<string, number>();
+  const seen = new NameRegistry();
+  const listed = new Set<string>();
   const unknown: string[] = [];
   for (const row of table.rows) {
     const word = cleanName(row.fields[conceptColumn] ?? '');
@@ -177,12 +226,13 @@ function applyConceptMetadata(table: CsvTable, ratings: RatingsTable, errors: Er
       errors.add('EMPTY_CONCEPT', location, 'concept name is empty');
       continue;
     }
-    const previous = seen.get(word);
+    if (!checkName(word, 'concept', { ...location, concept: word.slice(0, 200) }, errors)) continue;
+    const previous = seen.claim(word, row.line);
     if (previous !== undefined) {
-      errors.add('DUPLICATE_CONCEPT', { ...location, concept: word }, `concept ${JSON.stringify(word)} already appears on line ${previous}`);
+      errors.add('DUPLICATE_CONCEPT', { ...location, concept: word }, duplicateDetail('concept', word, previous, 'already appears'));
       continue;
     }
-    seen.set(word, row.line);
+    listed.add(word);
     const index = indexOf.get(word);
     if (index === undefined) {
       unknown.push(word);
@@ -192,20 +242,24 @@ function applyConceptMetadata(table: CsvTable, ratings: RatingsTable, errors: Er
     if (categoryColumn >= 0) {
       const raw = cleanName(row.fields[categoryColumn] ?? '');
       const category = raw === '' ? null : raw;
+      if (category !== null && !checkName(category, 'category', { file, line: row.line, column: categoryColumn + 1, columnName: 'category', concept: word }, errors)) continue;
       if (!ratings.hasCategory) concept.category = category;
       else if (category !== concept.category) {
         errors.add('CATEGORY_MISMATCH', { file, line: row.line, column: categoryColumn + 1, columnName: 'category', concept: word },
-          `concept ${JSON.stringify(word)} has category ${JSON.stringify(category)} here but ${JSON.stringify(concept.category)} in ratings.csv (line ${ratings.conceptLines[index]})`);
+          `concept ${shown(word)} has category ${JSON.stringify(category)} here but ${JSON.stringify(concept.category)} in ratings.csv (line ${ratings.conceptLines[index]})`);
       }
     }
     const metadata: Record<string, string> = {};
-    for (const { name, index: column } of extra) metadata[name] = row.fields[column] ?? '';
+    for (const { name, index: column } of extra) {
+      metadata[name] = row.fields[column] ?? '';
+      checkText(metadata[name], `the ${shown(name)} cell`, { file, line: row.line, column: column + 1, columnName: name, concept: word }, errors);
+    }
     concept.metadata = metadata;
   }
   if (unknown.length > 0) {
     errors.add('CONCEPT_MISMATCH', { file }, `${unknown.length} concept(s) of concepts.csv are not in ratings.csv: ${listNames(unknown)}`);
   }
-  const undescribed = ratings.concepts.map((c) => c.word).filter((word) => !seen.has(word));
+  const undescribed = ratings.concepts.map((c) => c.word).filter((word) => !listed.has(word));
   if (undescribed.length > 0) {
     errors.add('CONCEPT_MISMATCH', { file }, `${undescribed.length} concept(s) of ratings.csv have no row in concepts.csv: ${listNames(undescribed)}`);
   }
@@ -220,13 +274,16 @@ export function parseNormsFiles(files: NormsFiles): NormsParseResult {
   for (const role of ['ratings', 'attributes', 'source'] as const) {
     if (files[role] === undefined) errors.add('MISSING_FILE', { file: NORMS_FILES[role] }, `required file ${NORMS_FILES[role]} is missing`);
   }
+  const datasetText = files.dataset === undefined ? undefined : decodeUtf8File(NORMS_FILES.dataset, files.dataset, errors);
+  const scale = datasetText === undefined ? (files.dataset === undefined ? null : undefined) : parseDatasetJson(datasetText, errors);
   const ratingsTable = decodeAndRead(files, 'ratings', errors);
   const attributesTable = decodeAndRead(files, 'attributes', errors);
   const conceptsTable = decodeAndRead(files, 'concepts', errors);
   const sourceText = files.source === undefined ? undefined : decodeUtf8File(NORMS_FILES.source, files.source, errors);
 
   const { attributes, declared } = attributesTable ? parseAttributes(attributesTable, errors) : { attributes: [], declared: new Set<string>() };
-  const ratings = ratingsTable ? parseRatings(ratingsTable, errors) : undefined;
+  // An unreadable dataset.json leaves the scale unknown: values are then checked without it.
+  const ratings = ratingsTable ? parseRatings(ratingsTable, scale ?? null, errors) : undefined;
   if (ratings && ratingsTable && attributesTable && declared.size > 0) {
     checkAttributesMatch(ratings, ratingsTable, declared, attributesTable, errors);
   }
@@ -239,7 +296,7 @@ export function parseNormsFiles(files: NormsFiles): NormsParseResult {
     if (citation === '') errors.add('MISSING_CITATION', { file: NORMS_FILES.source }, 'no citation found: add a "Citation" (or "Original publication") section or a first paragraph');
   }
 
-  if (!errors.ok || !ratings) return { ok: false, errors: errors.errors };
+  if (!errors.ok || !ratings || scale === undefined) return { ok: false, errors: errors.errors };
 
   const groups: string[] = [];
   for (const attribute of attributes) if (!groups.includes(attribute.group)) groups.push(attribute.group);
@@ -250,5 +307,5 @@ export function parseNormsFiles(files: NormsFiles): NormsParseResult {
       if (value !== undefined) ratingsList.push({ concept: conceptIndex, attribute: attributeIndex, value });
     });
   });
-  return { ok: true, dataset: { citation, source, groups, attributes, concepts: ratings.concepts, ratings: ratingsList } };
+  return { ok: true, dataset: { citation, source, groups, attributes, concepts: ratings.concepts, ratings: ratingsList, scale } };
 }

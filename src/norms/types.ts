@@ -24,6 +24,12 @@ export interface NormsRating {
   value: number;
 }
 
+/** The declared rating scale of a dataset (dataset.json): every value v has min ≤ v ≤ max. */
+export interface NormsScale {
+  min: number;
+  max: number;
+}
+
 export interface NormsDatasetContent {
   citation: string;
   source: string;
@@ -34,6 +40,8 @@ export interface NormsDatasetContent {
   /** In ratings.csv order. */
   concepts: NormsConcept[];
   ratings: NormsRating[];
+  /** The declared scale, or null when the folder declares none. */
+  scale: NormsScale | null;
 }
 
 export const NORMS_FILES = {
@@ -41,12 +49,15 @@ export const NORMS_FILES = {
   attributes: 'attributes.csv',
   concepts: 'concepts.csv',
   source: 'SOURCE.md',
+  dataset: 'dataset.json',
 } as const;
 
-/** File contents by role; `concepts` is optional. Bytes are checked for UTF-8, strings are taken as decoded. */
+/** File contents by role; `concepts` and `dataset` are optional. Bytes are checked for UTF-8, strings are taken as decoded. */
 export interface NormsFiles {
   ratings?: Uint8Array | string;
   attributes?: Uint8Array | string;
   concepts?: Uint8Array | string;
   source?: Uint8Array | string;
+  /** Optional dataset.json (the declared scale). */
+  dataset?: Uint8Array | string;
 }

@@ -88,11 +88,16 @@ test('a changed file creates version 2 alongside version 1; concepts are shared 
 test('a failure in the last statement (rating insert) rolls everything back', async () => {
   await importNormsDataset(db.prisma, parse({ ratings: 'concept,category,Bright,Loud,Dark\nkettle,tool,1,1,1\n' }), { name: 'other' });
   const before = await snapshot();
-  const dataset = parse();
-  // Two ratings for one (attribute, concept): the rating primary key rejects the final insert,
-  // after the dataset, groups, attributes, new concepts and memberships were written in the transaction.
-  dataset.ratings.push({ ...dataset.ratings[0]! });
-  await expect(importNormsDataset(db.prisma, dataset, { name: 'tiny' })).rejects.toThrow(/rating_pkey/);
+  // Validation stops bad content before any write (test/norms/refused-import.test.ts); what only the
+  // database can refuse is simulated by a trigger on the final insert, after the dataset, groups,
+  // attributes, new concepts and memberships were written in the transaction.
+  await db.pool.query(`CREATE FUNCTION refuse_rating() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'rating refused by test trigger'; END $$;
+    CREATE TRIGGER refuse_rating BEFORE INSERT ON rating FOR EACH ROW EXECUTE FUNCTION refuse_rating();`);
+  try {
+    await expect(importNormsDataset(db.prisma, parse(), { name: 'tiny' })).rejects.toThrow(/rating refused by test trigger/);
+  } finally {
+    await db.pool.query('DROP TRIGGER refuse_rating ON rating; DROP FUNCTION refuse_rating();');
+  }
   expect(await snapshot()).toEqual(before);
   expect(await db.prisma.concept.findUnique({ where: { word: 'hammer' } })).toBeNull();
   // And the same name imports cleanly afterwards, as version 1.
