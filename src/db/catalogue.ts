@@ -152,6 +152,13 @@ export const cellPagesByProbeRun = (pool: pg.Pool, probeRunIds: readonly number[
 export const scorePagesByCell = (pool: pg.Pool, cellIds: readonly number[], window: PageWindow) =>
   pagesByParent<ProbeScoreRow>(pool, CELL_SCORES, cellIds, window).then(strip);
 
+/**
+ * Longest `concepts(search:)` text, in characters. The substring match is served by a trigram index
+ * (concept_word_trgm_idx, pg_trgm), but ILIKE still compares the pattern with each candidate word:
+ * a 900 KB pattern held a pool connection for 6 s, and twelve of them starved the pool.
+ */
+export const MAX_CONCEPT_SEARCH_LENGTH = 200;
+
 /** One page of concepts, by word or (with datasetId) in the dataset's order, optionally filtered by a substring. */
 export async function listConcepts(
   pool: pg.Pool,

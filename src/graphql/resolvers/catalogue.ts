@@ -10,7 +10,7 @@ import type {
   NormsDataset,
 } from '../../generated/prisma/client.ts';
 import type { ModelKind } from '../../generated/prisma/enums.ts';
-import { listConcepts, type ConceptRow, type RatingRow } from '../../db/catalogue.ts';
+import { listConcepts, MAX_CONCEPT_SEARCH_LENGTH, type ConceptRow, type RatingRow } from '../../db/catalogue.ts';
 import { BadUserInputError, NotFoundError } from '../errors.ts';
 import { parseOptionalId } from '../ids.ts';
 import { toConnection, type Edge } from '../pagination.ts';
@@ -48,7 +48,12 @@ const Query = {
   concepts: (async (_parent, args, context) => {
     const page = pageOf(args, context);
     const datasetId = parseOptionalId(args.datasetId, 'datasetId');
-    const { rows, total } = await listConcepts(context.db.pool, { datasetId, search: args.search ?? undefined }, page);
+    const search = args.search ?? undefined;
+    // Counted in code points only when the UTF-16 length could exceed the bound (cheap for any size).
+    if (search !== undefined && search.length > MAX_CONCEPT_SEARCH_LENGTH && [...search].length > MAX_CONCEPT_SEARCH_LENGTH) {
+      throw new BadUserInputError('search', `is ${[...search].length} characters long; the maximum is ${MAX_CONCEPT_SEARCH_LENGTH}.`);
+    }
+    const { rows, total } = await listConcepts(context.db.pool, { datasetId, search }, page);
     return toConnection(rows, total, page);
   }) satisfies Resolver<unknown, ConceptsArgs>,
   concept: (async (_parent, { id, word }, { loaders }) => {
