@@ -11,8 +11,16 @@ export interface Config {
   port: number;
   /** Origins allowed by CORS; `*` allows any. */
   corsOrigins: string[] | '*';
-  /** Development mode exposes stack traces in GraphQL errors. */
+  /** Development mode (NODE_ENV unset or `development`); it no longer exposes error details by itself. */
   development: boolean;
+  /**
+   * EXPOSE_ERROR_DETAILS: stack traces, source paths and database messages in error responses
+   * (off by default, in development too: they help an attacker more than a user). Optional so
+   * partial test configs keep compiling; absent means off.
+   */
+  exposeErrorDetails?: boolean;
+  /** Timeouts of the API's connections to PostgreSQL (scripts choose their own); optional as above. */
+  database?: DatabaseTimeouts;
   embeddedPostgres: { dataDir: string; port: number };
   limits: {
     maxDepth: number;
@@ -28,6 +36,18 @@ export interface Config {
    * in the background after seeding; see docs/demo.md.
    */
   demoPipeline: boolean;
+}
+
+/**
+ * How long the API waits on PostgreSQL. `connectMs` bounds both opening a connection and waiting for a
+ * free one in the pool; `statementMs` is PostgreSQL's statement_timeout; `queryMs` is the client-side
+ * backstop for a server that answers nothing at all (frozen, or a network that drops packets), which
+ * statement_timeout cannot catch. `null` means no limit (bulk-writing scripts).
+ */
+export interface DatabaseTimeouts {
+  connectMs: number | null;
+  statementMs: number | null;
+  queryMs: number | null;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +83,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: integer(env, 'PORT', 4000, 0, 65535),
     corsOrigins: !cors || cors === '*' ? '*' : cors.split(',').map((origin) => origin.trim()).filter(Boolean),
     development: (env.NODE_ENV ?? 'development') === 'development',
+    exposeErrorDetails: boolean(env, 'EXPOSE_ERROR_DETAILS', false),
+    database: {
+      connectMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, 1),
+      statementMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 15_000, 1),
+      queryMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 20_000, 1),
+    },
     embeddedPostgres: {
       dataDir: path.resolve(PROJECT_ROOT, env.EMBEDDED_PG_DIR || '.data/postgres'),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),

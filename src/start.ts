@@ -83,7 +83,8 @@ export async function startProbeAtlas(config: Config = loadConfig(), log: Logger
     }
     await applyMigrations(databaseUrl);
     log.info('migrations applied');
-    const db = connectDatabase(databaseUrl);
+    // The API's own limits (DATABASE_*_TIMEOUT_MS); the demo pipeline's worker opens its own, unbounded pool.
+    const db = connectDatabase(databaseUrl, { timeouts: config.database });
     stops.push(() => db.close());
     if (config.seedOnStart) await seedDatabase(db, { log });
     const api = await createApiServer({ db, config, log });

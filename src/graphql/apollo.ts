@@ -14,6 +14,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.ts';
 import type { ApiContext } from './context.ts';
 import type { Logger } from '../log.ts';
+import { databaseUnavailablePlugin } from './database-unavailable.ts';
 import { createErrorFormatter } from './format-error.ts';
 import { queryLimitsPlugin } from './limits/plugin.ts';
 import { KnownOperationTypesRule } from './read-only-rule.ts';
@@ -29,8 +30,9 @@ export async function startApollo(config: Config, log: Logger, schema = createEx
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: true,
-    includeStacktraceInErrorResponses: config.development,
-    formatError: createErrorFormatter(config.development, log),
+    // Stack traces and source paths only when asked for (EXPOSE_ERROR_DETAILS), not merely in development.
+    includeStacktraceInErrorResponses: config.exposeErrorDetails ?? false,
+    formatError: createErrorFormatter(config.exposeErrorDetails ?? false, log),
     validationRules: [KnownOperationTypesRule],
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
@@ -41,6 +43,8 @@ export async function startApollo(config: Config, log: Logger, schema = createEx
       queryLimitsPlugin(config.limits),
       // After the limits plugin: a cached grid response is still refused if the document is too deep or costly.
       gridResponseCachePlugin(),
+      // A response carrying DATABASE_UNAVAILABLE is 503 with Retry-After as a whole.
+      databaseUnavailablePlugin(),
     ],
     stringifyResult,
   });

@@ -1,5 +1,6 @@
 // Every failure the API reports has one code (mirrored by `enum ErrorCode` in schema/common.graphql)
 // and one error class, so clients branch on `extensions.code` and never parse messages.
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 
 export enum ErrorCode {
@@ -11,6 +12,7 @@ export enum ErrorCode {
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   BAD_REQUEST = 'BAD_REQUEST',
+  DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -29,6 +31,29 @@ export abstract class ApiError extends GraphQLError {
 export class BadUserInputError extends ApiError {
   constructor(readonly argument: string, problem: string) {
     super(`Argument \`${argument}\` ${problem}`, ErrorCode.BAD_USER_INPUT, { argument });
+  }
+}
+
+/**
+ * PostgreSQL cannot be reached, refused or dropped the connection, is restarting, or did not answer
+ * within the configured timeouts. Unlike other field errors this one sets the status of the whole
+ * response (503, with Retry-After): a client's right move is the same whatever else succeeded.
+ * The message never carries the database's own words (those go to the log).
+ */
+export class DatabaseUnavailableError extends ApiError {
+  constructor(
+    readonly reason: 'unreachable' | 'timeout',
+    readonly retryAfterSeconds: number,
+    /** The underlying failure, for the log only. */
+    readonly underlying?: unknown,
+  ) {
+    super(
+      reason === 'timeout'
+        ? `The database did not answer in time; retry in ${retryAfterSeconds} s.`
+        : `The database is unavailable; retry in ${retryAfterSeconds} s.`,
+      ErrorCode.DATABASE_UNAVAILABLE,
+      { reason, retryAfter: retryAfterSeconds, http: { status: 503, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) } },
+    );
   }
 }
 

@@ -91,8 +91,8 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     if (request.method === 'OPTIONS') return send(response, 204, { ...corsHeaders, ...preflightHeaders() }, '');
 
     if (url.pathname === '/healthz' && (request.method === 'GET' || request.method === 'HEAD')) {
-      const health = await checkHealth(db);
-      return sendJson(response, health.status, health.body, { ...corsHeaders, 'Cache-Control': 'no-store' });
+      const health = await checkHealth(db, log);
+      return sendJson(response, health.status, health.body, { ...corsHeaders, ...health.headers, 'Cache-Control': 'no-store' });
     }
     if (url.pathname.startsWith(ASSET_PREFIX) && request.method === 'GET') {
       return serveAsset(request, response, url.pathname, corsHeaders);
@@ -109,7 +109,8 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
       if (response.headersSent) return response.destroy(error as Error);
       if (error instanceof BodyTooLargeError) return sendError(response, 413, ErrorCode.BAD_REQUEST, error.message, { Connection: 'close' });
       log.error('HTTP request failed', errorFields(error));
-      sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, config.development ? String((error as Error)?.stack ?? error) : 'Internal server error.');
+      // The stack (source paths) only when asked for: EXPOSE_ERROR_DETAILS, never development alone.
+      sendError(response, 500, ErrorCode.INTERNAL_SERVER_ERROR, config.exposeErrorDetails ? String((error as Error)?.stack ?? error) : 'Internal server error.');
     });
   };
 }

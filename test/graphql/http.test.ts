@@ -1,4 +1,5 @@
-// The HTTP surface: CORS, /healthz, error detail by mode, the offline playground and its assets.
+// The HTTP surface: CORS, /healthz, error detail (EXPOSE_ERROR_DETAILS only), the offline playground and its assets.
+import { request as httpRequest } from 'node:http';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { connectDatabase } from '../../src/db/client.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
@@ -17,6 +18,24 @@ afterAll(async () => {
 });
 
 const QUERY = JSON.stringify({ query: '{ models { name } }' });
+
+/** Keeps the expected 'HTTP request failed' lines out of the test output. */
+const quiet = { info() {}, warn() {}, error() {} };
+
+/** A GET with a request target sent as is (fetch would normalise it). */
+function rawGet(origin: string, target: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port, path: target, method: 'GET' }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
 
 describe('CORS', () => {
   test('an allowed origin gets its origin echoed back', async () => {
@@ -80,13 +99,32 @@ describe('errors', () => {
     expect(JSON.stringify(body)).not.toMatch(/\.ts:\d+/);
   });
 
-  test('stack traces are shown in development', async () => {
-    const dev = await startTestApi(db, { development: true });
+  test('development mode alone shows no stack trace or source path, in GraphQL errors or the HTTP 500', async () => {
+    const dev = await startTestApi(db, { development: true }, quiet);
     try {
       const { body } = await dev.graphql(`{ model(id: "999999") { id } }`);
-      expect(body.errors![0]!.extensions!.stacktrace.join('\n')).toMatch(/NotFoundError/);
+      expect(body.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+      expect(body.errors![0]!.extensions!.stacktrace).toBeUndefined();
+      expect(JSON.stringify(body)).not.toMatch(/\.ts:\d+|node_modules|\/src\//);
+      // A request target the URL parser refuses reaches the handler's last-resort 500.
+      const failed = await rawGet(dev.origin, '//');
+      expect(failed.status).toBe(500);
+      expect(JSON.parse(failed.body)).toEqual({ errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
     } finally {
       await dev.stop();
+    }
+  });
+
+  test('EXPOSE_ERROR_DETAILS=true shows stack traces (and the 500\'s stack)', async () => {
+    const exposing = await startTestApi(db, { exposeErrorDetails: true }, quiet);
+    try {
+      const { body } = await exposing.graphql(`{ model(id: "999999") { id } }`);
+      expect(body.errors![0]!.extensions!.stacktrace.join('\n')).toMatch(/NotFoundError/);
+      const failed = await rawGet(exposing.origin, '//');
+      expect(failed.status).toBe(500);
+      expect(JSON.parse(failed.body).errors[0].message).toMatch(/Invalid URL[\s\S]*http-handler\.ts:\d+/);
+    } finally {
+      await exposing.stop();
     }
   });
 
@@ -187,7 +225,7 @@ describe('offline playground', () => {
 });
 
 describe('a database that cannot be reached', () => {
-  test('/healthz is 503 and queries fail with a masked INTERNAL_SERVER_ERROR that is logged, not sent', async () => {
+  test('/healthz is 503 without the database\'s message; queries fail with DATABASE_UNAVAILABLE (503, Retry-After), logged, not sent', async () => {
     const unreachable = connectDatabase('postgresql://postgres@127.0.0.1:1/nowhere', { maxConnections: 1 });
     // Observes the server's error log (and keeps it out of the test output).
     const logged: { message: string; fields?: Record<string, unknown> }[] = [];
@@ -196,13 +234,20 @@ describe('a database that cannot be reached', () => {
     try {
       const health = await fetch(`${broken.origin}/healthz`);
       expect(health.status).toBe(503);
-      expect(((await health.json()) as any).status).toBe('unavailable');
-      const { status, body } = await broken.graphql(`{ models { name } }`);
-      expect(status).toBe(200);
+      expect(health.headers.get('retry-after')).toBe('5');
+      expect(await health.json()).toEqual({ status: 'unavailable', database: 'unavailable' }); // no ECONNREFUSED, host or port
+      const { status, headers, body } = await broken.graphql(`{ models { name } }`);
+      expect(status).toBe(503);
+      expect(headers.get('retry-after')).toBe('5');
       expect(body.data).toBeNull();
-      expect(body.errors![0]).toEqual({ message: 'Internal server error.', path: ['models'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-      const failure = logged.find((entry) => entry.message === 'GraphQL request failed unexpectedly');
+      expect(body.errors![0]).toEqual({
+        message: 'The database is unavailable; retry in 5 s.',
+        path: ['models'],
+        extensions: { code: 'DATABASE_UNAVAILABLE', reason: 'unreachable', retryAfter: 5 },
+      });
+      const failure = logged.find((entry) => entry.message === 'database unavailable');
       expect(failure?.fields?.error).toMatch(/Can't reach database server at 127.0.0.1:1/);
+      expect(logged.find((entry) => entry.message === 'health check: database unavailable')?.fields?.error).toMatch(/ECONNREFUSED/);
     } finally {
       await broken.stop();
       await unreachable.close();

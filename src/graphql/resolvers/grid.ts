@@ -7,6 +7,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type FormattedExecutionResult, type OperationDefinitionNode } from 'graphql';
 import type { ApiContext } from '../context.ts';
+import { asDatabaseUnavailable } from '../database-unavailable.ts';
 import { BadUserInputError } from '../errors.ts';
 import { currentAnswerToken, queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../db/grid.ts';
 import {
@@ -80,6 +81,8 @@ interface CachedResponse {
 /** Grid answers computed while resolving a request, for the response cache to store. */
 const answered = new WeakMap<ApiContext, { query: GridQuery; token: string | null }[]>();
 const responseCaches = new WeakMap<object, GridResultCache<CachedResponse>>();
+/** A database outage met by the cache check before execution, for the grid resolver to report. */
+const outageSeen = new WeakMap<ApiContext, Error>();
 /** Serialised form of the `data` of cached responses (filled on first use). */
 const cachedJson = new WeakMap<object, string | null>();
 
@@ -116,7 +119,17 @@ export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
           const cache = gridResponseCacheFor(context.db.pool);
           const candidate = cache.peek(key);
           if (!candidate) return null;
-          const token = await currentAnswerToken(context.db.pool, candidate.query);
+          let token: string | null;
+          try {
+            token = await currentAnswerToken(context.db.pool, candidate.query);
+          } catch (error) {
+            // Thrown from a plugin hook, Apollo would mask it as a bare 500. An outage instead becomes
+            // the grid field's own DATABASE_UNAVAILABLE (503), as on every other field, without a second wait.
+            const unavailable = asDatabaseUnavailable(error);
+            if (!unavailable) throw error;
+            outageSeen.set(context, unavailable);
+            return null;
+          }
           const entry = token === null ? undefined : cache.get(key, { key: token, cacheable: true });
           if (!entry) {
             if (token === null) cache.get(key, { key: '', cacheable: false }); // drops the stale entry
@@ -157,6 +170,8 @@ export function stringifyResult(value: FormattedExecutionResult): string {
 export const gridResolvers = {
   Query: {
     async grid(_parent: unknown, args: { input: RawGridInput }, context: ApiContext) {
+      const outage = outageSeen.get(context);
+      if (outage) throw outage;
       const query = asBadInput(() => parseGridInput(args.input));
       const result = await asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxCells(context), cache: gridCacheFor(context.db.pool) }));
       const answers = answered.get(context) ?? [];
