@@ -1,6 +1,7 @@
 // Every environment variable probe-atlas reads, parsed and typed in one place.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_REQUEST_LIMITS } from './graphql/limits/defaults.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,6 +29,25 @@ export interface Config {
     maxPageSize: number;
     /** Largest dense grid (product of axis lengths) a grid or comparison may describe; optional so partial test configs keep compiling. */
     maxGridCells?: number;
+    // Request budgets (src/graphql/limits/): optional for partial test configs; defaults in limits/defaults.ts.
+    /** Most lexical tokens in one document (the parser stops counting there). */
+    maxTokens?: number;
+    /** Most aliases in one operation, fragments expanded. */
+    maxAliases?: number;
+    /** Most directives in one operation, fragments expanded. */
+    maxDirectives?: number;
+    /** Deepest nesting of fields, inline fragments and fragment spreads together. */
+    maxNesting?: number;
+    /** Most dense grid cells one operation may build, over all its grid, compareGrid and bestCells fields. */
+    maxOperationCells?: number;
+    /** Largest estimated response of one operation's grid fields, in bytes. */
+    maxResponseBytes?: number;
+    /** Heavy operations (grid, compareGrid, bestCells) running at once; more wait in a queue. */
+    maxHeavyOperations?: number;
+    /** Heavy operations waiting for a slot; beyond that they are refused with SERVER_BUSY. */
+    maxQueuedHeavyOperations?: number;
+    /** Longest wait in that queue before SERVER_BUSY, in milliseconds. */
+    heavyQueueTimeoutMs?: number;
   };
   /** Whether the first start seeds an empty database with the bundled Binder norms. */
   seedOnStart: boolean;
@@ -98,6 +118,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: integer(env, 'GRAPHQL_MAX_COST', 50_000, 1),
       maxPageSize: integer(env, 'GRAPHQL_MAX_PAGE_SIZE', 500, 1, 100_000),
       maxGridCells: integer(env, 'GRAPHQL_MAX_GRID_CELLS', 100_000, 1),
+      maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', DEFAULT_REQUEST_LIMITS.maxTokens, 1),
+      maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', DEFAULT_REQUEST_LIMITS.maxAliases, 0),
+      maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', DEFAULT_REQUEST_LIMITS.maxDirectives, 0),
+      maxNesting: integer(env, 'GRAPHQL_MAX_NESTING', DEFAULT_REQUEST_LIMITS.maxNesting, 1),
+      maxOperationCells: integer(env, 'GRAPHQL_MAX_OPERATION_CELLS', DEFAULT_REQUEST_LIMITS.maxOperationCells, 1),
+      maxResponseBytes: integer(env, 'GRAPHQL_MAX_RESPONSE_BYTES', DEFAULT_REQUEST_LIMITS.maxResponseBytes, 1),
+      maxHeavyOperations: integer(env, 'GRAPHQL_MAX_HEAVY_OPERATIONS', DEFAULT_REQUEST_LIMITS.maxHeavyOperations, 1),
+      maxQueuedHeavyOperations: integer(env, 'GRAPHQL_MAX_QUEUED_HEAVY_OPERATIONS', DEFAULT_REQUEST_LIMITS.maxQueuedHeavyOperations, 0),
+      heavyQueueTimeoutMs: integer(env, 'GRAPHQL_HEAVY_QUEUE_TIMEOUT_MS', DEFAULT_REQUEST_LIMITS.heavyQueueTimeoutMs, 1),
     },
     seedOnStart: boolean(env, 'SEED_ON_START', true),
     demoPipeline: boolean(env, 'DEMO_PIPELINE', true),

@@ -5,6 +5,9 @@
 // request runs anyway (no extra round trip); rows are stored with the fingerprint the aggregation
 // statement computed in its own snapshot, so they never pair with a newer run state. Entries also expire after `maxAgeMs`, bounding
 // staleness should a completed run's rows ever be edited in place.
+// Bounded twice, least recently used out first: at most `maxEntries` entries and at most `maxBytes`
+// of their estimated heap size (`weigh`), so the cache never holds more than a fixed share of memory
+// however large the grids; a value heavier than `maxBytes` on its own is not stored.
 
 export interface RunFingerprint {
   /** Ids, settings hashes, statuses and finish times of the probe runs a request selects. */
@@ -17,23 +20,47 @@ interface Entry<V> {
   fingerprint: string;
   storedAt: number;
   value: V;
+  bytes: number;
+}
+
+/** Default bound on a cache's estimated heap size. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+
+export interface CacheBounds<V> {
+  maxBytes?: number;
+  /** Estimated heap bytes of one value (default: 0, i.e. only `maxEntries` bounds the cache). */
+  weigh?: (value: V) => number;
 }
 
 export class GridResultCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
+  private totalBytes = 0;
   hits = 0;
   misses = 0;
+  readonly maxBytes: number;
+  private readonly weigh: (value: V) => number;
 
   constructor(
     readonly maxEntries = 256,
     readonly maxAgeMs = 5 * 60_000,
     private readonly now: () => number = () => Date.now(),
-  ) {}
+    bounds: CacheBounds<V> = {},
+  ) {
+    this.maxBytes = bounds.maxBytes ?? DEFAULT_CACHE_BYTES;
+    this.weigh = bounds.weigh ?? (() => 0);
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.totalBytes -= entry.bytes;
+  }
 
   get(key: string, fingerprint: RunFingerprint): V | undefined {
     const entry = this.entries.get(key);
     if (!entry || !fingerprint.cacheable || entry.fingerprint !== fingerprint.key || this.now() - entry.storedAt > this.maxAgeMs) {
-      if (entry) this.entries.delete(key);
+      if (entry) this.remove(key);
       this.misses++;
       return undefined;
     }
@@ -56,12 +83,20 @@ export class GridResultCache<V> {
 
   set(key: string, fingerprint: RunFingerprint, value: V): void {
     if (!fingerprint.cacheable) return;
-    this.entries.delete(key);
-    this.entries.set(key, { fingerprint: fingerprint.key, storedAt: this.now(), value });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.remove(key);
+    const bytes = this.weigh(value);
+    if (bytes > this.maxBytes) return;
+    this.entries.set(key, { fingerprint: fingerprint.key, storedAt: this.now(), value, bytes });
+    this.totalBytes += bytes;
+    while (this.entries.size > this.maxEntries || this.totalBytes > this.maxBytes) this.remove(this.entries.keys().next().value!);
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Estimated heap bytes of the values held. */
+  get bytes(): number {
+    return this.totalBytes;
   }
 }

@@ -31,6 +31,7 @@ import {
 } from './grid-dense.ts';
 import { meanInterval } from './grid-stats.ts';
 import type { GridResultCache, RunFingerprint } from './grid-cache.ts';
+import { queryWithSignal } from './grid-connections.ts';
 
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
@@ -40,6 +41,18 @@ export interface GridOptions {
   maxCells?: number;
   /** Reuses aggregation rows of completed probe runs (see grid-cache.ts). */
   cache?: GridResultCache<SummaryRow[]>;
+  /**
+   * Stops the request: a wait for a connection ends, a running statement is cancelled on the server
+   * (grid-connections.ts), and no result is assembled. Only honoured when `db` is a pg Pool.
+   */
+  signal?: AbortSignal;
+  /** Told the dense size once the axes are read, before the cells are built; throws to refuse it (a per-operation budget). */
+  reserve?: (cells: number) => void;
+  /**
+   * Whether the aggregation may start before the axes are read (default true: lower latency). False
+   * for the second and later grids of one operation, so a budget refusal comes before their aggregations run.
+   */
+  aggregateEarly?: boolean;
 }
 
 export interface ChanceLevel {
@@ -81,14 +94,19 @@ export interface ComparisonResult {
 const MAX_PREPARED_SHAPES = 256;
 const preparedNames = new Map<string, string>();
 
-export function run<R extends pg.QueryResultRow>(db: Queryable, statement: SqlFragment): Promise<pg.QueryResult<R>> {
+export function run<R extends pg.QueryResultRow>(db: Queryable, statement: SqlFragment, signal?: AbortSignal): Promise<pg.QueryResult<R>> {
   const { text, values } = compile(statement);
   let name = preparedNames.get(text);
   if (name === undefined && preparedNames.size < MAX_PREPARED_SHAPES) {
     name = `grid_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
     preparedNames.set(text, name);
   }
-  return db.query<R>(name === undefined ? { text, values } : { name, text, values });
+  const config = name === undefined ? { text, values } : { name, text, values };
+  return signal && isPool(db) ? queryWithSignal<R>(db, config, signal) : db.query<R>(config);
+}
+
+function isPool(db: Queryable): db is pg.Pool {
+  return typeof (db as Partial<pg.Pool>).connect === 'function' && typeof (db as Partial<pg.Pool>).options === 'object';
 }
 
 // ───────────────────────────── filters as SQL conditions ─────────────────────────────
@@ -325,12 +343,12 @@ export interface ScopeAxes {
 }
 
 /** One statement: the axes of every scope, and the fingerprint of each scope's probe runs. */
-export async function fetchAxes(db: Queryable, scopes: readonly AxisScope[]): Promise<ScopeAxes[]> {
+export async function fetchAxes(db: Queryable, scopes: readonly AxisScope[], signal?: AbortSignal): Promise<ScopeAxes[]> {
   const result: ScopeAxes[] = scopes.map((scope) => ({
     axes: scope.dimensions.map((dimension): Axis => ({ dimension, values: [] })),
     runs: { key: '', cacheable: false },
   }));
-  const { rows } = await run<AxisRow>(db, axesStatement(scopes));
+  const { rows } = await run<AxisRow>(db, axesStatement(scopes), signal);
   for (const row of rows) {
     const scope = result[row.scope]!;
     if (row.dimension === 'RUNS') {
@@ -420,19 +438,32 @@ export async function queryGrid(db: Queryable, query: GridQuery, options: GridOp
   const cacheKey = cache ? JSON.stringify(compile(statement)) : '';
   // Nothing cached: the aggregation need not wait for the axes, both statements run at once (two
   // pool connections). Something cached: the axes' run fingerprint first decides whether it holds.
-  const early = cache?.has(cacheKey) ? undefined : run<SummaryRow>(db, statement);
+  const { signal } = options;
+  const early = cache?.has(cacheKey) || options.aggregateEarly === false ? undefined : run<SummaryRow>(db, statement, signal);
   early?.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
-  const [{ axes, runs }] = (await fetchAxes(db, [{ dimensions: query.groupBy, filters: query.filters }])) as [ScopeAxes];
-  const size = checkSize(axes, options.maxCells ?? DEFAULT_MAX_GRID_CELLS, 'input.groupBy');
-  let rows = early ? undefined : cache!.get(cacheKey, runs);
+  let axes: Axis[];
+  let runs: RunFingerprint;
+  let size: number;
+  let rows: SummaryRow[] | undefined;
   // The runs as of the rows' snapshot: a cache hit was just checked against `runs`.
-  let rowsRuns = runs;
-  if (!rows) {
-    rows = (await (early ?? run<SummaryRow>(db, statement))).rows;
-    const total = rows.find((row) => row.total === true);
-    rowsRuns = fingerprintOf(total?.runs as string | undefined);
-    cache?.set(cacheKey, rowsRuns, rows);
+  let rowsRuns: RunFingerprint;
+  try {
+    [{ axes, runs }] = (await fetchAxes(db, [{ dimensions: query.groupBy, filters: query.filters }], signal)) as [ScopeAxes];
+    size = checkSize(axes, options.maxCells ?? DEFAULT_MAX_GRID_CELLS, 'input.groupBy');
+    options.reserve?.(size);
+    rows = early ? undefined : cache?.get(cacheKey, runs);
+    rowsRuns = runs;
+    if (!rows) {
+      rows = (await (early ?? run<SummaryRow>(db, statement, signal))).rows;
+      const total = rows.find((row) => row.total === true);
+      rowsRuns = fingerprintOf(total?.runs as string | undefined);
+      cache?.set(cacheKey, rowsRuns, rows);
+    }
+  } finally {
+    // No statement of this call outlives it (a refused or cancelled grid waits for its aggregation to stop).
+    await early?.catch(() => {});
   }
+  signal?.throwIfAborted();
   const totalRow = rows.find((row) => row.total === true);
   // With no groupBy the single row is both the only cell and the total.
   const cellRows = query.groupBy.length === 0 ? rows : rows.filter((row) => row.total !== true);
@@ -480,13 +511,34 @@ export function comparisonStatement(query: CompareQuery): SqlFragment {
 }
 
 export async function queryComparison(db: Queryable, query: CompareQuery, options: GridOptions = {}): Promise<ComparisonResult> {
-  // Both statements at once, as for the grid.
-  const aggregation = run<SummaryRow & { side: number }>(db, comparisonStatement(query));
-  aggregation.catch(() => {});
+  // Both statements at once, as for the grid (unless told to read the axes first).
+  let aggregation: Promise<pg.QueryResult<SummaryRow & { side: number }>> | undefined;
+  const aggregate = () => {
+    if (!aggregation) {
+      aggregation = run<SummaryRow & { side: number }>(db, comparisonStatement(query), options.signal);
+      aggregation.catch(() => {}); // awaited by compareWith; this only keeps an early failure from going unhandled
+    }
+    return aggregation;
+  };
+  if (options.aggregateEarly !== false) aggregate();
+  try {
+    return await compareWith(db, query, options, aggregate);
+  } finally {
+    await aggregation?.catch(() => {}); // no statement outlives the call
+  }
+}
+
+async function compareWith(
+  db: Queryable,
+  query: CompareQuery,
+  options: GridOptions,
+  aggregate: () => Promise<pg.QueryResult<SummaryRow & { side: number }>>,
+): Promise<ComparisonResult> {
+  const { signal } = options;
   const [{ axes: leftAxes }, { axes: rightAxes }] = (await fetchAxes(db, [
     { dimensions: query.groupBy.filter((d) => !query.left.aggregateOver.includes(d)), filters: query.left.filters },
     { dimensions: query.groupBy.filter((d) => !query.right.aggregateOver.includes(d)), filters: query.right.filters },
-  ])) as [ScopeAxes, ScopeAxes];
+  ], signal)) as [ScopeAxes, ScopeAxes];
   const axes: Axis[] = query.groupBy.map((dimension) => {
     const left = leftAxes.find((axis) => axis.dimension === dimension)?.values;
     const right = rightAxes.find((axis) => axis.dimension === dimension)?.values;
@@ -494,7 +546,9 @@ export async function queryComparison(db: Queryable, query: CompareQuery, option
     return { dimension, values };
   });
   const size = checkSize(axes, options.maxCells ?? DEFAULT_MAX_GRID_CELLS, 'input.groupBy');
-  const { rows } = await aggregation;
+  options.reserve?.(size);
+  const { rows } = await aggregate();
+  signal?.throwIfAborted();
   const dims = query.groupBy.length;
   const cells = size === 0 ? [] : assembleComparison(
     axes,
@@ -571,8 +625,8 @@ interface BestRow {
   n: number;
 }
 
-export async function queryBestCells(db: Queryable, query: BestQuery): Promise<BestCell[]> {
-  const { rows } = await run<BestRow>(db, bestStatement(query));
+export async function queryBestCells(db: Queryable, query: BestQuery, options: Pick<GridOptions, 'signal'> = {}): Promise<BestCell[]> {
+  const { rows } = await run<BestRow>(db, bestStatement(query), options.signal);
   return rows.map((row) => {
     const interval = meanInterval(row.mean, row.sd, row.n);
     return {

@@ -2,6 +2,8 @@
 // (the offline playground is served by http-handler.ts instead). Apollo's cache-control plugin is off
 // too: we set no cache hints, and it walked every resolved field of every request (~2 ms on an
 // 800-cell grid); usage/schema reporting and inline traces are pinned off (offline, no Studio).
+// Request budgets: the parser stops at GRAPHQL_MAX_TOKENS, the limits plugin refuses abusive shapes
+// in linear time, then heavy operations are admitted by the server-wide gate (limits/).
 import { ApolloServer } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -16,9 +18,12 @@ import type { ApiContext } from './context.ts';
 import type { Logger } from '../log.ts';
 import { databaseUnavailablePlugin } from './database-unavailable.ts';
 import { createErrorFormatter } from './format-error.ts';
+import { heavyAdmission } from './limits/admission-plugin.ts';
 import { queryLimitsPlugin } from './limits/plugin.ts';
+import { resolveLimits } from './limits/resolve.ts';
+import { markTokenLimit } from './limits/token-limit.ts';
 import { KnownOperationTypesRule } from './read-only-rule.ts';
-import { gridResponseCachePlugin, stringifyResult } from './resolvers/grid.ts';
+import { gridResponseCachePlugin, hasCachedGridResponse, stringifyResult } from './resolvers/grid.ts';
 import { resolvers } from './resolvers/index.ts';
 import { buildExecutableSchema, loadTypeDefs } from './schema.ts';
 
@@ -27,12 +32,16 @@ export function createExecutableSchema(): GraphQLSchema {
 }
 
 export async function startApollo(config: Config, log: Logger, schema = createExecutableSchema()): Promise<ApolloServer<ApiContext>> {
+  const limits = resolveLimits(config.limits);
+  const admission = heavyAdmission(limits, { answeredWithoutExecution: hasCachedGridResponse });
+  const formatError = createErrorFormatter(config.exposeErrorDetails ?? false, log);
   const apollo = new ApolloServer<ApiContext>({
     schema,
+    parseOptions: { maxTokens: limits.maxTokens },
     introspection: true,
     // Stack traces and source paths only when asked for (EXPOSE_ERROR_DETAILS), not merely in development.
     includeStacktraceInErrorResponses: config.exposeErrorDetails ?? false,
-    formatError: createErrorFormatter(config.exposeErrorDetails ?? false, log),
+    formatError: (formatted, error) => formatError(markTokenLimit(formatted), error),
     validationRules: [KnownOperationTypesRule],
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
@@ -40,7 +49,8 @@ export async function startApollo(config: Config, log: Logger, schema = createEx
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
-      queryLimitsPlugin(config.limits),
+      queryLimitsPlugin(limits, admission.admit),
+      admission.plugin,
       // After the limits plugin: a cached grid response is still refused if the document is too deep or costly.
       gridResponseCachePlugin(),
       // A response carrying DATABASE_UNAVAILABLE is 503 with Retry-After as a whole.

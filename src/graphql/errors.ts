@@ -12,6 +12,10 @@ export enum ErrorCode {
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   BAD_REQUEST = 'BAD_REQUEST',
+  QUERY_TOO_LARGE = 'QUERY_TOO_LARGE',
+  OPERATION_TOO_LARGE = 'OPERATION_TOO_LARGE',
+  SERVER_BUSY = 'SERVER_BUSY',
+  REQUEST_CANCELLED = 'REQUEST_CANCELLED',
   DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
@@ -83,3 +87,63 @@ export class QueryTooCostlyError extends ApiError {
   }
 }
 
+/** Fields, inline fragments and fragment spreads nest deeper than GRAPHQL_MAX_NESTING (fragments followed). */
+export class QueryNestedTooDeepError extends ApiError {
+  constructor(nesting: number, maxNesting: number) {
+    super(
+      `Query nests fields, inline fragments and fragment spreads ${nesting} levels deep; the maximum is ${maxNesting} (GRAPHQL_MAX_NESTING).`,
+      ErrorCode.QUERY_TOO_DEEP,
+      { nesting, maxNesting, limit: 'GRAPHQL_MAX_NESTING' },
+      400,
+    );
+  }
+}
+
+/** The document holds more tokens, aliases or directives than its limit (`limit` names the variable). */
+export class QueryTooLargeError extends ApiError {
+  constructor(limit: 'GRAPHQL_MAX_TOKENS' | 'GRAPHQL_MAX_ALIASES' | 'GRAPHQL_MAX_DIRECTIVES', what: string, count: number | null, max: number) {
+    super(
+      count === null
+        ? `Query has more than ${max} ${what}; the maximum is ${max} (${limit}).`
+        : `Query has ${count} ${what} (fragments expanded); the maximum is ${max} (${limit}).`,
+      ErrorCode.QUERY_TOO_LARGE,
+      { limit, count, max },
+      400,
+    );
+  }
+}
+
+/**
+ * One operation would build more grid cells (or an estimated response larger) than its budget,
+ * counted over all its grid fields, aliases and fragments. The whole operation is refused.
+ */
+export class OperationTooLargeError extends ApiError {
+  constructor(limit: 'GRAPHQL_MAX_OPERATION_CELLS' | 'GRAPHQL_MAX_RESPONSE_BYTES', amount: number, max: number, field: string) {
+    const unit = limit === 'GRAPHQL_MAX_OPERATION_CELLS' ? 'grid cells' : 'bytes of estimated response';
+    super(
+      `This operation would build at least ${amount} ${unit} (reached at \`${field}\`) over all its grid fields and aliases; ` +
+        `the maximum is ${max} (${limit}). Request fewer or smaller grids per operation.`,
+      ErrorCode.OPERATION_TOO_LARGE,
+      { limit, amount, max, field },
+      400,
+    );
+  }
+}
+
+/** Too many heavy operations are running and waiting: retry after `retryAfterSeconds` (HTTP 503, Retry-After). */
+export class ServerBusyError extends ApiError {
+  constructor(reason: string, retryAfterSeconds: number) {
+    super(`The server is busy (${reason}); retry in ${retryAfterSeconds} s.`, ErrorCode.SERVER_BUSY, {
+      retryAfterSeconds,
+      // Apollo takes `http` out of the extensions and applies it to the whole response.
+      http: { status: 503, headers: new Map([['retry-after', String(retryAfterSeconds)]]) },
+    });
+  }
+}
+
+/** The client went away before its answer was ready: its work was stopped (nobody reads this error). */
+export class RequestCancelledError extends ApiError {
+  constructor() {
+    super('The client closed the request before the response was ready; its work was cancelled.', ErrorCode.REQUEST_CANCELLED);
+  }
+}

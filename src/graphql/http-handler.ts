@@ -5,7 +5,7 @@ import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { Logger } from '../log.ts';
-import { createContext, type ApiContext } from './context.ts';
+import { clientGoneSignal, createContext, type ApiContext } from './context.ts';
 import { decideCors, preflightHeaders } from './cors.ts';
 import { ErrorCode } from './errors.ts';
 import { errorFields } from './format-error.ts';
@@ -69,10 +69,12 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
         }
       }
     }
+    // A client that leaves before its response is sent stops its operation: statements cancelled, slot released.
+    const context = createContext(db, config, clientGoneSignal(response));
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
-      context: async () => createContext(db, config),
-    });
+      context: async () => context,
+    }).finally(() => context.operation.finish());
     const responseHeaders: Record<string, string> = { ...corsHeaders };
     for (const [name, value] of result.headers) responseHeaders[name] = value;
     if (result.body.kind === 'complete') return send(response, result.status ?? 200, responseHeaders, result.body.string);

@@ -1,6 +1,7 @@
 // Scalars and the API's self-description.
 import { DateTimeScalar, JSONScalar } from '../scalars.ts';
 import { defaultPageSize } from '../pagination.ts';
+import { resolveLimits } from '../limits/resolve.ts';
 import type { Resolver } from './types.ts';
 
 export const commonResolvers = {
@@ -8,7 +9,7 @@ export const commonResolvers = {
   DateTime: DateTimeScalar,
   Query: {
     apiLimits: ((_parent, _args, { config }) => ({
-      ...config.limits,
+      ...resolveLimits(config.limits),
       defaultPageSize: defaultPageSize(config.limits.maxPageSize),
     })) satisfies Resolver<unknown>,
   },

@@ -5,8 +5,9 @@
 // Also the grid response cache (an Apollo plugin): a repeated request for a grid of completed runs
 // skips execution and serialisation, after one catalogue statement confirms the answer still holds.
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type FormattedExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { Kind, type FormattedExecutionResult, type GraphQLResolveInfo, type OperationDefinitionNode } from 'graphql';
 import type { ApiContext } from '../context.ts';
+import { bytesPerCell } from '../limits/response-size.ts';
 import { asDatabaseUnavailable } from '../database-unavailable.ts';
 import { BadUserInputError } from '../errors.ts';
 import { currentAnswerToken, queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../db/grid.ts';
@@ -30,7 +31,8 @@ const caches = new WeakMap<object, GridResultCache<SummaryRow[]>>();
 
 export function gridCacheFor(pool: object): GridResultCache<SummaryRow[]> {
   let cache = caches.get(pool);
-  if (!cache) caches.set(pool, (cache = new GridResultCache<SummaryRow[]>()));
+  // Bounded by estimated heap bytes (a row object is ~140 bytes), not only by entry count.
+  if (!cache) caches.set(pool, (cache = new GridResultCache<SummaryRow[]>(256, undefined, undefined, { weigh: (rows) => 1_024 + rows.length * 160 })));
   return cache;
 }
 
@@ -56,6 +58,20 @@ function maxCells(context: ApiContext): number {
   return context.config.limits.maxGridCells ?? DEFAULT_MAX_GRID_CELLS;
 }
 
+/** Estimated response bytes of one best cell with its catalogue objects. */
+const BEST_CELL_BYTES = 1_024;
+
+/** The operation's signal and budget hook for one grid field (limits/operation.ts). */
+function budget(context: ApiContext, info: GraphQLResolveInfo, dimensions: number) {
+  const perCell = bytesPerCell(info, dimensions);
+  const field = String(info.path.key);
+  return {
+    signal: context.operation.signal,
+    reserve: (cells: number) => context.operation.reserve(field, cells, cells * perCell),
+    aggregateEarly: context.operation.firstHeavyField(),
+  };
+}
+
 function columns(cells: readonly GridCell[]) {
   return {
     n: cells.map((cell) => cell.n),
@@ -76,6 +92,8 @@ function gridPayload(result: GridResult) {
 interface CachedResponse {
   query: GridQuery;
   data: Record<string, unknown>;
+  /** Estimated JSON bytes of `data` (the operation's reserved response bytes). */
+  bytes: number;
 }
 
 /** Grid answers computed while resolving a request, for the response cache to store. */
@@ -88,8 +106,23 @@ const cachedJson = new WeakMap<object, string | null>();
 
 export function gridResponseCacheFor(pool: object): GridResultCache<CachedResponse> {
   let cache = responseCaches.get(pool);
-  if (!cache) responseCaches.set(pool, (cache = new GridResultCache<CachedResponse>()));
+  // The data's objects take ~1.3× its JSON on the heap, and the JSON itself is kept once serialised.
+  if (!cache) responseCaches.set(pool, (cache = new GridResultCache<CachedResponse>(256, undefined, undefined, { weigh: (entry) => 1_024 + entry.bytes * 2.5 })));
   return cache;
+}
+
+/** The response cache's key of a `grid`-only request. */
+function responseKey(requestContext: { source?: string; request: { operationName?: string | null; variables?: Record<string, unknown> }; contextValue: ApiContext }): string {
+  const { request } = requestContext;
+  return JSON.stringify([requestContext.source, request.operationName ?? null, request.variables ?? {}, maxCells(requestContext.contextValue)]);
+}
+
+/**
+ * Whether a cached response may answer this request without execution (admission control lets it
+ * through: one catalogue statement). If the entry proves stale, the grid resolver takes a slot itself.
+ */
+export function hasCachedGridResponse(requestContext: Parameters<typeof responseKey>[0] & { operation?: OperationDefinitionNode }): boolean {
+  return isGridOnly(requestContext.operation) && gridResponseCacheFor(requestContext.contextValue.db.pool).has(responseKey(requestContext));
 }
 
 /** A query whose only root field is `grid`: its whole response is a function of that grid's answer. */
@@ -114,8 +147,7 @@ export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
         async responseForOperation(requestContext) {
           if (!isGridOnly(requestContext.operation)) return null;
           const context = requestContext.contextValue;
-          const { request } = requestContext;
-          key = JSON.stringify([requestContext.source, request.operationName ?? null, request.variables ?? {}, maxCells(context)]);
+          key = responseKey(requestContext);
           const cache = gridResponseCacheFor(context.db.pool);
           const candidate = cache.peek(key);
           if (!candidate) return null;
@@ -145,7 +177,8 @@ export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
           const answers = answered.get(requestContext.contextValue);
           if (answers?.length !== 1 || answers[0]!.token === null) return;
           const data = body.singleResult.data;
-          gridResponseCacheFor(requestContext.contextValue.db.pool).set(key, { key: answers[0]!.token, cacheable: true }, { query: answers[0]!.query, data });
+          const bytes = requestContext.contextValue.operation.reserved.bytes;
+          gridResponseCacheFor(requestContext.contextValue.db.pool).set(key, { key: answers[0]!.token, cacheable: true }, { query: answers[0]!.query, data, bytes });
           cachedJson.set(data, null);
         },
       };
@@ -169,19 +202,21 @@ export function stringifyResult(value: FormattedExecutionResult): string {
 
 export const gridResolvers = {
   Query: {
-    async grid(_parent: unknown, args: { input: RawGridInput }, context: ApiContext) {
+    async grid(_parent: unknown, args: { input: RawGridInput }, context: ApiContext, info: GraphQLResolveInfo) {
       const outage = outageSeen.get(context);
       if (outage) throw outage;
       const query = asBadInput(() => parseGridInput(args.input));
-      const result = await asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxCells(context), cache: gridCacheFor(context.db.pool) }));
+      const result = await context.operation.run(() =>
+        asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxCells(context), cache: gridCacheFor(context.db.pool), ...budget(context, info, query.groupBy.length) })));
       const answers = answered.get(context) ?? [];
       answers.push({ query, token: result.answerToken });
       answered.set(context, answers);
       return gridPayload(result);
     },
-    async compareGrid(_parent: unknown, args: { input: RawCompareInput }, context: ApiContext) {
+    async compareGrid(_parent: unknown, args: { input: RawCompareInput }, context: ApiContext, info: GraphQLResolveInfo) {
       const query = asBadInput(() => parseCompareInput(args.input));
-      const result = await asBadInputAsync(() => queryComparison(context.db.pool, query, { maxCells: maxCells(context) }));
+      const result = await context.operation.run(() =>
+        asBadInputAsync(() => queryComparison(context.db.pool, query, { maxCells: maxCells(context), ...budget(context, info, query.groupBy.length) })));
       return {
         ...result,
         cells: result.cells.map((cell) => ({
@@ -197,9 +232,14 @@ export const gridResolvers = {
         })),
       };
     },
-    async bestCells(_parent: unknown, args: { input: RawBestInput }, context: ApiContext) {
+    async bestCells(_parent: unknown, args: { input: RawBestInput }, context: ApiContext, info: GraphQLResolveInfo) {
       const query = asBadInput(() => parseBestInput(args.input));
-      return queryBestCells(context.db.pool, query);
+      return context.operation.run(async () => {
+        const cells = await queryBestCells(context.db.pool, query, { signal: context.operation.signal });
+        // One row per attribute (group): small, but counted like grid cells, at a generous size each.
+        context.operation.reserve(String(info.path.key), cells.length, cells.length * BEST_CELL_BYTES);
+        return cells;
+      });
     },
   },
   BestCell: {
