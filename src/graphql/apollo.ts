@@ -39,6 +39,10 @@ export async function startApollo(config: Config, log: Logger, schema = createEx
     schema,
     parseOptions: { maxTokens: limits.maxTokens },
     introspection: true,
+    // The process owner stops the server (scripts/serve.ts on SIGINT/SIGTERM, the tests). Apollo's own
+    // handlers would call stop() concurrently, and a second concurrent stop() of Apollo Server 5
+    // never settles (its barrier is resolved only on failure): SIGTERM then hung the API process.
+    stopOnTerminationSignals: false,
     // Stack traces and source paths only when asked for (EXPOSE_ERROR_DETAILS), not merely in development.
     includeStacktraceInErrorResponses: config.exposeErrorDetails ?? false,
     formatError: (formatted, error) => formatError(markTokenLimit(formatted), error),

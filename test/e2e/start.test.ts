@@ -2,11 +2,14 @@
 // (12 concepts, 20 DDIM steps, no GloVe): the API serves while the pipeline runs in its worker
 // thread; a stop during the extraction leaves whole concepts and a FAILED "stopped" run; the next
 // start resumes and completes it; DEMO_PIPELINE=false skips it; a failing pipeline is logged and the
-// API keeps serving.
-import { mkdtempSync, rmSync } from 'node:fs';
+// API keeps serving. And `npm start` itself (scripts/start.ts, the supervisor) with no DATABASE_URL:
+// the API process, SIGKILLed, is restarted and serves again over the same embedded PostgreSQL; a
+// SIGTERM stops the API and then PostgreSQL, leaving no process behind.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, PROJECT_ROOT, type Config } from '../../src/config.ts';
 import type { DemoPipelineSettings } from '../../src/demo/seed.ts';
 import type { LogFields, Logger } from '../../src/log.ts';
 import { startProbeAtlas, type RunningProbeAtlas } from '../../src/start.ts';
@@ -146,3 +149,87 @@ test('a failing demo pipeline is logged with its step and the API keeps serving'
     await app.stop();
   }
 });
+
+/** Whether a process with this id exists (signal 0 checks without signalling). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('npm start supervises: a SIGKILLed API process is restarted and serves; SIGTERM stops it, then PostgreSQL', async () => {
+  const supervisor = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/start.ts')], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env, DATABASE_URL: '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SEED_ON_START: 'false',
+      EMBEDDED_PG_DIR: path.join(root, 'supervised-pg'), EMBEDDED_PG_PORT: '54338',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, any>[] = [];
+  const waiters: { match: (line: Record<string, any>) => boolean; resolve: (line: Record<string, any>) => void }[] = [];
+  let buffered = '';
+  supervisor.stderr.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const text = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      let line: Record<string, any>;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        line = { message: text };
+      }
+      lines.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  });
+  supervisor.stdout.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => supervisor.once('exit', (code, signal) => resolve({ code, signal })));
+  const next = (match: (line: Record<string, any>) => boolean, after = 0) => {
+    const seen = lines.slice(after).find(match);
+    return seen ? Promise.resolve(seen) : new Promise<Record<string, any>>((resolve) => waiters.push({ match, resolve }));
+  };
+  const ask = async (url: string) => (await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: '{ apiLimits { maxDepth } }' }) })).status;
+  let postgresPid = 0;
+  let dataDir = '';
+  try {
+    const postgres = await next((l) => typeof l.postgresPid === 'number');
+    postgresPid = postgres.postgresPid;
+    dataDir = postgres.dataDir;
+    const first = await next((l) => /^API process \d+ serves at /.test(l.message));
+    expect(await ask(first.url)).toBe(200);
+
+    process.kill(first.apiPid, 'SIGKILL');
+    const crashed = await next((l) => /ended unexpectedly/.test(l.message));
+    expect(crashed.message).toMatch(/ended unexpectedly \(signal SIGKILL.*\); restarting it in \d+ ms \(crash 1 of 5 within 60 s\)/);
+    const second = await next((l) => /^API process \d+ serves at /.test(l.message) && l.apiPid !== first.apiPid);
+    expect(alive(postgresPid)).toBe(true); // PostgreSQL belongs to the supervisor: it outlived the crash
+    expect(await ask(second.url)).toBe(200);
+
+    supervisor.kill('SIGTERM');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(lines.some((l) => l.message === 'embedded PostgreSQL stopped')).toBe(true);
+    expect(alive(second.apiPid)).toBe(false);
+    expect(alive(postgresPid)).toBe(false);
+    expect(existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
+    expect(lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([crashed.message]);
+  } finally {
+    if (supervisor.exitCode === null) {
+      supervisor.kill('SIGKILL');
+      await exited;
+    }
+    if (postgresPid && alive(postgresPid)) process.kill(postgresPid, 'SIGKILL');
+    // As root in a private folder the data moved out of `root` (src/db/embedded-placement.ts).
+    if (dataDir && !dataDir.startsWith(root)) rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 120_000);
