@@ -9,4 +9,6 @@ RUN npm ci
 COPY . .
 ENV HOST=0.0.0.0 PORT=4000 NODE_ENV=production
 EXPOSE 4000
-CMD ["npm", "start"]
+# The supervisor directly (what `npm start` runs): `docker stop`'s SIGTERM then reaches it, whereas
+# npm's `sh -c` would die without passing it on, and the API and PostgreSQL would be killed after the grace period.
+CMD ["node", "--import", "tsx", "scripts/start.ts"]
