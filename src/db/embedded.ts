@@ -10,7 +10,10 @@
 //   removed whatever happens, and kept for the next start in a 0600 file inside the data folder;
 // - it listens on 127.0.0.1 only, with no Unix socket;
 // - `detached` starts it in its own process group, so a Ctrl-C in the terminal reaches only its
-//   owner (npm start's supervisor), which stops it last, after the API.
+//   owner (npm start's supervisor), which stops it last, after the API;
+// - a server left running by an owner that died (a SIGKILLed npm start: the detached server lives
+//   on) is stopped before the next start instead of failing it on "postmaster.pid already exists";
+//   one whose owner is still alive is another start's, and is refused with what to do.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,6 +61,60 @@ function spawnOptions(user: ServerUser | undefined, detached = false) {
     stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
     detached,
   };
+}
+
+/** Whether a process exists (EPERM: it does, and belongs to someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A process's command line and parent from /proc (Linux); null where they cannot be read. */
+function describe(pid: number): { command: string; parent: number } | null {
+  try {
+    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return { command, parent };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The server named by the data folder's postmaster.pid, if it still runs: when its owner is gone
+ * (reparented to init or a subreaper that is not Node), it is an orphan of an earlier start and is
+ * stopped (fast shutdown, as its owner would have); when a Node process still owns it, another
+ * start is using the folder and this one is refused. A stale file (no such process) is left to
+ * PostgreSQL, which removes it itself.
+ */
+async function reclaimDataDir(dataDir: string, log: (line: string) => void): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  const server = describe(pid);
+  if (!server || !/postgres/.test(server.command)) return; // the pid was reused by something else
+  const owner = server.parent === 1 ? null : describe(server.parent);
+  if (owner && /\bnode\b|tsx/.test(owner.command)) {
+    throw new EmbeddedPostgresError('START_FAILED', `The data folder ${dataDir} is in use by PostgreSQL (pid ${pid}) of another running start (pid ${server.parent}): stop that one, or set EMBEDDED_PG_DIR and EMBEDDED_PG_PORT to another folder and port.`);
+  }
+  log(`stopping the embedded PostgreSQL (pid ${pid}) that an earlier start left running in ${dataDir} when its owner died`);
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (alive(pid)) {
+    if (Date.now() > deadline) {
+      throw new EmbeddedPostgresError('START_FAILED', `The orphaned PostgreSQL (pid ${pid}) in ${dataDir} did not stop within ${STOP_TIMEOUT_MS / 1000} s: stop it by hand (kill ${pid}).`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** The last lines a process wrote, for error messages. */
@@ -121,6 +178,7 @@ export async function startEmbeddedPostgres(options: {
     ? (existsSync(path.join(dataDir, PASSWORD_FILE)) ? readFileSync(path.join(dataDir, PASSWORD_FILE), 'utf8').trim() : LEGACY_PASSWORD)
     : await initialise(bin('initdb'), dataDir, user, log);
 
+  await reclaimDataDir(dataDir, log);
   const output: string[] = [];
   const child: ChildProcess = spawn(bin('postgres'), ['-D', dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     spawnOptions(user, options.detached));

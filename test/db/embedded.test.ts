@@ -2,7 +2,9 @@
 // private (0700) folder — a clone in `mktemp -d` or under /root — the `postgres` user that runs the
 // server cannot reach the checkout, so the binaries and the data move where it can; a failing
 // initdb is an EmbeddedPostgresError, never an uncaught 'error' event; no password file is left in
-// the system temp folder, and the cluster's own password is random and private to its owner.
+// the system temp folder, and the cluster's own password is random and private to its owner; a
+// server orphaned by a SIGKILLed owner is stopped by the next start rather than blocking it.
+import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,4 +88,47 @@ test('a failing initdb is an EmbeddedPostgresError with its output; no password 
   await expect(start).rejects.toThrow(/initdb failed \(exit 3\)[^]*simulated failure/);
   expect(secrets()).toEqual(before);
   expect(existsSync(dataDir)).toBe(false);
+});
+
+test('a server left running by a start that was SIGKILLed is stopped by the next start, which then serves the same data', async () => {
+  chmodSync(work, 0o755);
+  const dataDir = path.join(work, 'orphan-data');
+  // The owner: a separate Node process that starts the server detached (as npm start's supervisor
+  // does), prints its pid and waits; SIGKILL leaves the server running without an owner.
+  const owner = path.join(work, 'owner.mts');
+  writeFileSync(owner, `import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve('src/db/embedded.ts'))};
+const db = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)}, port: ${PORT}, database: 'probe_atlas', detached: true });
+console.log('READY ' + db.pid);
+setInterval(() => {}, 1000);
+`);
+  const child = spawn(process.execPath, ['--import', 'tsx', owner], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serverPid = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /READY (\d+)/.exec(text);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the owner exited (${code}) before its server was ready: ${text}`)));
+  });
+  const ownerGone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await ownerGone;
+  try {
+    expect(() => process.kill(serverPid, 0)).not.toThrow(); // the orphan still runs
+    const lines: string[] = [];
+    const db = await startEmbeddedPostgres({ dataDir, port: PORT, database: 'probe_atlas', persistent: false, log: (line) => lines.push(line) });
+    try {
+      expect(lines.join('\n')).toContain(`stopping the embedded PostgreSQL (pid ${serverPid}) that an earlier start left running`);
+      expect(db.pid).not.toBe(serverPid);
+      expect(() => process.kill(serverPid, 0)).toThrow();
+      expect((await query(db.url, 'SELECT current_database() AS db'))[0]).toEqual({ db: 'probe_atlas' });
+    } finally {
+      await db.stop();
+    }
+  } finally {
+    try {
+      process.kill(serverPid, 'SIGINT'); // whatever failed, leave no server behind on this port
+    } catch { /* already gone: the expected case */ }
+  }
 });
