@@ -84,7 +84,13 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost');
+    } catch {
+      // A request target the URL parser refuses (`//`, `http://[`): the client's mistake, not ours.
+      return sendError(response, 400, ErrorCode.BAD_REQUEST, `The request target ${JSON.stringify(String(request.url).slice(0, 200))} is not a valid path.`);
+    }
     const cors = decideCors(request.headers.origin, config.corsOrigins, request.headers.host);
     if (cors.kind === 'refused') {
       return sendError(response, 403, ErrorCode.FORBIDDEN, `Origin ${cors.origin} is not allowed (CORS_ORIGINS).`, { Vary: 'Origin' });

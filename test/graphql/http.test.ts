@@ -1,5 +1,10 @@
 // The HTTP surface: CORS, /healthz, error detail (EXPOSE_ERROR_DETAILS only), the offline playground and its assets.
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApolloServer } from '@apollo/server';
+import type { Config } from '../../src/config.ts';
+import type { ApiContext } from '../../src/graphql/context.ts';
+import { createHttpHandler } from '../../src/graphql/http-handler.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { connectDatabase } from '../../src/db/client.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
@@ -35,6 +40,23 @@ function rawGet(origin: string, target: string): Promise<{ status: number; body:
     request.on('error', reject);
     request.end();
   });
+}
+
+/**
+ * The handler's last resort (an unexpected failure while serving) cannot be provoked through the
+ * real server from outside — that would be a bug — so this one request goes to the real handler
+ * over real HTTP with an Apollo stand-in that throws.
+ */
+async function failingHandlerGet(overrides: Partial<Config>): Promise<{ status: number; body: string }> {
+  const apollo = { executeHTTPGraphQLRequest: () => Promise.reject(new Error('an unexpected failure')) } as unknown as ApolloServer<ApiContext>;
+  const config = { ...api.config, ...overrides };
+  const server = createServer(createHttpHandler({ apollo, db, config, log: quiet }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await rawGet(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/graphql?query=%7Bmodels%7Bid%7D%7D');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 describe('CORS', () => {
@@ -106,13 +128,12 @@ describe('errors', () => {
       expect(body.errors![0]!.extensions!.code).toBe('NOT_FOUND');
       expect(body.errors![0]!.extensions!.stacktrace).toBeUndefined();
       expect(JSON.stringify(body)).not.toMatch(/\.ts:\d+|node_modules|\/src\//);
-      // A request target the URL parser refuses reaches the handler's last-resort 500.
-      const failed = await rawGet(dev.origin, '//');
-      expect(failed.status).toBe(500);
-      expect(JSON.parse(failed.body)).toEqual({ errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
     } finally {
       await dev.stop();
     }
+    const failed = await failingHandlerGet({ development: true });
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body)).toEqual({ errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
   });
 
   test('EXPOSE_ERROR_DETAILS=true shows stack traces (and the 500\'s stack)', async () => {
@@ -120,12 +141,18 @@ describe('errors', () => {
     try {
       const { body } = await exposing.graphql(`{ model(id: "999999") { id } }`);
       expect(body.errors![0]!.extensions!.stacktrace.join('\n')).toMatch(/NotFoundError/);
-      const failed = await rawGet(exposing.origin, '//');
-      expect(failed.status).toBe(500);
-      expect(JSON.parse(failed.body).errors[0].message).toMatch(/Invalid URL[\s\S]*http-handler\.ts:\d+/);
     } finally {
       await exposing.stop();
     }
+    const failed = await failingHandlerGet({ exposeErrorDetails: true });
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body).errors[0].message).toMatch(/an unexpected failure[\s\S]*http\.test\.ts:\d+/);
+  });
+
+  test('a request target the URL parser refuses is 400 BAD_REQUEST naming it, not a 500', async () => {
+    const refused = await rawGet(api.origin, '//');
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body).errors[0]).toEqual({ message: 'The request target "//" is not a valid path.', extensions: { code: 'BAD_REQUEST' } });
   });
 
   test('malformed JSON is 400 BAD_REQUEST', async () => {
