@@ -62,3 +62,13 @@ export function exitCodeOf(error: unknown, kinds: readonly ErrorKind[] = ALL_KIN
   if (!isCodedError(error)) return EXIT_CODES.failed;
   return kinds.includes(error.kind) ? EXIT_CODES[error.kind] : EXIT_CODES.failed;
 }
+
+/**
+ * A command-line argument, setting or environment variable that is wrong: the one BAD_ARGUMENT every
+ * CLI and settings parser shares. The message starts with what is at fault ("--folds: …").
+ */
+export class ArgumentError extends CodedError<'BAD_ARGUMENT'> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('BAD_ARGUMENT', 'bad-input', message, options);
+  }
+}
