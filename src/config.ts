@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_REQUEST_LIMITS } from './graphql/limits/defaults.ts';
+import { CodedError } from './errors.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -72,10 +73,10 @@ export interface DatabaseTimeouts {
   queryMs: number | null;
 }
 
-export class ConfigError extends Error {
-  constructor(variable: string, value: string, expected: string) {
-    super(`Environment variable ${variable}=${JSON.stringify(value)} is invalid: expected ${expected}.`);
-    this.name = 'ConfigError';
+/** An environment variable that does not parse: bad input (exit 2, src/errors.ts). */
+export class ConfigError extends CodedError<'INVALID_ENVIRONMENT'> {
+  constructor(readonly variable: string, value: string, expected: string) {
+    super('INVALID_ENVIRONMENT', 'bad-input', `Environment variable ${variable}=${JSON.stringify(value)} is invalid: expected ${expected}.`);
   }
 }
 

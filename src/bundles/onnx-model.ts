@@ -2,6 +2,7 @@
 // Everything that touches the protobuf layout lives here so the rest of the code sees plain values.
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
+import { CodedError } from '../errors.ts';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -31,10 +32,9 @@ export function toNumber(value: unknown): number {
   return Number(value);
 }
 
-export class OnnxDecodeError extends Error {
+export class OnnxDecodeError extends CodedError<'BAD_ONNX'> {
   constructor(readonly file: string, cause: unknown) {
-    super(`${file} is not a valid ONNX model (protobuf decode failed: ${cause instanceof Error ? cause.message : String(cause)}).`);
-    this.name = 'OnnxDecodeError';
+    super('BAD_ONNX', 'bad-input', `${file} is not a valid ONNX model (protobuf decode failed: ${cause instanceof Error ? cause.message : String(cause)}).`, { cause });
   }
 }
 

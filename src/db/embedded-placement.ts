@@ -12,14 +12,14 @@ import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readFil
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { CodedError } from '../errors.ts';
 
 export type EmbeddedPostgresErrorCode = 'UNSUPPORTED_PLATFORM' | 'NO_SERVER_USER' | 'UNREACHABLE' | 'INITDB_FAILED' | 'START_FAILED';
 
 /** Everything that stops the embedded PostgreSQL from starting, with what to do about it. */
-export class EmbeddedPostgresError extends Error {
-  constructor(readonly code: EmbeddedPostgresErrorCode, message: string) {
-    super(message);
-    this.name = 'EmbeddedPostgresError';
+export class EmbeddedPostgresError extends CodedError<EmbeddedPostgresErrorCode> {
+  constructor(code: EmbeddedPostgresErrorCode, message: string, options?: ErrorOptions) {
+    super(code, 'failed', message, options);
   }
 }
 

@@ -1,6 +1,7 @@
 // Validation of grid, comparison and best-cell requests: raw (GraphQL-shaped) input in, typed
 // queries out, or a GridInputError naming the offending argument path (e.g. `input.filter.layerIds`).
 // Pure: the SQL layer and the resolvers both call it.
+import { CodedError } from '../errors.ts';
 
 export const GRID_DIMENSIONS = ['COMPONENT', 'LAYER', 'TIMESTEP', 'POOLING', 'ATTRIBUTE_GROUP', 'ATTRIBUTE'] as const;
 export type GridDimension = (typeof GRID_DIMENSIONS)[number];
@@ -62,10 +63,9 @@ export interface BestQuery {
 }
 
 /** `problem` reads after the argument: "input.groupBy" + "lists LAYER twice; …". */
-export class GridInputError extends Error {
+export class GridInputError extends CodedError<'BAD_GRID_INPUT'> {
   constructor(readonly argument: string, readonly problem: string) {
-    super(`${argument}: ${problem}`);
-    this.name = 'GridInputError';
+    super('BAD_GRID_INPUT', 'bad-input', `${argument}: ${problem}`);
   }
 }
 

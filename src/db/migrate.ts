@@ -3,13 +3,13 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { PROJECT_ROOT } from '../config.ts';
+import { CodedError } from '../errors.ts';
 
 const require = createRequire(import.meta.url);
 
-export class MigrationError extends Error {
+export class MigrationError extends CodedError<'MIGRATION_FAILED'> {
   constructor(readonly output: string, exitCode: number | null) {
-    super(`prisma migrate deploy failed (exit ${exitCode}):\n${output.trim()}`);
-    this.name = 'MigrationError';
+    super('MIGRATION_FAILED', 'failed', `prisma migrate deploy failed (exit ${exitCode}):\n${output.trim()}`);
   }
 }
 

@@ -4,6 +4,7 @@
 // baseline) comes after them, and npm start runs it in the background (src/demo/pipeline/background.ts).
 import type { SeedDatabase, SeedProgress, SeedStep } from './seed-step.ts';
 import { binderNormsStep } from './seed-binder.ts';
+import { CodedError } from '../errors.ts';
 
 export type { SeedDatabase, SeedProgress, SeedStep } from './seed-step.ts';
 export { BINDER_DATASET_NAME, BINDER_FOLDER, binderNormsStep } from './seed-binder.ts';
@@ -17,12 +18,10 @@ export function seedSteps(): readonly SeedStep[] {
   return [...registry];
 }
 
-export class SeedStepError extends Error {
-  readonly code: 'DUPLICATE_SEED_STEP' | 'UNKNOWN_SEED_STEP';
+/** A seed step registered twice, or placed next to one that does not exist: a wrong argument to addSeedStep. */
+export class SeedStepError extends CodedError<'DUPLICATE_SEED_STEP' | 'UNKNOWN_SEED_STEP'> {
   constructor(code: SeedStepError['code'], message: string) {
-    super(message);
-    this.name = 'SeedStepError';
-    this.code = code;
+    super(code, 'bad-input', message);
   }
 }
 

@@ -9,13 +9,27 @@ import { TEXT_POOLINGS, firstNonFinite, guided, meanOverTokens, promptPositions,
 import { DEFAULT_TEMPLATE, renderPrompt } from './prompt.ts';
 import { conceptSeed, gaussian } from './random.ts';
 import { DdimScheduler, ddimConfigFrom } from './scheduler.ts';
+import { CodedError, type ErrorKind } from '../errors.ts';
+import type { NormsErrorCode } from '../norms/errors.ts';
 
-export type ExtractionErrorCode = 'NON_FINITE' | 'EMPTY_CONCEPT' | 'BAD_SETTINGS' | 'RUN_LOCKED' | 'INTERRUPTED';
+/**
+ * EMPTY_CONCEPT is the norms' code (src/norms/errors.ts), defined there once: a concept that leaves
+ * nothing to extract, whether its name is empty in a CSV or it tokenises to nothing in a prompt.
+ * RUN_LOCKED and INTERRUPTED belong to the run lifecycle.
+ */
+export type ExtractionErrorCode = 'NON_FINITE' | Extract<NormsErrorCode, 'EMPTY_CONCEPT'> | 'BAD_SETTINGS' | 'RUN_LOCKED' | 'INTERRUPTED';
 
-export class ExtractionError extends Error {
-  constructor(readonly code: ExtractionErrorCode, message: string) {
-    super(message);
-    this.name = 'ExtractionError';
+const KINDS: Record<ExtractionErrorCode, ErrorKind> = {
+  NON_FINITE: 'failed',
+  EMPTY_CONCEPT: 'bad-input',
+  BAD_SETTINGS: 'bad-input',
+  RUN_LOCKED: 'locked',
+  INTERRUPTED: 'interrupted',
+};
+
+export class ExtractionError extends CodedError<ExtractionErrorCode> {
+  constructor(code: ExtractionErrorCode, message: string, options?: ErrorOptions) {
+    super(code, KINDS[code], message, options);
   }
 }
 

@@ -1,5 +1,6 @@
 // Prompts from a template per concept. `{concept}` is the word; `{a}` is its indefinite article
 // ("a photo of {a} {concept}" → "a photo of an apple"). A literal "a" in a template stays literal.
+import { CodedError } from '../errors.ts';
 
 export const DEFAULT_TEMPLATE = 'a photo of {a} {concept}';
 
@@ -14,10 +15,9 @@ export function indefiniteArticle(word: string): 'a' | 'an' {
   return /^[aeiou]/.test(w) ? 'an' : 'a';
 }
 
-export class TemplateError extends Error {
+export class TemplateError extends CodedError<'BAD_TEMPLATE'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
+    super('BAD_TEMPLATE', 'bad-input', message);
   }
 }
 

@@ -1,5 +1,7 @@
 // Validation problems of a norms folder, as values: one class, one `code` per kind of problem, each
-// naming the file and (where it has one) the line, column, concept and attribute at fault.
+// naming the file and (where it has one) the line, column, concept and attribute at fault. All are bad
+// input (exit 2, src/errors.ts).
+import { CodedError } from '../errors.ts';
 
 export type NormsErrorCode =
   | 'MISSING_FILE'
@@ -46,8 +48,7 @@ export interface NormsErrorLocation {
   attribute?: string;
 }
 
-export class NormsValidationError extends Error {
-  readonly code: NormsErrorCode;
+export class NormsValidationError extends CodedError<NormsErrorCode> {
   readonly file: string;
   readonly line: number | undefined;
   readonly column: number | undefined;
@@ -58,9 +59,7 @@ export class NormsValidationError extends Error {
   readonly detail: string;
 
   constructor(code: NormsErrorCode, location: NormsErrorLocation, detail: string) {
-    super(`${formatLocation(location)}: ${detail} [${code}]`);
-    this.name = 'NormsValidationError';
-    this.code = code;
+    super(code, 'bad-input', `${formatLocation(location)}: ${detail} [${code}]`);
     this.file = location.file;
     this.line = location.line;
     this.column = location.column;
@@ -86,12 +85,11 @@ export function formatLocation(location: NormsErrorLocation): string {
  * Thrown by the convenience entry points when a folder does not validate, and by the import when
  * content does not; carries every problem. `subject` reads "Norms folder data/x" or "Norms dataset \"x\"".
  */
-export class NormsValidationFailure extends Error {
+export class NormsValidationFailure extends CodedError<'INVALID_NORMS'> {
   readonly errors: readonly NormsValidationError[];
 
   constructor(subject: string, errors: readonly NormsValidationError[]) {
-    super(`${subject} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n` + errors.map((e) => `  - ${e.message}`).join('\n'));
-    this.name = 'NormsValidationFailure';
+    super('INVALID_NORMS', 'bad-input', `${subject} is invalid (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n` + errors.map((e) => `  - ${e.message}`).join('\n'));
     this.errors = errors;
   }
 }

@@ -8,6 +8,7 @@ import { normsContentHash } from './content-hash.ts';
 import { NormsValidationFailure } from './errors.ts';
 import { validateNormsContent } from './validate-content.ts';
 import type { NormsDatasetContent } from './types.ts';
+import { CodedError } from '../errors.ts';
 
 export interface NormsImportResult {
   /** `unchanged`: this exact content was already stored under this name; nothing was written. */
@@ -20,11 +21,9 @@ export interface NormsImportResult {
   seconds: number;
 }
 
-export class NormsImportArgumentError extends Error {
-  readonly code = 'INVALID_DATASET_NAME';
+export class NormsImportArgumentError extends CodedError<'INVALID_DATASET_NAME'> {
   constructor(name: string) {
-    super(`Dataset name ${JSON.stringify(name)} is invalid: use 1–200 characters without control characters or "@".`);
-    this.name = 'NormsImportArgumentError';
+    super('INVALID_DATASET_NAME', 'bad-input', `Dataset name ${JSON.stringify(name)} is invalid: use 1–200 characters without control characters or "@".`);
   }
 }
 

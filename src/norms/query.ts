@@ -1,5 +1,6 @@
 // Read helpers for probe time: resolve a dataset reference, pick its concepts by category.
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { CodedError } from '../errors.ts';
 
 export interface ConceptFilter {
   /** Keep only concepts in these categories (concepts without a category are then dropped). */
@@ -40,11 +41,9 @@ export async function selectConcepts(prisma: PrismaClient, datasetId: number, fi
   return rows.map((row) => ({ id: row.concept.id, word: row.concept.word, category: row.category, position: row.position }));
 }
 
-export class DatasetNotFoundError extends Error {
-  readonly code = 'DATASET_NOT_FOUND';
+export class DatasetNotFoundError extends CodedError<'DATASET_NOT_FOUND'> {
   constructor(reference: string) {
-    super(`No norms dataset matches ${JSON.stringify(reference)}: give an id, a name (latest version) or name@version.`);
-    this.name = 'DatasetNotFoundError';
+    super('DATASET_NOT_FOUND', 'not-found', `No norms dataset matches ${JSON.stringify(reference)}: give an id, a name (latest version) or name@version.`);
   }
 }
 

@@ -1,4 +1,5 @@
-// Failures of a probe run as values with codes, so the CLI can map them to exit codes and messages.
+// Failures of a probe run as values with codes; each code's kind sets the CLI's exit code (src/errors.ts).
+import { CodedError, type ErrorKind } from '../errors.ts';
 
 export type ProbeRunErrorCode =
   | 'BAD_ARGUMENT'
@@ -10,9 +11,19 @@ export type ProbeRunErrorCode =
   | 'RUN_LOCKED'
   | 'INTERRUPTED';
 
-export class ProbeRunError extends Error {
-  constructor(readonly code: ProbeRunErrorCode, message: string) {
-    super(message);
-    this.name = 'ProbeRunError';
+const KINDS: Record<ProbeRunErrorCode, ErrorKind> = {
+  BAD_ARGUMENT: 'bad-input',
+  EXTRACTION_RUN_NOT_FOUND: 'not-found',
+  DATASET_NOT_FOUND: 'not-found',
+  EXTRACTION_RUN_NOT_COMPLETED: 'nothing-to-do',
+  NO_CONCEPTS: 'nothing-to-do',
+  NO_CELLS: 'nothing-to-do',
+  RUN_LOCKED: 'locked',
+  INTERRUPTED: 'interrupted',
+};
+
+export class ProbeRunError extends CodedError<ProbeRunErrorCode> {
+  constructor(code: ProbeRunErrorCode, message: string, options?: ErrorOptions) {
+    super(code, KINDS[code], message, options);
   }
 }
