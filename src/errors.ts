@@ -54,13 +54,23 @@ export function isCodedError(error: unknown): error is CodedError {
 }
 
 /**
+ * The finer kinds refine the base exit codes: not found (3) and nothing to do (4) are kinds of bad
+ * input (2), a run locked by another process (5) is a kind of failed run (1). A CLI that documents
+ * only the base codes reports the coarser one.
+ */
+const COARSER: Readonly<Partial<Record<ErrorKind, ErrorKind>>> = { 'not-found': 'bad-input', 'nothing-to-do': 'bad-input', locked: 'failed' };
+
+/**
  * The exit code a CLI ends with for `error`. `kinds` are the kinds this CLI documents an exit code
- * for (all by default); an expected error of any other kind exits 1 ("run failed"), as anything
- * unexpected does.
+ * for (all by default); an expected error of another kind takes its coarser kind's code (COARSER),
+ * and anything else, like anything unexpected, exits 1 ("run failed").
  */
 export function exitCodeOf(error: unknown, kinds: readonly ErrorKind[] = ALL_KINDS): number {
   if (!isCodedError(error)) return EXIT_CODES.failed;
-  return kinds.includes(error.kind) ? EXIT_CODES[error.kind] : EXIT_CODES.failed;
+  for (let kind: ErrorKind | undefined = error.kind; kind; kind = COARSER[kind]) {
+    if (kinds.includes(kind)) return EXIT_CODES[kind];
+  }
+  return EXIT_CODES.failed;
 }
 
 /**

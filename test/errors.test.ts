@@ -1,5 +1,5 @@
 // The coded-error base and the one kind → exit code table every CLI ends through.
-import { CodedError, EXIT_CODES, exitCodeOf, isCodedError, type ErrorKind } from '../src/errors.ts';
+import { ArgumentError, CodedError, EXIT_CODES, exitCodeOf, isCodedError, type ErrorKind } from '../src/errors.ts';
 
 type SampleCode = 'BAD' | 'MISSING' | 'EMPTY' | 'HELD' | 'STOPPED' | 'BROKE';
 const KINDS: Record<SampleCode, ErrorKind> = { BAD: 'bad-input', MISSING: 'not-found', EMPTY: 'nothing-to-do', HELD: 'locked', STOPPED: 'interrupted', BROKE: 'failed' };
@@ -37,9 +37,19 @@ describe('exitCodeOf', () => {
     expect(exitCodeOf(undefined)).toBe(1);
   });
 
-  it('exits 1 for a kind the CLI does not document an exit code for', () => {
-    const locked = new SampleError('HELD', 'run 3 is being written by another process');
-    expect(exitCodeOf(locked, ['bad-input', 'interrupted'])).toBe(1);
-    expect(exitCodeOf(locked, ['locked'])).toBe(5);
+  it('takes the coarser code for a kind the CLI does not document: not found and nothing to do are bad input, locked is a failed run', () => {
+    const base = ['bad-input', 'interrupted'] as const;
+    expect(exitCodeOf(new SampleError('HELD', 'run 3 is being written by another process'), base)).toBe(1);
+    expect(exitCodeOf(new SampleError('MISSING', 'no dataset "x"'), base)).toBe(2);
+    expect(exitCodeOf(new SampleError('EMPTY', 'no cells'), base)).toBe(2);
+    expect(exitCodeOf(new SampleError('STOPPED', 'interrupted'), base)).toBe(130);
+    expect(exitCodeOf(new SampleError('HELD', 'held'), ['locked'])).toBe(5);
+    expect(exitCodeOf(new SampleError('STOPPED', 'interrupted'), [])).toBe(1);
+  });
+
+  it('ArgumentError is the shared BAD_ARGUMENT, bad input', () => {
+    const error = new ArgumentError('--folds: "ten" is not a number.');
+    expect(error).toMatchObject({ code: 'BAD_ARGUMENT', kind: 'bad-input', name: 'ArgumentError' });
+    expect(exitCodeOf(error)).toBe(2);
   });
 });
