@@ -3,58 +3,43 @@
 //   [--latent-size 64] [--guided-pooling] [--no-vae] [--taps taps.json] [--cache-dir dir] [--threads n]
 // Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
 // otherwise. Exit 0 done, 1 run failed (or is being written by another process), 2 bad arguments or
-// bundle, 130 interrupted (SIGINT/SIGTERM: stops after the current concept; re-run to resume).
+// bundle, 130 interrupted (SIGINT/SIGTERM: stops after the current concept; re-run to resume); src/errors.ts.
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { parseCliArguments, runCli } from '../src/cli.ts';
 import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
 import { connectDatabase } from '../src/db/client.ts';
 import { BundleError } from '../src/bundles/errors.ts';
 import { readTapConfig } from '../src/bundles/tap-config.ts';
 import type { TapConfig } from '../src/bundles/taps.ts';
-import { ExtractionError, type ExtractionSettings } from '../src/extraction/pipeline.ts';
-import { TemplateError, validateTemplate } from '../src/extraction/prompt.ts';
+import { ArgumentError } from '../src/errors.ts';
+import type { ExtractionSettings } from '../src/extraction/pipeline.ts';
+import { validateTemplate } from '../src/extraction/prompt.ts';
 import { runExtraction, type RunEvent } from '../src/extraction/run.ts';
 
 const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cuda|cpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
 
-/** Thrown to end with an exit code; main's finally still stops the progress bar and closes the database. */
-class Exit extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
-function fail(message: string, code = 2): never {
-  throw new Exit(code, `extract: ${message}`);
-}
-
 function integer(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) fail(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}.`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ArgumentError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}.`);
   return value;
 }
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    values = parseArgs({
-      options: {
-        bundle: { type: 'string' }, norms: { type: 'string' }, steps: { type: 'string' }, timesteps: { type: 'string' },
-        device: { type: 'string', default: 'cpu' }, concepts: { type: 'string' }, seed: { type: 'string' }, guidance: { type: 'string' },
-        template: { type: 'string' }, 'latent-size': { type: 'string' }, 'guided-pooling': { type: 'boolean', default: false },
-        'no-vae': { type: 'boolean', default: false }, taps: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' },
-        json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    fail(`${(error as Error).message}\n${USAGE}`);
-  }
+  const values = parseCliArguments({
+    options: {
+      bundle: { type: 'string' }, norms: { type: 'string' }, steps: { type: 'string' }, timesteps: { type: 'string' },
+      device: { type: 'string', default: 'cpu' }, concepts: { type: 'string' }, seed: { type: 'string' }, guidance: { type: 'string' },
+      template: { type: 'string' }, 'latent-size': { type: 'string' }, 'guided-pooling': { type: 'boolean', default: false },
+      'no-vae': { type: 'boolean', default: false }, taps: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' },
+      json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    },
+  }, USAGE).values;
   if (values.help) return void console.log(USAGE);
-  if (!values.bundle) fail(`--bundle is required.\n${USAGE}`);
-  if (!values.norms) fail(`--norms is required.\n${USAGE}`);
-  if (values.device !== 'cpu' && values.device !== 'cuda') fail(`--device must be cpu or cuda, got ${JSON.stringify(values.device)}.`);
+  if (!values.bundle) throw new ArgumentError(`--bundle is required.\n${USAGE}`);
+  if (!values.norms) throw new ArgumentError(`--norms is required.\n${USAGE}`);
+  if (values.device !== 'cpu' && values.device !== 'cuda') throw new ArgumentError(`--device must be cpu or cuda, got ${JSON.stringify(values.device)}.`);
   const settings: Partial<ExtractionSettings> = {};
   const steps = integer('steps', values.steps, 1, 1000);
   if (steps !== undefined) settings.steps = steps;
@@ -64,18 +49,14 @@ async function main(): Promise<void> {
   if (latent !== undefined) settings.latentSize = latent;
   if (values.guidance !== undefined) {
     const g = Number(values.guidance);
-    if (!Number.isFinite(g) || g < 0) fail(`--guidance must be a non-negative number, got ${JSON.stringify(values.guidance)}.`);
+    if (!Number.isFinite(g) || g < 0) throw new ArgumentError(`--guidance must be a non-negative number, got ${JSON.stringify(values.guidance)}.`);
     settings.guidanceScale = g;
   }
   if (values.timesteps !== undefined && values.timesteps !== 'all') {
     settings.timesteps = values.timesteps.split(',').map((t) => integer('timesteps', t.trim(), 0, 100_000)!);
   }
   if (values.template !== undefined) {
-    try {
-      validateTemplate(values.template);
-    } catch (error) {
-      fail((error as TemplateError).message);
-    }
+    validateTemplate(values.template);
     settings.template = values.template;
   }
   if (values['guided-pooling']) settings.spatialPoolings = ['spatial_mean', 'guided_spatial_mean'];
@@ -86,11 +67,11 @@ async function main(): Promise<void> {
       taps = readTapConfig(path.resolve(values.taps));
     } catch (error) {
       if (!(error instanceof BundleError)) throw error;
-      fail(`--taps: ${error.message}`);
+      throw new BundleError(error.code, `--taps: ${error.message}`, { cause: error });
     }
   }
   const databaseUrl = loadConfig().databaseUrl;
-  if (!databaseUrl) fail('DATABASE_URL is not set: extraction writes to PostgreSQL, e.g. DATABASE_URL=postgresql://user@localhost:5432/probe_atlas');
+  if (!databaseUrl) throw new ArgumentError('DATABASE_URL is not set: extraction writes to PostgreSQL, e.g. DATABASE_URL=postgresql://user@localhost:5432/probe_atlas');
 
   const json = values.json || !process.stderr.isTTY;
   const progress: { bar: cliProgress.SingleBar | null } = { bar: null };
@@ -138,22 +119,11 @@ async function main(): Promise<void> {
       onEvent,
       signal: stop.signal,
     });
-  } catch (error) {
-    if (error instanceof ExtractionError && error.code === 'INTERRUPTED') fail(error.message, 130);
-    if (error instanceof ExtractionError && (error.code === 'NON_FINITE' || error.code === 'RUN_LOCKED')) fail(error.message, 1);
-    if (error instanceof BundleError || error instanceof ExtractionError) fail(error.message);
-    throw error;
   } finally {
     progress.bar?.stop();
     await db.close();
   }
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof Exit) {
-    console.error(error.message);
-    process.exit(error.code);
-  }
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
-  process.exit(1);
-});
+// A run another process holds is reported as a failed run (1), the code this command documents.
+runCli('extract', main, { kinds: ['bad-input', 'interrupted'] });

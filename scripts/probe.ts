@@ -5,22 +5,18 @@
 // Fits ridge probes for every cell of a COMPLETED extraction run; re-running resumes (docs/metrics.md).
 // Ctrl-C stops after the current cell and marks the run FAILED ("interrupted; re-run to resume").
 // Exit codes: 0 done, 1 run failed, 2 bad argument, 3 not found, 4 nothing to probe (or extraction not
-// completed), 5 run locked by another process, 130 interrupted.
+// completed), 5 run locked by another process, 130 interrupted (the one table, src/errors.ts).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
+import { runCli } from '../src/cli.ts';
 import { connectDatabase } from '../src/db/client.ts';
 import { loadConfig } from '../src/config.ts';
+import { ArgumentError, EXIT_CODES } from '../src/errors.ts';
 import { parseProbeArguments } from '../src/probe-runs/arguments.ts';
-import { ProbeRunError } from '../src/probe-runs/errors.ts';
 import { cellLabel } from '../src/probe-runs/load.ts';
 import { runProbe } from '../src/probe-runs/run.ts';
 import { closeFoldPool } from '../src/probes/ridge.ts';
-
-const EXIT_CODES: Record<string, number> = {
-  BAD_ARGUMENT: 2, EXTRACTION_RUN_NOT_FOUND: 3, DATASET_NOT_FOUND: 3, NO_CONCEPTS: 4, NO_CELLS: 4, EXTRACTION_RUN_NOT_COMPLETED: 4,
-  RUN_LOCKED: 5, INTERRUPTED: 130,
-};
 
 /** The usage is this file's header comment, so the two cannot drift apart. */
 function usage(): string {
@@ -37,14 +33,14 @@ async function main(): Promise<number> {
   }
   const options = parseProbeArguments(argv);
   const databaseUrl = loadConfig().databaseUrl;
-  if (!databaseUrl) throw new ProbeRunError('BAD_ARGUMENT', 'DATABASE_URL is not set: probe runs write to an existing PostgreSQL database.');
+  if (!databaseUrl) throw new ArgumentError('DATABASE_URL is not set: probe runs write to an existing PostgreSQL database.');
   const db = connectDatabase(databaseUrl, { maxConnections: 2 });
   const tty = process.stderr.isTTY;
   // First Ctrl-C (or SIGTERM): finish the current cell, then mark the run FAILED and exit 130.
   // A second one exits at once (the run may then stay RUNNING until the next re-run resumes it).
   const interrupt = new AbortController();
   const onSignal = () => {
-    if (interrupt.signal.aborted) process.exit(130);
+    if (interrupt.signal.aborted) process.exit(EXIT_CODES.interrupted);
     console.error('probe: interrupted; stopping after the current cell (Ctrl-C again to quit at once)');
     interrupt.abort();
   };
@@ -63,7 +59,7 @@ async function main(): Promise<number> {
           done: event.done, total: event.total, seconds: Number(event.seconds.toFixed(3)),
           etaSeconds: event.etaSeconds === null ? null : Math.round(event.etaSeconds), skipped: event.skipped,
           meanPearsonR: event.result ? Number((event.result.attributes.reduce((s, a) => s + (Number.isFinite(a.pearsonR) ? a.pearsonR : 0), 0) / event.result.attributes.length).toFixed(4)) : undefined,
-          profileTwoVsTwo: event.result?.profileTwoVsTwo,
+          conceptTwoVsTwo: event.result?.conceptTwoVsTwo,
         };
         if (bar) bar.update(event.done, { cell: cellLabel(event.cell) });
         else console.log(JSON.stringify(line));
@@ -79,11 +75,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  if (error instanceof ProbeRunError) {
-    console.error(`probe: ${error.code}: ${error.message}`);
-    process.exit(EXIT_CODES[error.code] ?? 1);
-  }
-  console.error(error);
-  process.exit(1);
-});
+runCli('probe', main);

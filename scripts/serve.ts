@@ -3,6 +3,7 @@
 // and tells it the database; run by hand (`npx tsx scripts/serve.ts`) it is the same job without
 // supervision (it then starts the embedded PostgreSQL itself when DATABASE_URL is unset).
 import { startProbeAtlas } from '../src/start.ts';
+import { exitCodeOf } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import type { ChildMessage } from '../src/supervisor/supervise.ts';
 
@@ -27,6 +28,7 @@ try {
   // Supervised: the IPC channel closes when the supervisor is gone (killed): stop rather than linger.
   process.on('disconnect', () => void shutdown('the supervisor is gone'));
 } catch (error) {
+  // A bad environment variable is bad input (2); anything else that stops the start is a failed run (1).
   log.error(error instanceof Error ? error.message : String(error));
-  process.exit(1);
+  process.exit(exitCodeOf(error, ['bad-input']));
 }

@@ -1,7 +1,9 @@
 // npm start: the supervisor (src/supervisor/supervise.ts). It owns the embedded PostgreSQL when no
 // DATABASE_URL is set and runs the API (scripts/serve.ts) as a child process that it restarts
-// when it crashes; Ctrl-C or SIGTERM stops the API, then PostgreSQL.
+// when it crashes; Ctrl-C or SIGTERM stops the API, then PostgreSQL. A bad environment variable is
+// bad input (exit 2, src/errors.ts); the exit codes after that are the supervisor's.
 import { loadConfig } from '../src/config.ts';
+import { exitCodeOf } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import { supervise } from '../src/supervisor/supervise.ts';
 
@@ -11,6 +13,6 @@ try {
   config = loadConfig();
 } catch (error) {
   log.error(error instanceof Error ? error.message : String(error));
-  process.exit(2);
+  process.exit(exitCodeOf(error));
 }
 process.exit(await supervise({ config, log }));
