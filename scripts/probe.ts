@@ -59,7 +59,7 @@ async function main(): Promise<number> {
           done: event.done, total: event.total, seconds: Number(event.seconds.toFixed(3)),
           etaSeconds: event.etaSeconds === null ? null : Math.round(event.etaSeconds), skipped: event.skipped,
           meanPearsonR: event.result ? Number((event.result.attributes.reduce((s, a) => s + (Number.isFinite(a.pearsonR) ? a.pearsonR : 0), 0) / event.result.attributes.length).toFixed(4)) : undefined,
-          profileTwoVsTwo: event.result?.profileTwoVsTwo,
+          conceptTwoVsTwo: event.result?.conceptTwoVsTwo,
         };
         if (bar) bar.update(event.done, { cell: cellLabel(event.cell) });
         else console.log(JSON.stringify(line));

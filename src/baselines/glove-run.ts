@@ -161,7 +161,7 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
   const run = await db.prisma.extractionRun.upsert({
     where: { settingsHash },
     create: {
-      modelId, settingsHash, promptTemplate: '{concept}', seed: 0, scheduler: null, numSteps: 0, guidanceScale: null, device: 'cpu',
+      modelId, settingsHash, promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, guidanceScale: null, device: 'cpu',
       settings: settings as unknown as object, status: 'RUNNING', progressTotal: vectors.length, startedAt: new Date(),
     },
     update: {},

@@ -70,7 +70,7 @@ export interface ProbeCellRow {
   layerId: number;
   timestep: number | null;
   pooling: string;
-  nConcepts: number;
+  conceptCount: number;
   attributeTwoVsTwo: number | null;
   attributeRsa: number | null;
   conceptTwoVsTwo: number | null;
@@ -118,7 +118,7 @@ const PROBE_RUN_CELLS: ChildListSql = {
   from: 'probe_cell pc JOIN layer l ON l.id = pc.layer_id JOIN component co ON co.id = l.component_id',
   parent: 'pc.probe_run_id',
   select: `pc.id AS key, pc.id, pc.probe_run_id AS "probeRunId", pc.layer_id AS "layerId", pc.timestep, pc.pooling,
-    pc.n_concepts AS "nConcepts", pc.attribute_two_vs_two AS "attributeTwoVsTwo", pc.attribute_rsa AS "attributeRsa",
+    pc.concept_count AS "conceptCount", pc.attribute_two_vs_two AS "attributeTwoVsTwo", pc.attribute_rsa AS "attributeRsa",
     pc.concept_two_vs_two AS "conceptTwoVsTwo", pc.timings`,
   orderBy: 'co.position, l.index, pc.timestep NULLS FIRST, pc.pooling, pc.id',
 };
@@ -137,11 +137,11 @@ function strip<Row extends object>(pages: Map<number, ChildPage<Row & { key?: un
   return pages;
 }
 
-export const conceptPagesByDataset = (pool: pg.Pool, datasetIds: readonly number[], window: PageWindow) =>
-  pagesByParent<ConceptRow>(pool, DATASET_CONCEPTS, datasetIds, window).then(strip);
+export const conceptPagesByNormsDataset = (pool: pg.Pool, normsDatasetIds: readonly number[], window: PageWindow) =>
+  pagesByParent<ConceptRow>(pool, DATASET_CONCEPTS, normsDatasetIds, window).then(strip);
 
-export const ratingPagesByConcept = (pool: pg.Pool, conceptIds: readonly number[], window: PageWindow, datasetId: number | null) =>
-  pagesByParent<RatingRow>(pool, CONCEPT_RATINGS, conceptIds, window, [datasetId]).then(strip);
+export const ratingPagesByConcept = (pool: pg.Pool, conceptIds: readonly number[], window: PageWindow, normsDatasetId: number | null) =>
+  pagesByParent<RatingRow>(pool, CONCEPT_RATINGS, conceptIds, window, [normsDatasetId]).then(strip);
 
 export const ratingPagesByAttribute = (pool: pg.Pool, attributeIds: readonly number[], window: PageWindow) =>
   pagesByParent<RatingRow>(pool, ATTRIBUTE_RATINGS, attributeIds, window).then(strip);
@@ -152,6 +152,31 @@ export const cellPagesByProbeRun = (pool: pg.Pool, probeRunIds: readonly number[
 export const scorePagesByCell = (pool: pg.Pool, cellIds: readonly number[], window: PageWindow) =>
   pagesByParent<ProbeScoreRow>(pool, CELL_SCORES, cellIds, window).then(strip);
 
+/** A page of run ids; the runs themselves are loaded by id (Prisma rows, dates as Prisma reads them). */
+export interface RunIdRow {
+  id: number;
+}
+
+const MODEL_EXTRACTION_RUNS: ChildListSql = {
+  from: 'extraction_run er',
+  parent: 'er.model_id',
+  select: 'er.id AS key, er.id',
+  orderBy: 'er.created_at DESC, er.id DESC',
+};
+
+const EXTRACTION_PROBE_RUNS: ChildListSql = {
+  from: 'probe_run pr',
+  parent: 'pr.extraction_run_id',
+  select: 'pr.id AS key, pr.id',
+  orderBy: 'pr.created_at DESC, pr.id DESC',
+};
+
+export const extractionRunPagesByModel = (pool: pg.Pool, modelIds: readonly number[], window: PageWindow) =>
+  pagesByParent<RunIdRow>(pool, MODEL_EXTRACTION_RUNS, modelIds, window).then(strip);
+
+export const probeRunPagesByExtractionRun = (pool: pg.Pool, extractionRunIds: readonly number[], window: PageWindow) =>
+  pagesByParent<RunIdRow>(pool, EXTRACTION_PROBE_RUNS, extractionRunIds, window).then(strip);
+
 /**
  * Longest `concepts(search:)` text, in characters. The substring match is served by a trigram index
  * (concept_word_trgm_idx, pg_trgm), but ILIKE still compares the pattern with each candidate word:
@@ -159,16 +184,16 @@ export const scorePagesByCell = (pool: pg.Pool, cellIds: readonly number[], wind
  */
 export const MAX_CONCEPT_SEARCH_LENGTH = 200;
 
-/** One page of concepts, by word or (with datasetId) in the dataset's order, optionally filtered by a substring. */
+/** One page of concepts, by word or (with normsDatasetId) in the dataset's order, optionally filtered by a substring. */
 export async function listConcepts(
   pool: pg.Pool,
-  filter: { datasetId?: number; search?: string },
+  filter: { normsDatasetId?: number; search?: string },
   window: PageWindow,
 ): Promise<ChildPage<ConceptRow>> {
-  const scoped = filter.datasetId !== undefined;
+  const scoped = filter.normsDatasetId !== undefined;
   const params: unknown[] = [];
   const conditions: string[] = [];
-  if (scoped) conditions.push(`dc.dataset_id = $${params.push(filter.datasetId)}`);
+  if (scoped) conditions.push(`dc.dataset_id = $${params.push(filter.normsDatasetId)}`);
   if (filter.search) conditions.push(`c.word ILIKE $${params.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
   const from = scoped ? 'dataset_concept dc JOIN concept c ON c.id = dc.concept_id' : 'concept c';
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';

@@ -1,13 +1,16 @@
 // Validation of grid, comparison and best-cell requests: raw (GraphQL-shaped) input in, typed
 // queries out, or a GridInputError naming the offending argument path (e.g. `input.filter.layerIds`).
-// Pure: the SQL layer and the resolvers both call it.
+// Pure: the SQL layer and the resolvers both call it. Ids are read by db/ids.ts, as every API argument is.
+import { ComponentKind as PrismaComponentKind } from '../generated/prisma/enums.ts';
+import { idProblem, idValue } from './ids.ts';
 import { CodedError } from '../errors.ts';
 
 export const GRID_DIMENSIONS = ['COMPONENT', 'LAYER', 'TIMESTEP', 'POOLING', 'ATTRIBUTE_GROUP', 'ATTRIBUTE'] as const;
 export type GridDimension = (typeof GRID_DIMENSIONS)[number];
 
-export const COMPONENT_KINDS = ['TEXT_ENCODER', 'TEXT_ENCODER_2', 'UNET', 'VAE_DECODER', 'WORD_EMBEDDING'] as const;
-export type ComponentKind = (typeof COMPONENT_KINDS)[number];
+/** The component kinds, from the Prisma enum (the SDL's `ComponentKind` is checked against it in test/graphql/naming.test.ts). */
+export const COMPONENT_KINDS = Object.values(PrismaComponentKind);
+export type ComponentKind = PrismaComponentKind;
 
 /** Per metric: the probe_score columns (whitelisted identifiers) and the chance level in theory. */
 export const GRID_METRICS = {
@@ -124,11 +127,9 @@ function ids(value: Maybe<readonly (string | number)[]>, argument: string): numb
   const raw = list(value, argument);
   if (!raw) return undefined;
   return [...new Set(raw.map((id, index) => {
-    const text = typeof id === 'number' ? String(id) : id;
-    if (typeof text !== 'string' || !/^[1-9][0-9]{0,9}$/.test(text) || Number(text) > MAX_INT4) {
-      throw new GridInputError(`${argument}[${index}]`, `must be a positive integer id, got ${JSON.stringify(id)}.`);
-    }
-    return Number(text);
+    const parsed = idValue(id);
+    if (parsed === null) throw new GridInputError(`${argument}[${index}]`, idProblem(id));
+    return parsed;
   }))];
 }
 

@@ -187,7 +187,7 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
       promptTemplate: settings.template,
       seed: settings.seed,
       scheduler: 'DDIM',
-      numSteps: settings.steps,
+      stepCount: settings.steps,
       guidanceScale: settings.guidanceScale,
       device: pipeline.device,
       settings: JSON.parse(JSON.stringify({ ...identity, dataset: { id: dataset.id, name: dataset.name, version: dataset.version } })),

@@ -1,5 +1,7 @@
 // Every failure the API reports has one code (mirrored by `enum ErrorCode` in schema/common.graphql)
-// and one error class, so clients branch on `extensions.code` and never parse messages.
+// and one error class, so clients branch on `extensions.code` and never parse messages. The enum also
+// holds the codes Apollo Server itself sends (parse, validation, APQ, operation resolution, bad
+// request): test/graphql/error-codes.test.ts proves the SDL, this enum and what is sent agree.
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 
@@ -12,6 +14,10 @@ export enum ErrorCode {
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   BAD_REQUEST = 'BAD_REQUEST',
+  /** Sent by Apollo Server: an automatic persisted query's hash is unknown (the client resends the text). */
+  PERSISTED_QUERY_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND',
+  /** Sent by Apollo Server: `operationName` names no operation of the document (or several exist and none is named). */
+  OPERATION_RESOLUTION_FAILURE = 'OPERATION_RESOLUTION_FAILURE',
   QUERY_TOO_LARGE = 'QUERY_TOO_LARGE',
   OPERATION_TOO_LARGE = 'OPERATION_TOO_LARGE',
   SERVER_BUSY = 'SERVER_BUSY',

@@ -1,15 +1,12 @@
-// Ids are the database's integer keys, sent as decimal strings (GraphQL `ID`).
+// Ids are the database's integer keys, sent as decimal strings (GraphQL `ID`); src/db/ids.ts says
+// which strings are ids, for these arguments and for the grid filters alike.
+import { idProblem, idValue } from '../db/ids.ts';
 import { BadUserInputError } from './errors.ts';
 
-const MAX_INT4 = 2_147_483_647;
-
-/** Parses an `ID` argument; anything but a positive 32-bit integer is bad input naming `argument`. */
+/** Parses an `ID` argument; anything but a canonical positive 32-bit integer is bad input naming `argument`. */
 export function parseId(value: string | number, argument: string): number {
-  const text = String(value).trim();
-  const id = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(id) || id < 1 || id > MAX_INT4) {
-    throw new BadUserInputError(argument, `must be a positive integer id, got ${JSON.stringify(value)}.`);
-  }
+  const id = idValue(value);
+  if (id === null) throw new BadUserInputError(argument, idProblem(value));
   return id;
 }
 

@@ -18,7 +18,9 @@ import type {
 } from '../generated/prisma/client.ts';
 import {
   cellPagesByProbeRun,
-  conceptPagesByDataset,
+  conceptPagesByNormsDataset,
+  extractionRunPagesByModel,
+  probeRunPagesByExtractionRun,
   ratingPagesByAttribute,
   ratingPagesByConcept,
   scorePagesByCell,
@@ -79,8 +81,8 @@ export function createLoaders(db: Database) {
     model: byKey<number, Model>((ids) => prisma.model.findMany({ where: { id: { in: ids } } }), id),
     component: byKey<number, Component>((ids) => prisma.component.findMany({ where: { id: { in: ids } } }), id),
     layer: byKey<number, Layer>((ids) => prisma.layer.findMany({ where: { id: { in: ids } } }), id),
-    dataset: byKey<number, NormsDataset>((ids) => prisma.normsDataset.findMany({ where: { id: { in: ids } } }), id),
-    group: byKey<number, AttributeGroup>((ids) => prisma.attributeGroup.findMany({ where: { id: { in: ids } } }), id),
+    normsDataset: byKey<number, NormsDataset>((ids) => prisma.normsDataset.findMany({ where: { id: { in: ids } } }), id),
+    attributeGroup: byKey<number, AttributeGroup>((ids) => prisma.attributeGroup.findMany({ where: { id: { in: ids } } }), id),
     attribute: byKey<number, Attribute>((ids) => prisma.attribute.findMany({ where: { id: { in: ids } } }), id),
     concept: byKey<number, Concept>((ids) => prisma.concept.findMany({ where: { id: { in: ids } } }), id),
     conceptByWord: byKey<string, Concept>((words) => prisma.concept.findMany({ where: { word: { in: words } } }), (c) => c.word),
@@ -96,19 +98,19 @@ export function createLoaders(db: Database) {
       (ids) => prisma.layer.findMany({ where: { componentId: { in: ids } }, orderBy: { index: 'asc' } }),
       (row) => row.componentId,
     ),
-    datasetVersionsByName: groupedBy<string, NormsDataset>(
+    normsDatasetVersionsByName: groupedBy<string, NormsDataset>(
       (names) => prisma.normsDataset.findMany({ where: { name: { in: names } }, orderBy: { version: 'asc' } }),
       (row) => row.name,
     ),
-    groupsByDataset: groupedBy<number, AttributeGroup>(
+    attributeGroupsByNormsDataset: groupedBy<number, AttributeGroup>(
       (ids) => prisma.attributeGroup.findMany({ where: { datasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
       (row) => row.datasetId,
     ),
-    attributesByGroup: groupedBy<number, Attribute>(
+    attributesByAttributeGroup: groupedBy<number, Attribute>(
       (ids) => prisma.attribute.findMany({ where: { groupId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
       (row) => row.groupId,
     ),
-    attributesByDataset: groupedBy<number, Attribute>(
+    attributesByNormsDataset: groupedBy<number, Attribute>(
       (ids) => prisma.attribute.findMany({ where: { datasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
       (row) => row.datasetId,
     ),
@@ -119,15 +121,6 @@ export function createLoaders(db: Database) {
           orderBy: [{ dataset: { name: 'asc' } }, { dataset: { version: 'asc' } }],
         }),
       (row) => row.conceptId,
-    ),
-    extractionRunsByModel: groupedBy<number, ExtractionRun>(
-      (ids) => prisma.extractionRun.findMany({ where: { modelId: { in: ids } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
-      (row) => row.modelId,
-    ),
-    probeRunsByExtractionRun: groupedBy<number, ProbeRun>(
-      (ids) =>
-        prisma.probeRun.findMany({ where: { extractionRunId: { in: ids } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
-      (row) => row.extractionRunId,
     ),
     groupScoresByCell: groupedBy<number, ProbeGroupScore>(
       (ids) =>
@@ -142,10 +135,12 @@ export function createLoaders(db: Database) {
       return ids.map((runId) => timesteps.get(runId) ?? []);
     }, options),
 
-    conceptPagesByDataset: pagedBy((ids, window) => conceptPagesByDataset(pool, ids, window)),
-    ratingPagesByConcept: pagedBy<RatingRow, number | null>((ids, window, datasetId) =>
-      ratingPagesByConcept(pool, ids, window, datasetId),
+    conceptPagesByNormsDataset: pagedBy((ids, window) => conceptPagesByNormsDataset(pool, ids, window)),
+    ratingPagesByConcept: pagedBy<RatingRow, number | null>((ids, window, normsDatasetId) =>
+      ratingPagesByConcept(pool, ids, window, normsDatasetId),
     ),
+    extractionRunPagesByModel: pagedBy((ids, window) => extractionRunPagesByModel(pool, ids, window)),
+    probeRunPagesByExtractionRun: pagedBy((ids, window) => probeRunPagesByExtractionRun(pool, ids, window)),
     ratingPagesByAttribute: pagedBy((ids, window) => ratingPagesByAttribute(pool, ids, window)),
     cellPagesByProbeRun: pagedBy((ids, window) => cellPagesByProbeRun(pool, ids, window)),
     scorePagesByCell: pagedBy((ids, window) => scorePagesByCell(pool, ids, window)),

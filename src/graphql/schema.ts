@@ -1,17 +1,10 @@
-// Schema-first: the SDL files in schema/ are the contract; resolvers are attached to the built schema
-// and every resolver must name a type and field the SDL declares (a typo fails at start-up).
+// Schema-first: the SDL files in schema/ are the contract. The executable schema is built by
+// @graphql-tools/schema from them and the resolver map: every resolver must name a type and field
+// the SDL declares (a typo fails at start-up), and enums may map their values to the stored ones.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  buildASTSchema,
-  concatAST,
-  GraphQLObjectType,
-  GraphQLScalarType,
-  parse,
-  type DocumentNode,
-  type GraphQLFieldResolver,
-  type GraphQLSchema,
-} from 'graphql';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { concatAST, parse, type DocumentNode, type GraphQLFieldResolver, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
 import { PROJECT_ROOT } from '../config.ts';
 
 export const SCHEMA_DIR = path.join(PROJECT_ROOT, 'schema');
@@ -34,29 +27,17 @@ export function loadTypeDefs(dir = SCHEMA_DIR): DocumentNode {
 }
 
 type FieldResolvers = Record<string, GraphQLFieldResolver<any, any, any> | undefined>;
-/** Resolver map: object types → field resolvers, scalars → implementations. Enums resolve to their names. */
-export type ResolverMap = Record<string, FieldResolvers | GraphQLScalarType>;
+/** Internal values of an enum's values (e.g. `EOT: 'eot'`): what resolvers return and arguments carry. */
+type EnumValues = Record<string, string>;
+/** A union's or interface's `__resolveType`. */
+type TypeResolver = { __resolveType: (value: any) => string };
+/** Resolver map: object types → field resolvers, scalars → implementations, enums → internal values. */
+export type ResolverMap = Record<string, FieldResolvers | GraphQLScalarType | EnumValues | TypeResolver>;
 
 export function buildExecutableSchema(typeDefs: DocumentNode, resolvers: ResolverMap): GraphQLSchema {
-  const schema = buildASTSchema(typeDefs);
-  for (const [typeName, implementation] of Object.entries(resolvers)) {
-    const type = schema.getType(typeName);
-    if (!type) throw new Error(`Resolvers given for type ${typeName}, which the schema does not declare.`);
-    if (type instanceof GraphQLScalarType) {
-      if (!(implementation instanceof GraphQLScalarType)) throw new Error(`Scalar ${typeName} needs a GraphQLScalarType.`);
-      type.serialize = implementation.serialize;
-      type.parseValue = implementation.parseValue;
-      type.parseLiteral = implementation.parseLiteral;
-    } else if (type instanceof GraphQLObjectType) {
-      const fields = type.getFields();
-      for (const [fieldName, resolve] of Object.entries(implementation as FieldResolvers)) {
-        const field = fields[fieldName];
-        if (!field) throw new Error(`Resolver given for ${typeName}.${fieldName}, which the schema does not declare.`);
-        field.resolve = resolve;
-      }
-    } else {
-      throw new Error(`Type ${typeName} cannot take resolvers.`);
-    }
-  }
-  return schema;
+  return makeExecutableSchema({
+    typeDefs,
+    resolvers: resolvers as Parameters<typeof makeExecutableSchema>[0]['resolvers'],
+    resolverValidationOptions: { requireResolversToMatchSchema: 'error', requireResolversForResolveType: 'error' },
+  });
 }

@@ -19,10 +19,10 @@ export async function writeCell(
 ): Promise<number | null> {
   return inTransaction(pool, async (client) => {
     const inserted = await client.query<{ id: number }>(
-      `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, n_concepts, attribute_two_vs_two, attribute_rsa, concept_two_vs_two, timings)
+      `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, concept_count, attribute_two_vs_two, attribute_rsa, concept_two_vs_two, timings)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
       [probeRunId, cell.layerId, cell.timestep, cell.pooling, result.n, finiteOrNull(result.attributeTwoVsTwo),
-        finiteOrNull(result.attributeRsa), finiteOrNull(result.profileTwoVsTwo), JSON.stringify(timings)],
+        finiteOrNull(result.attributeRsa), finiteOrNull(result.conceptTwoVsTwo), JSON.stringify(timings)],
     );
     const cellId = inserted.rows[0]?.id;
     if (cellId === undefined) return null;

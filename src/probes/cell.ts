@@ -5,7 +5,7 @@
 import { attributePairTwoVsTwo, attributeRsa } from './disentanglement.ts';
 import { bootstrapGroups, type GroupInterval, type GroupMetric } from './bootstrap.ts';
 import { permutationPValue } from './fdr.ts';
-import { pearson, profileTwoVsTwo, rSquared, twoVsTwo } from './metrics.ts';
+import { conceptTwoVsTwo, pearson, rSquared, twoVsTwo } from './metrics.ts';
 import { deriveSeed, seededPermutation } from './random.ts';
 import { ridgeCrossValidate } from './ridge.ts';
 import { typescriptBackend, type MatmulBackend } from './matmul-backend.ts';
@@ -47,8 +47,8 @@ export interface CellResult {
   pairAccuracies: Float64Array;
   attributeTwoVsTwo: number;
   attributeRsa: number;
-  /** Concept-level profile 2-vs-2 (stored as probe_cell.concept_two_vs_two). */
-  profileTwoVsTwo: number;
+  /** Concept-level 2-vs-2 over whole profiles (stored as probe_cell.concept_two_vs_two, API ProbeCell.conceptTwoVsTwo). */
+  conceptTwoVsTwo: number;
   /** Out-of-fold predictions of the real ratings, n × attributes. */
   predictions: Float64Array;
   timings: { fit: number; products: number; decomposition: number; score: number; bootstrap: number; disentanglement: number };
@@ -140,7 +140,7 @@ export async function probeCell(input: CellInput, backend: MatmulBackend = types
     pairAccuracies,
     attributeTwoVsTwo: pairCount > 0 ? pairSum / pairCount : NaN,
     attributeRsa: attributeRsa(predictions, ratings, n, m, m),
-    profileTwoVsTwo: profileTwoVsTwo(predictions, ratings, m, m, cv.folds),
+    conceptTwoVsTwo: conceptTwoVsTwo(predictions, ratings, m, m, cv.folds),
     predictions,
     timings: { fit, products: cv.timings.products, decomposition: cv.timings.decomposition, score, bootstrap, disentanglement: 0 },
   };

@@ -88,11 +88,12 @@ function correlationOfRows(a: Float64Array, aOffset: number, b: Float64Array, bO
 }
 
 /**
- * Profile 2-vs-2 (Mitchell et al. 2008) over pairs of concepts held out together, using the whole
+ * Concept 2-vs-2 (`conceptTwoVsTwo` in code, database and API; Mitchell et al. 2008 call it the profile
+ * 2-vs-2) over pairs of concepts held out together, using the whole
  * attribute profile (the first `attributes` columns) and correlation distance 1 − r: correct when
  * d(p_i, t_i) + d(p_j, t_j) < d(p_i, t_j) + d(p_j, t_i); ties count 0.5.
  */
-export function profileTwoVsTwo(predicted: Float64Array, truth: Float64Array, columns: number, attributes: number, folds: readonly Int32Array[]): number {
+export function conceptTwoVsTwo(predicted: Float64Array, truth: Float64Array, columns: number, attributes: number, folds: readonly Int32Array[]): number {
   let correct = 0, pairs = 0;
   for (const fold of folds) {
     for (let a = 0; a < fold.length; a++) {

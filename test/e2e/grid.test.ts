@@ -2,7 +2,7 @@
 // End to end through the library functions the CLIs use: the tiny test bundle (not Stable
 // Diffusion) built into a temp folder, an extraction of 12 Binder concepts with 3 DDIM steps (real
 // ONNX sessions), a probe run (3 folds, few permutations), then the real API over HTTP serving the
-// grid. Expected n and means are computed here from the stored probe_score rows, not by grid SQL.
+// grid. Expected score counts and means are computed here from the stored probe_score rows, not by grid SQL.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,17 +57,17 @@ test('the stored runs are what the API reports: COMPLETED with progress 1', asyn
   expect(extraction).toMatchObject({ status: 'COMPLETED', conceptsWritten: CONCEPTS });
   expect(probe).toMatchObject({ status: 'COMPLETED', skipped: 0 });
   const response = await api.graphql(`{
-    extractionRuns { id status numSteps timesteps progress { done total fraction } model { kind kindLabel } }
-    probeRuns { id status progress { done total fraction } extractionRun { id } }
+    extractionRuns { nodes { id status stepCount timesteps progress { doneCount plannedCount fraction } model { kind kindLabel } } }
+    probeRuns { nodes { id status progress { doneCount plannedCount fraction } extractionRun { id } } }
   }`);
   expect(response.body.errors).toBeUndefined();
-  expect(response.body.data.extractionRuns).toEqual([{
-    id: String(extraction.runId), status: 'COMPLETED', numSteps: STEPS, timesteps: [...SCHEDULE].sort((a, b) => a - b),
-    progress: { done: CONCEPTS, total: CONCEPTS, fraction: 1 },
+  expect(response.body.data.extractionRuns.nodes).toEqual([{
+    id: String(extraction.runId), status: 'COMPLETED', stepCount: STEPS, timesteps: [...SCHEDULE].sort((a, b) => a - b),
+    progress: { doneCount: CONCEPTS, plannedCount: CONCEPTS, fraction: 1 },
     model: { kind: 'TINY_TEST_NETWORK', kindLabel: expect.stringMatching(/not Stable Diffusion/i) },
   }]);
-  expect(response.body.data.probeRuns).toEqual([{
-    id: String(probe.probeRunId), status: 'COMPLETED', progress: { done: probe.total, total: probe.total, fraction: 1 }, extractionRun: { id: String(extraction.runId) },
+  expect(response.body.data.probeRuns.nodes).toEqual([{
+    id: String(probe.probeRunId), status: 'COMPLETED', progress: { doneCount: probe.total, plannedCount: probe.total, fraction: 1 }, extractionRun: { id: String(extraction.runId) },
   }]);
 });
 
@@ -79,9 +79,9 @@ test('the grid serves text-encoder layers without a timestep and UNet blocks × 
   expect(rows.length).toBeGreaterThan(0);
   const response = await api.graphql(`query Grid($input: GridInput!) {
     grid(input: $input) {
-      size
+      cellCount
       axes { dimension values { index key label id timestep } }
-      cells { coordinates n mean }
+      cells { coordinates scoreCount mean }
     }
   }`, { input: { metric: 'PEARSON_R', groupBy: ['LAYER', 'TIMESTEP'], filter: { probeRunIds: [String(probe.probeRunId)] } } });
   expect(response.body.errors).toBeUndefined();
@@ -89,7 +89,7 @@ test('the grid serves text-encoder layers without a timestep and UNet blocks × 
   const [layerAxis, timestepAxis] = grid.axes;
   expect(layerAxis.dimension).toBe('LAYER');
   expect(timestepAxis.values.map((v: { timestep: number | null }) => v.timestep)).toEqual([null, ...SCHEDULE]);
-  expect(grid.size).toBe(layerAxis.values.length * timestepAxis.values.length);
+  expect(grid.cellCount).toBe(layerAxis.values.length * timestepAxis.values.length);
 
   const layers = await db.prisma.layer.findMany({ where: { component: { model: { runs: { some: { id: extraction.runId } } } } }, include: { component: true } });
   const componentOf = new Map(layers.map((l) => [String(l.id), l.component.name]));
@@ -103,7 +103,7 @@ test('the grid serves text-encoder layers without a timestep and UNet blocks × 
     const layerId = layerAxis.values[l].id as string;
     const timestep = timestepAxis.values[t].timestep as number | null;
     const scores = rows.filter((r) => String(r.layer_id) === layerId && r.timestep === timestep).map((r) => r.pearson_r);
-    expect(cell.n).toBe(scores.length);
+    expect(cell.scoreCount).toBe(scores.length);
     if (scores.length === 0) {
       expect(cell.mean).toBeNull();
       continue;
@@ -115,12 +115,12 @@ test('the grid serves text-encoder layers without a timestep and UNet blocks × 
   }
   // Text-encoder layers only at "no timestep", UNet blocks only at timesteps; every stored score is in the grid.
   expect([...seen].sort()).toEqual(['text_encoder:none', 'unet:timestep']);
-  expect(grid.cells.reduce((sum: number, c: { n: number }) => sum + c.n, 0)).toBe(rows.length);
-  // Text layers pool 3 ways (eot, mean, concept), UNet blocks 1 (spatial_mean): n per cell shows it.
+  expect(grid.cells.reduce((sum: number, c: { scoreCount: number }) => sum + c.scoreCount, 0)).toBe(rows.length);
+  // Text layers pool 3 ways (eot, mean, concept), UNet blocks 1 (spatial_mean): the score count per cell shows it.
   const attributes = 65;
-  const textCell = grid.cells.find((c: { coordinates: number[]; n: number }) => c.coordinates[1] === 0 && c.n > 0);
-  const unetCell = grid.cells.find((c: { coordinates: number[]; n: number }) => c.coordinates[1] === 1 && c.n > 0);
-  expect(textCell.n).toBeLessThanOrEqual(3 * attributes);
-  expect(textCell.n).toBeGreaterThan(2 * attributes);
-  expect(unetCell.n).toBeLessThanOrEqual(attributes);
+  const textCell = grid.cells.find((c: { coordinates: number[]; scoreCount: number }) => c.coordinates[1] === 0 && c.scoreCount > 0);
+  const unetCell = grid.cells.find((c: { coordinates: number[]; scoreCount: number }) => c.coordinates[1] === 1 && c.scoreCount > 0);
+  expect(textCell.scoreCount).toBeLessThanOrEqual(3 * attributes);
+  expect(textCell.scoreCount).toBeGreaterThan(2 * attributes);
+  expect(unetCell.scoreCount).toBeLessThanOrEqual(attributes);
 });

@@ -47,7 +47,7 @@ test('3 concepts × 3 steps store one row per (concept, layer, timestep, pooling
   expect(await count('SELECT count(*) AS n FROM activation_summary WHERE run_id = $1', [report.runId])).toBe(3 * perConcept);
 
   const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: report.runId } });
-  expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 3, progressTotal: 3, numSteps: 3, guidanceScale: 7.5, device: 'cpu', error: null });
+  expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 3, progressTotal: 3, stepCount: 3, guidanceScale: 7.5, device: 'cpu', error: null });
   const timings = run.timings as Record<string, number>;
   expect(timings.unet).toBeGreaterThan(0);
   expect(timings.concepts).toBe(3);

@@ -47,19 +47,19 @@ test('models → components → layers come back nested, each level in its order
   expect(models[0].components).toHaveLength(3);
 });
 
-test('norms datasets → groups → attributes in the dataset order, with the real Binder descriptions', async () => {
+test('norms datasets → attribute groups → attributes in the dataset order, with the real Binder descriptions', async () => {
   const { body } = await api.graphql(`{
-    normsDatasets { id name version citation versions { version } groups { name position dataset { id } attributes { name description position group { name } } } attributes { name } }
+    normsDatasets { id name version citation versions { version } attributeGroups { name position normsDataset { id } attributes { name description position attributeGroup { name } } } attributes { name } }
   }`);
   expect(body.errors).toBeUndefined();
   const [dataset] = body.data.normsDatasets;
   expect(dataset).toMatchObject({ id: String(binder.id), name: 'binder2016', version: 1, versions: [{ version: 1 }] });
-  expect(dataset.groups.map((g: any) => g.name)).toEqual(['Vision', 'Audition', 'Emotion']);
-  const vision = dataset.groups[0];
-  expect(vision.dataset.id).toBe(String(binder.id));
+  expect(dataset.attributeGroups.map((g: any) => g.name)).toEqual(['Vision', 'Audition', 'Emotion']);
+  const vision = dataset.attributeGroups[0];
+  expect(vision.normsDataset.id).toBe(String(binder.id));
   expect(vision.attributes.slice(0, 3).map((a: any) => a.name)).toEqual(['Vision', 'Bright', 'Dark']);
   expect(vision.attributes[1].description).toBe('visually light or bright');
-  expect(vision.attributes.every((a: any) => a.group.name === 'Vision')).toBe(true);
+  expect(vision.attributes.every((a: any) => a.attributeGroup.name === 'Vision')).toBe(true);
   expect(dataset.attributes.map((a: any) => a.name)).toEqual(binder.attributes.map((a) => a.name));
 });
 
@@ -85,7 +85,7 @@ test('a concept by word or id carries its memberships and its ratings in attribu
   const concept = binder.concepts[1]!;
   const { body } = await api.graphql(
     `query($word: String, $id: ID) {
-      byWord: concept(word: $word) { id word memberships { category position dataset { name } } ratings(first: 5) { totalCount nodes { value attribute { name } concept { word } } } }
+      byWord: concept(word: $word) { id word memberships { category position normsDataset { name } } ratings(first: 5) { totalCount nodes { value attribute { name } concept { word } } } }
       byId: concept(id: $id) { word }
     }`,
     { word: concept.word, id: String(concept.id) },
@@ -93,7 +93,7 @@ test('a concept by word or id carries its memberships and its ratings in attribu
   expect(body.errors).toBeUndefined();
   expect(body.data.byId.word).toBe(concept.word);
   const byWord = body.data.byWord;
-  expect(byWord.memberships).toEqual([{ category: concept.category, position: 1, dataset: { name: 'binder2016' } }]);
+  expect(byWord.memberships).toEqual([{ category: concept.category, position: 1, normsDataset: { name: 'binder2016' } }]);
   expect(byWord.ratings.totalCount).toBe(binder.attributes.length);
   expect(byWord.ratings.nodes.map((r: any) => r.attribute.name)).toEqual(binder.attributes.slice(0, 5).map((a) => a.name));
   for (const rating of byWord.ratings.nodes) {
@@ -104,7 +104,7 @@ test('a concept by word or id carries its memberships and its ratings in attribu
 
 test('an attribute lists its ratings by concept word', async () => {
   const bright = binder.attributes.find((a) => a.name === 'Bright')!;
-  const { body } = await api.graphql(`query($id: ID!) { attribute(id: $id) { name dataset { name } ratings { totalCount nodes { value concept { word } } } } }`, {
+  const { body } = await api.graphql(`query($id: ID!) { attribute(id: $id) { name normsDataset { name } ratings { totalCount nodes { value concept { word } } } } }`, {
     id: String(bright.id),
   });
   const words = binder.concepts.map((c) => c.word).sort();

@@ -20,8 +20,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const CONCEPTS = `query($first: Int, $after: String, $datasetId: ID, $search: String) {
-  concepts(first: $first, after: $after, datasetId: $datasetId, search: $search) {
+const CONCEPTS = `query($first: Int, $after: String, $normsDatasetId: ID, $search: String) {
+  concepts(first: $first, after: $after, normsDatasetId: $normsDatasetId, search: $search) {
     totalCount
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor category node { word } }
@@ -58,7 +58,7 @@ test('cursors are opaque strings, not offsets', async () => {
 });
 
 test('scoped to a dataset: its order (file order), its categories on the edges, its count', async () => {
-  const { body } = await api.graphql(CONCEPTS, { first: MAX_PAGE, datasetId: String(binder.id) });
+  const { body } = await api.graphql(CONCEPTS, { first: MAX_PAGE, normsDatasetId: String(binder.id) });
   const connection = body.data.concepts;
   expect(connection.totalCount).toBe(12);
   expect(connection.edges.map((e: any) => e.node.word)).toEqual(binder.concepts.slice(0, MAX_PAGE).map((c) => c.word));
@@ -100,7 +100,10 @@ test.each([
   [{ after: 'not-a-cursor!' }, 'after', /not a cursor/],
   [{ after: Buffer.from('o1:x').toString('base64url') }, 'after', /not a cursor/],
   [{ after: '' }, 'after', /not a cursor/],
-  [{ datasetId: 'x' }, 'datasetId', /positive integer/],
+  [{ normsDatasetId: 'x' }, 'normsDatasetId', /positive integer/],
+  // One spelling per id, as the grid filters read them: "007" is not the id 7.
+  [{ normsDatasetId: '007' }, 'normsDatasetId', /leading zeros/],
+  [{ normsDatasetId: ' 7' }, 'normsDatasetId', /leading zeros/],
 ])('bad connection arguments %j are BAD_USER_INPUT naming %s', async (variables, argument, message) => {
   const { status, body } = await api.graphql(CONCEPTS, variables);
   expect(status).toBe(200);
@@ -112,17 +115,17 @@ test.each([
 
 test('nested connections page per parent: dataset concepts, concept ratings scoped to a dataset, attribute ratings', async () => {
   const { body } = await api.graphql(
-    `query($datasetId: ID!) {
-      normsDataset(id: $datasetId) {
+    `query($normsDatasetId: ID!) {
+      normsDataset(id: $normsDatasetId) {
         concepts(first: 2) {
           totalCount
           pageInfo { hasNextPage endCursor }
-          edges { category node { word ratings(first: 3, datasetId: $datasetId) { totalCount pageInfo { hasNextPage } nodes { attribute { name } } } } }
+          edges { category node { word ratings(first: 3, normsDatasetId: $normsDatasetId) { totalCount pageInfo { hasNextPage } nodes { attribute { name } } } } }
         }
-        groups { attributes { name ratings(first: 4) { totalCount nodes { concept { word } } } } }
+        attributeGroups { attributes { name ratings(first: 4) { totalCount nodes { concept { word } } } } }
       }
     }`,
-    { datasetId: String(binder.id) },
+    { normsDatasetId: String(binder.id) },
   );
   expect(body.errors).toBeUndefined();
   const concepts = body.data.normsDataset.concepts;
@@ -137,7 +140,7 @@ test('nested connections page per parent: dataset concepts, concept ratings scop
     after: concepts.pageInfo.endCursor,
   });
   expect(next.body.data.normsDataset.concepts.edges.map((e: any) => e.node.word)).toEqual(binder.concepts.slice(2, 4).map((c) => c.word));
-  for (const group of body.data.normsDataset.groups) {
+  for (const group of body.data.normsDataset.attributeGroups) {
     for (const attribute of group.attributes) {
       expect(attribute.ratings.totalCount).toBe(12);
       expect(attribute.ratings.nodes).toHaveLength(4);

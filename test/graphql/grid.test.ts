@@ -37,12 +37,12 @@ afterAll(async () => {
 
 const HEATMAP = `query Heatmap($input: GridInput!) {
   grid(input: $input) {
-    metric size
+    metric cellCount
     axes { dimension values { index key label id timestep } }
-    cells { index coordinates n mean sd ciLow ciHigh nullMean }
-    columns { n mean sd ciLow ciHigh }
-    overall { n mean }
-    chance { theoretical measured measuredN }
+    cells { index coordinates scoreCount mean sd ciLow ciHigh nullMean }
+    columns { scoreCount mean sd ciLow ciHigh }
+    overall { scoreCount mean }
+    chance { theoretical measured measuredScoreCount }
   }
 }`;
 
@@ -73,7 +73,7 @@ test('the Vision layer × timestep heatmap of the UNet: one request, dense cells
   expect(statements.filter((text) => /FROM probe_score/.test(text))).toHaveLength(1);
   expect(statements).toHaveLength(2);
 
-  expect(grid.size).toBe(6);
+  expect(grid.cellCount).toBe(6);
   expect(grid.axes[0].values.map((v: { id: string }) => v.id)).toEqual(fx.unetLayers.map(String));
   expect(grid.axes[1].values).toEqual([
     { index: 0, key: '801', label: '801', id: null, timestep: 801 },
@@ -83,18 +83,18 @@ test('the Vision layer × timestep heatmap of the UNet: one request, dense cells
   for (const cell of grid.cells) {
     const [layer, timestep] = cell.coordinates;
     const scores = vision.filter((s) => s.layerIndex === layer && s.timestep === [801, 401][timestep]);
-    expect(cell.n).toBe(scores.length);
+    expect(cell.scoreCount).toBe(scores.length);
     expectNumbers(cell, tInterval(scores.map((s) => s.pearsonR)));
     const controls = scores.map((s) => s.nullPearsonR).filter((v): v is number => v !== null);
     expectNumbers(cell, { nullMean: controls.length ? summarize(controls).mean : null });
   }
-  expect(grid.cells[5]).toMatchObject({ n: 0, mean: null, sd: null, ciLow: null, ciHigh: null });
-  expect(grid.columns.n).toEqual(grid.cells.map((c: { n: number }) => c.n));
+  expect(grid.cells[5]).toMatchObject({ scoreCount: 0, mean: null, sd: null, ciLow: null, ciHigh: null });
+  expect(grid.columns.scoreCount).toEqual(grid.cells.map((c: { scoreCount: number }) => c.scoreCount));
   expect(grid.columns.ciHigh).toEqual(grid.cells.map((c: { ciHigh: number | null }) => c.ciHigh));
-  expect(grid.overall.n).toBe(vision.length);
+  expect(grid.overall.scoreCount).toBe(vision.length);
   const controls = vision.map((s) => s.nullPearsonR).filter((v): v is number => v !== null);
   expect(grid.chance.theoretical).toBe(0);
-  expect(grid.chance.measuredN).toBe(controls.length);
+  expect(grid.chance.measuredScoreCount).toBe(controls.length);
   expect(grid.chance.measured).toBeCloseTo(summarize(controls).mean!, 10);
 });
 
@@ -113,9 +113,9 @@ test('no timestep is a real axis value over HTTP (key "none", label "—", times
 test('compareGrid: the text encoder last layer minus each UNet block at each timestep, per group', async () => {
   const response = await api.graphql(`query Compare($input: CompareInput!) {
     compareGrid(input: $input) {
-      size
+      cellCount
       axes { dimension values { key } }
-      cells { coordinates leftMean rightMean difference nLeft nRight ciLow ciHigh }
+      cells { coordinates leftMean rightMean difference leftScoreCount rightScoreCount ciLow ciHigh }
     }
   }`, {
     input: {
@@ -127,14 +127,14 @@ test('compareGrid: the text encoder last layer minus each UNet block at each tim
   });
   expect(response.body.errors).toBeUndefined();
   const comparison = response.body.data.compareGrid;
-  expect(comparison.size).toBe(3 * 3 * 2);
+  expect(comparison.cellCount).toBe(3 * 3 * 2);
   const main = fx.scores.filter((s) => s.probeRunId === fx.probeRunId);
   for (const cell of comparison.cells) {
     const [g, l, t] = cell.coordinates;
     const group = fx.groups[g]!;
     const left = main.filter((s) => s.layerId === fx.textEncoderLayers[1] && s.groupId === group.id).map((s) => s.pearsonR);
     const right = main.filter((s) => s.layerId === fx.unetLayers[l] && s.timestep === [801, 401][t] && s.groupId === group.id).map((s) => s.pearsonR);
-    expect([cell.nLeft, cell.nRight]).toEqual([left.length, right.length]);
+    expect([cell.leftScoreCount, cell.rightScoreCount]).toEqual([left.length, right.length]);
     const l0 = summarize(left);
     const r0 = summarize(right);
     expectNumbers(cell, { leftMean: l0.mean, rightMean: r0.mean, difference: r0.n ? l0.mean! - r0.mean! : null });
@@ -150,7 +150,7 @@ test('compareGrid: the text encoder last layer minus each UNet block at each tim
 test('bestCells: per attribute group, the best cell with its catalogue entities', async () => {
   const response = await api.graphql(`query Best($input: BestCellsInput!) {
     bestCells(input: $input) {
-      attributeGroup { name } attribute { name } component { name kind } layer { id index } timestep mean n
+      attributeGroup { name } attribute { name } component { name kind } layer { id index } timestep mean scoreCount
     }
   }`, { input: { metric: 'R2', filter: { probeRunIds: [fx.probeRunId] } } });
   expect(response.body.errors).toBeUndefined();
@@ -165,14 +165,14 @@ test('bestCells: per attribute group, the best cell with its catalogue entities'
     expect(best[i].timestep).toBe(top.scores[0]!.timestep);
     expect(best[i].component.kind).toBe(top.scores[0]!.componentKind);
     expect(best[i].attribute).toBeNull();
-    expect(best[i].n).toBe(top.scores.length);
+    expect(best[i].scoreCount).toBe(top.scores.length);
     expect(best[i].mean).toBeCloseTo(top.mean, 10);
   }
 });
 
 describe('bad input is BAD_USER_INPUT naming the argument', () => {
-  const GRID = 'query G($input: GridInput!) { grid(input: $input) { size } }';
-  const COMPARE = 'query C($input: CompareInput!) { compareGrid(input: $input) { size } }';
+  const GRID = 'query G($input: GridInput!) { grid(input: $input) { cellCount } }';
+  const COMPARE = 'query C($input: CompareInput!) { compareGrid(input: $input) { cellCount } }';
   test.each<[string, string, Record<string, unknown>, string]>([
     ['a non-integer layer id', GRID, { groupBy: ['LAYER'], filter: { layerIds: ['12', 'twelve'] } }, 'input.filter.layerIds[1]'],
     ['a negative component id', GRID, { groupBy: ['LAYER'], filter: { componentIds: ['-3'] } }, 'input.filter.componentIds[0]'],
@@ -208,7 +208,7 @@ describe('bad input is BAD_USER_INPUT naming the argument', () => {
       expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'input.groupBy' });
       expect(refused.body.errors![0]!.message).toMatch(/45/); // 5 layers × 3 timesteps × 3 groups
       const allowed = await small.graphql(GRID, { input: { groupBy: ['LAYER', 'TIMESTEP'] } });
-      expect(allowed.body.data.grid.size).toBe(15);
+      expect(allowed.body.data.grid.cellCount).toBe(15);
     } finally {
       await small.stop();
     }
@@ -282,7 +282,7 @@ describe('the grid response cache (completed runs only)', () => {
       await complete(new Date('2026-01-03T00:00:00Z'));
       const after = await request();
       expect(ranAggregation(after.statements)).toBe(true);
-      expect(after.grid.overall.mean - before.grid.overall.mean).toBeCloseTo(1 / before.grid.overall.n, 10);
+      expect(after.grid.overall.mean - before.grid.overall.mean).toBeCloseTo(1 / before.grid.overall.scoreCount, 10);
     } finally {
       await shiftOneScore(-1);
     }
@@ -296,7 +296,7 @@ describe('the grid response cache (completed runs only)', () => {
     try {
       const during = await request();
       expect(ranAggregation(during.statements)).toBe(true);
-      expect(during.grid.overall.mean - before.grid.overall.mean).toBeCloseTo(2 / before.grid.overall.n, 10);
+      expect(during.grid.overall.mean - before.grid.overall.mean).toBeCloseTo(2 / before.grid.overall.scoreCount, 10);
       const again = await request(); // still RUNNING: computed again, not cached
       expect(ranAggregation(again.statements)).toBe(true);
     } finally {
@@ -320,13 +320,13 @@ describe('the grid response cache (completed runs only)', () => {
 
   test('a query with another root field besides grid is not cached', async () => {
     await complete(new Date('2026-01-06T00:00:00Z'));
-    const query = `query Two($input: GridInput!) { grid(input: $input) { size } again: grid(input: $input) { size } }`;
+    const query = `query Two($input: GridInput!) { grid(input: $input) { cellCount } again: grid(input: $input) { cellCount } }`;
     for (let i = 0; i < 2; i++) {
       statements.length = 0;
       recording = true;
       const response = await api.graphql(query, { input: input() });
       recording = false;
-      expect(response.body.data.grid.size).toBe(6);
+      expect(response.body.data.grid.cellCount).toBe(6);
       // Two grid fields: each reads the axes; with the run completed, the rows come from the row cache.
       expect(statements.length).toBeGreaterThanOrEqual(2);
     }

@@ -28,13 +28,13 @@ const aliases = (count: number, selection: string) =>
   `query Many($input: GridInput!) { ${Array.from({ length: count }, (_, i) => `g${i}: grid(input: $input) { ${selection} }`).join(' ')} }`;
 
 test('the large grid is what the attack used: 10,725 dense cells', async () => {
-  const { status, body } = await api.graphql(`query($input: GridInput!) { grid(input: $input) { size } }`, { input: grid.input });
+  const { status, body } = await api.graphql(`query($input: GridInput!) { grid(input: $input) { cellCount } }`, { input: grid.input });
   expect(status).toBe(200);
-  expect(body.data.grid.size).toBe(LARGE_GRID_CELLS);
+  expect(body.data.grid.cellCount).toBe(LARGE_GRID_CELLS);
 });
 
 test('50 aliases of a 10,725-cell grid are refused as a whole: OPERATION_TOO_LARGE naming GRAPHQL_MAX_OPERATION_CELLS', async () => {
-  const { status, body } = await api.graphql(aliases(50, 'size cells { n }'), { input: grid.input });
+  const { status, body } = await api.graphql(aliases(50, 'cellCount cells { scoreCount }'), { input: grid.input });
   expect(status).toBe(400);
   expect(body.data ?? null).toBeNull();
   expect(body.errors).toHaveLength(1);
@@ -44,27 +44,27 @@ test('50 aliases of a 10,725-cell grid are refused as a whole: OPERATION_TOO_LAR
 });
 
 test('aliases hidden in fragments count the same', async () => {
-  const fragment = Array.from({ length: 25 }, (_, i) => `f${i}: grid(input: $input) { size }`).join(' ');
-  const { status, body } = await api.graphql(`query($input: GridInput!) { ...G ... on Query { x: grid(input: $input) { size } } } fragment G on Query { ${fragment} }`, { input: grid.input });
+  const fragment = Array.from({ length: 25 }, (_, i) => `f${i}: grid(input: $input) { cellCount }`).join(' ');
+  const { status, body } = await api.graphql(`query($input: GridInput!) { ...G ... on Query { x: grid(input: $input) { cellCount } } } fragment G on Query { ${fragment} }`, { input: grid.input });
   expect(status).toBe(400);
   expect(body.errors![0]!.extensions).toMatchObject({ code: 'OPERATION_TOO_LARGE', limit: 'GRAPHQL_MAX_OPERATION_CELLS' });
 });
 
 test('within the budget, several grids of one operation are answered', async () => {
-  const { status, body } = await api.graphql(aliases(2, 'size cells { n }'), { input: grid.input });
+  const { status, body } = await api.graphql(aliases(2, 'cellCount cells { scoreCount }'), { input: grid.input });
   expect(status).toBe(200);
   expect(body.errors).toBeUndefined();
   expect(body.data.g0.cells).toHaveLength(LARGE_GRID_CELLS);
-  expect(body.data.g1.size).toBe(LARGE_GRID_CELLS);
+  expect(body.data.g1.cellCount).toBe(LARGE_GRID_CELLS);
 });
 
 test('an estimated response over GRAPHQL_MAX_RESPONSE_BYTES is OPERATION_TOO_LARGE naming that limit', async () => {
-  const wide = 'cells { index coordinates n mean sd ciLow ciHigh nullMean }';
+  const wide = 'cells { index coordinates scoreCount mean sd ciLow ciHigh nullMean }';
   const { status, body } = await small.graphql(aliases(1, wide), { input: grid.input });
   expect(status).toBe(400);
   expect(body.errors![0]!.extensions).toMatchObject({ code: 'OPERATION_TOO_LARGE', limit: 'GRAPHQL_MAX_RESPONSE_BYTES', max: 1_000_000 });
   // The same grid with a narrow selection fits.
-  const narrow = await small.graphql(aliases(1, 'cells { n }'), { input: grid.input });
+  const narrow = await small.graphql(aliases(1, 'cells { scoreCount }'), { input: grid.input });
   expect(narrow.status).toBe(200);
   expect(narrow.body.data.g0.cells).toHaveLength(LARGE_GRID_CELLS);
 });

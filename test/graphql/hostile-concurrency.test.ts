@@ -18,7 +18,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const GRID_QUERY = `query Grid($input: GridInput!) { grid(input: $input) { size cells { n mean } } }`;
+const GRID_QUERY = `query Grid($input: GridInput!) { grid(input: $input) { cellCount cells { scoreCount mean } } }`;
 
 /** POSTs a grid request; `signal` lets the test hang up mid-request. */
 function postGrid(api: TestApi, signal: AbortSignal): Promise<Response> {
@@ -65,7 +65,7 @@ describe('a burst of 100 concurrent large grids', () => {
       expect(answered).toHaveLength(6);
       for (const { body } of answered) {
         expect(body.errors).toBeUndefined();
-        expect(body.data.grid.size).toBe(LARGE_GRID_CELLS);
+        expect(body.data.grid.cellCount).toBe(LARGE_GRID_CELLS);
       }
       expect((await fetch(`${api.origin}/healthz`)).status).toBe(200);
     } finally {
@@ -111,7 +111,7 @@ describe('a client that disconnects mid-grid', () => {
       await lock.release();
       const answer = await next!;
       expect(answer.status).toBe(200);
-      expect(((await answer.json()) as any).data.grid.size).toBe(LARGE_GRID_CELLS);
+      expect(((await answer.json()) as any).data.grid.cellCount).toBe(LARGE_GRID_CELLS);
     } finally {
       await lock.release();
     }

@@ -20,7 +20,7 @@ export async function insertLargeGrid(db: TestDatabase): Promise<LargeGrid> {
   const dataset = await seedBinder(db.prisma, { concepts: 2 });
   const model = await seedModel(db.prisma, { name: 'hostile-grid-model', components: 3, layers: 55 });
   const extraction = await db.prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'hostile-extraction', promptTemplate: 'a photo of a {concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {} },
+    data: { modelId: model.id, settingsHash: 'hostile-extraction', promptTemplate: 'a photo of a {concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {} },
   });
   const probe = await db.prisma.probeRun.create({
     data: { extractionRunId: extraction.id, datasetId: dataset.id, settingsHash: 'hostile-probe', method: 'ridge', settings: {}, cvScheme: 'test', status: 'RUNNING' },
@@ -28,7 +28,7 @@ export async function insertLargeGrid(db: TestDatabase): Promise<LargeGrid> {
   const layerIds = model.components.flatMap((component) => component.layers.map((layer) => layer.id));
   await db.pool.query(
     `WITH cells AS (
-       INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, n_concepts)
+       INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, concept_count)
        SELECT $1, layer_id, NULL, 'mean', 2 FROM unnest($2::int[]) AS l(layer_id) RETURNING id)
      INSERT INTO probe_score (cell_id, attribute_id, pearson_r, r2, two_vs_two, alpha)
      SELECT cells.id, a.id, 0.5, 0.25, 0.7, 1 FROM cells CROSS JOIN unnest($3::int[]) AS a(id)`,

@@ -106,7 +106,7 @@ test('variables that do not coerce are BAD_USER_INPUT with HTTP 400, not a cost 
   expect(wrongType.status).toBe(400);
   expect(wrongType.body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
   expect(wrongType.body.errors![0]!.message).toMatch(/\$n/);
-  const wrongEnum = await api.graphql(`query($s: RunStatus) { extractionRuns(status: $s) { id } }`, { s: 'DONE' });
+  const wrongEnum = await api.graphql(`query($s: RunStatus) { extractionRuns(status: $s) { totalCount } }`, { s: 'DONE' });
   expect(wrongEnum.status).toBe(400);
   expect(wrongEnum.body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
   expect(wrongEnum.body.errors![0]!.message).toMatch(/DONE/);

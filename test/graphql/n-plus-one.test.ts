@@ -26,13 +26,13 @@ afterAll(async () => {
 /** One model's runs: an extraction, and a probe run with one cell per layer scoring every attribute. */
 async function seedRuns(model: SeededModel, dataset: SeededDataset, tag: string) {
   const run = await db.prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: `x-${tag}`, promptTemplate: '{concept}', seed: 0, numSteps: 0, device: 'cpu', settings: {} },
+    data: { modelId: model.id, settingsHash: `x-${tag}`, promptTemplate: '{concept}', seed: 0, stepCount: 0, device: 'cpu', settings: {} },
   });
   const probe = await db.prisma.probeRun.create({
     data: { extractionRunId: run.id, datasetId: dataset.id, settingsHash: `p-${tag}`, method: 'ridge', settings: {}, cvScheme: 'test' },
   });
   const cells = await db.prisma.probeCell.createManyAndReturn({
-    data: model.components.flatMap((c) => c.layers).map((layer) => ({ probeRunId: probe.id, layerId: layer.id, timestep: null, pooling: 'mean', nConcepts: 1 })),
+    data: model.components.flatMap((c) => c.layers).map((layer) => ({ probeRunId: probe.id, layerId: layer.id, timestep: null, pooling: 'mean', conceptCount: 1 })),
   });
   await db.prisma.probeScore.createMany({
     data: cells.flatMap((cell) => dataset.attributes.map((a) => ({ cellId: cell.id, attributeId: a.id, pearsonR: 0, r2: 0, twoVsTwo: 0.5, alpha: 1 }))),
@@ -55,18 +55,18 @@ const CATALOGUE = `{
   models {
     name kindLabel
     components { name layers { name component { name } } }
-    extractionRuns {
+    extractionRuns(first: 10) { nodes {
       timesteps model { name }
-      probeRuns {
-        cvScheme dataset { name }
-        cells(first: 50) { totalCount nodes { layer { name } groupScores { group { name } } scores(first: 10) { nodes { pearsonR attribute { name group { name } } } } } }
-      }
-    }
+      probeRuns(first: 10) { nodes {
+        cvScheme normsDataset { name }
+        cells(first: 50) { totalCount nodes { layer { name } groupScores { attributeGroup { name } } scores(first: 10) { nodes { pearsonR attribute { name attributeGroup { name } } } } } }
+      } }
+    } }
   }
   normsDatasets {
     name versions { version }
-    groups { name attributes { name dataset { name } } }
-    concepts(first: 10) { totalCount nodes { word memberships { category dataset { name } } ratings(first: 5) { nodes { value attribute { name } } } } }
+    attributeGroups { name attributes { name normsDataset { name } } }
+    concepts(first: 10) { totalCount nodes { word memberships { category normsDataset { name } } ratings(first: 5) { nodes { value attribute { name } } } } }
   }
 }`;
 
@@ -88,13 +88,13 @@ test('doubling models, components, layers, datasets, groups and concepts keeps t
   const large = await countStatements();
   const layersLarge = large.body.data.models.flatMap((m: any) => m.components.flatMap((c: any) => c.layers));
   expect(layersLarge).toHaveLength(3 * 2 * 3 + 3 * 4 * 6);
-  const cells = large.body.data.models.flatMap((m: any) => m.extractionRuns.flatMap((r: any) => r.probeRuns.flatMap((p: any) => p.cells.nodes)));
+  const cells = large.body.data.models.flatMap((m: any) => m.extractionRuns.nodes.flatMap((r: any) => r.probeRuns.nodes.flatMap((p: any) => p.cells.nodes)));
   expect(cells.length).toBe(18 + 72);
-  const attributes = large.body.data.normsDatasets.flatMap((d: any) => d.groups.flatMap((g: any) => g.attributes));
+  const attributes = large.body.data.normsDatasets.flatMap((d: any) => d.attributeGroups.flatMap((g: any) => g.attributes));
   expect(attributes.length).toBeGreaterThan(20);
 
-  // One batched statement per hop of the query (21 hops). A hop can split into two batches when its
-  // parents arrive in separate I/O events, so the bound is 21 plus slack, fixed whatever the rows:
+  // One batched statement per hop of the query (23 hops: a run connection is a page of ids, then the runs by id). A hop can split into two batches when its
+  // parents arrive in separate I/O events, so the bound is 23 plus slack, fixed whatever the rows:
   // an N+1 would cost one statement per parent (90 cells, 18 components, 12 concepts…) instead.
   const BOUND = 30;
   expect(small.count).toBeGreaterThanOrEqual(15);

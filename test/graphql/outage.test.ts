@@ -49,7 +49,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const GRID = `query Heat($input: GridInput!) { grid(input: $input) { size overall { mean n } } }`;
+const GRID = `query Heat($input: GridInput!) { grid(input: $input) { cellCount overall { mean scoreCount } } }`;
 const gridInput = () => ({ groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], probeRunIds: [String(fx.probeRunId)] } });
 
 async function post(query: string, variables?: Record<string, unknown>): Promise<GraphqlResponse> {
@@ -152,7 +152,7 @@ describe('after the freeze ends', () => {
     const grid = await post(GRID, { input: gridInput() });
     expect(grid.status).toBe(200);
     expect(grid.body.errors).toBeUndefined();
-    expect(grid.body.data.grid.size).toBeGreaterThan(0);
+    expect(grid.body.data.grid.cellCount).toBeGreaterThan(0);
   });
 });
 

@@ -58,7 +58,7 @@ beforeAll(async () => {
   const textLayer = await prisma.layer.create({ data: { componentId: text.id, index: 0, name: 'text.0', shape: [77, 48] } });
   const unetLayer = await prisma.layer.create({ data: { componentId: unet.id, index: 0, name: 'unet.0', shape: [32, 4, 4] } });
   const run = await prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {}, status: 'COMPLETED', finishedAt: new Date('2026-01-01T00:00:00Z') },
+    data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {}, status: 'COMPLETED', finishedAt: new Date('2026-01-01T00:00:00Z') },
   });
   extractionRunId = run.id;
 
@@ -116,7 +116,7 @@ test('a run stores every cell with its scores, group scores and pair scores; a r
 
   const cells = await db.prisma.probeCell.findMany({ where: { probeRunId: run.id }, include: { scores: true }, orderBy: [{ layerId: 'asc' }, { timestep: 'asc' }] });
   for (const cell of cells) {
-    expect(cell.nConcepts).toBe(eligibleConcepts);
+    expect(cell.conceptCount).toBe(eligibleConcepts);
     expect(cell.conceptTwoVsTwo).toBeGreaterThanOrEqual(0);
     expect(cell.conceptTwoVsTwo).toBeLessThanOrEqual(1);
     expect(Object.keys(cell.timings as object).length).toBeGreaterThan(0);
@@ -196,7 +196,7 @@ test('an extraction run that is not COMPLETED is refused, naming the run', async
   const model = await db.prisma.model.findFirstOrThrow({ where: { name: 'synthetic' } });
   for (const status of ['RUNNING', 'FAILED', 'PENDING'] as const) {
     const partial = await db.prisma.extractionRun.create({
-      data: { modelId: model.id, settingsHash: `partial-${status}`, promptTemplate: '{concept}', seed: 0, numSteps: 2, device: 'cpu', settings: {}, status },
+      data: { modelId: model.id, settingsHash: `partial-${status}`, promptTemplate: '{concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {}, status },
     });
     const error = await runProbe(db.pool, { ...options({}), extractionRunId: partial.id }).then(() => null, (e: unknown) => e as ProbeRunError);
     expect(error).toBeInstanceOf(ProbeRunError);

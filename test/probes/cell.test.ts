@@ -39,7 +39,7 @@ test('a known linear signal is recovered: r ≈ 1, 2-vs-2 ≈ 1, minimal p-value
   for (const g of result.groups) expect(g.ciLow).toBeLessThanOrEqual(g.mean);
   expect(result.attributeRsa).toBeGreaterThan(0.99);
   expect(result.attributeTwoVsTwo).toBeGreaterThan(0.9);
-  expect(result.profileTwoVsTwo).toBeGreaterThan(0.95);
+  expect(result.conceptTwoVsTwo).toBeGreaterThan(0.95);
   expect(result.pairAccuracies).toHaveLength((m * (m - 1)) / 2);
 });
 

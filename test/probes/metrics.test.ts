@@ -1,5 +1,5 @@
 import { attributePairTwoVsTwo, attributeRsa } from '../../src/probes/disentanglement.ts';
-import { pearson, profileTwoVsTwo, rSquared, twoVsTwo } from '../../src/probes/metrics.ts';
+import { conceptTwoVsTwo, pearson, rSquared, twoVsTwo } from '../../src/probes/metrics.ts';
 
 const column = (values: number[]) => Float64Array.from(values);
 
@@ -26,12 +26,12 @@ test('per-attribute 2-vs-2 counts same-fold pairs only, ties as one half, equal 
   expect(Number.isNaN(twoVsTwo(predicted, truth, 1, 0, [Int32Array.from([0]), Int32Array.from([1])]))).toBe(true);
 });
 
-test('profile 2-vs-2 is 1 for predictions equal to the truth profiles and 0 when profiles are swapped', () => {
+test('concept 2-vs-2 (the profile 2-vs-2) is 1 for predictions equal to the truth profiles and 0 when profiles are swapped', () => {
   const truth = Float64Array.from([1, 5, 2, /* c1 */ 4, 1, 3]);
   const folds = [Int32Array.from([0, 1])];
-  expect(profileTwoVsTwo(truth, truth, 3, 3, folds)).toBe(1);
+  expect(conceptTwoVsTwo(truth, truth, 3, 3, folds)).toBe(1);
   const swapped = Float64Array.from([4, 1, 3, 1, 5, 2]);
-  expect(profileTwoVsTwo(swapped, truth, 3, 3, folds)).toBe(0);
+  expect(conceptTwoVsTwo(swapped, truth, 3, 3, folds)).toBe(0);
 });
 
 test('attribute-pair 2-vs-2: perfect predictions → 1, entangled (identical) predictions → 0.5', () => {

@@ -86,7 +86,7 @@ export async function loadSyntheticScores(pool: pg.Pool): Promise<SyntheticLoad>
       `INSERT INTO layer (component_id, index, name, shape) SELECT c, i, 'block.' || i, '{}' FROM unnest($1::int[], $2::int[]) WITH ORDINALITY AS l(c, i, ord) ORDER BY ord RETURNING id`,
       [layerComponent, layerIndex]);
     const [extractionRunId] = await insertReturningIds(client,
-      `INSERT INTO extraction_run (model_id, settings_hash, prompt_template, seed, num_steps, device, settings, status)
+      `INSERT INTO extraction_run (model_id, settings_hash, prompt_template, seed, step_count, device, settings, status)
        VALUES ($1, $2, 'a photo of a {concept}', 0, 50, 'none (synthetic)', '{"synthetic": true}', 'COMPLETED') RETURNING id`,
       [modelId, `${SYNTHETIC_LABEL}-extraction`]);
     const random = generator(42);
@@ -108,7 +108,7 @@ export async function loadSyntheticScores(pool: pg.Pool): Promise<SyntheticLoad>
         }
       });
       const cellIds = await insertReturningIds(client,
-        `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, n_concepts)
+        `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, concept_count)
          SELECT $1, layer, ts, $4, 275 FROM unnest($2::int[], $3::int[]) WITH ORDINALITY AS c(layer, ts, ord) ORDER BY ord RETURNING id`,
         [probeRunId, cellLayer, cellTimestep, pooling]);
       // Plausible shape only: decodability falls with noise (timestep) and varies by group.

@@ -1,4 +1,4 @@
-// Catalogue: models → components → layers, norms datasets → groups → attributes, concepts and ratings.
+// Catalogue: models → components → layers, norms datasets → attribute groups → attributes, concepts and ratings.
 import type {
   Attribute,
   AttributeGroup,
@@ -14,7 +14,7 @@ import { listConcepts, MAX_CONCEPT_SEARCH_LENGTH, type ConceptRow, type RatingRo
 import { BadUserInputError, NotFoundError } from '../errors.ts';
 import { parseOptionalId } from '../ids.ts';
 import { toConnection, type Edge } from '../pagination.ts';
-import { findById, lookupById, pageOf, related } from './lookup.ts';
+import { findById, lookupById, pageOf, related, runPage } from './lookup.ts';
 import type { ConnectionArgs, Resolver, TypeResolvers } from './types.ts';
 
 const MODEL_KIND_LABELS: Record<ModelKind, string> = {
@@ -24,7 +24,7 @@ const MODEL_KIND_LABELS: Record<ModelKind, string> = {
 };
 
 interface ConceptsArgs extends ConnectionArgs {
-  datasetId?: string | null;
+  normsDatasetId?: string | null;
   search?: string | null;
 }
 
@@ -39,21 +39,21 @@ const Query = {
   layer: lookupById((loaders) => loaders.layer, 'layer'),
   normsDatasets: (async (_parent, _args, { db, loaders }) => {
     const datasets = await db.prisma.normsDataset.findMany({ orderBy: [{ name: 'asc' }, { version: 'asc' }] });
-    for (const dataset of datasets) loaders.dataset.prime(dataset.id, dataset);
+    for (const dataset of datasets) loaders.normsDataset.prime(dataset.id, dataset);
     return datasets;
   }) satisfies Resolver<unknown, {}, NormsDataset[]>,
-  normsDataset: lookupById((loaders) => loaders.dataset, 'norms dataset'),
-  attributeGroup: lookupById((loaders) => loaders.group, 'attribute group'),
+  normsDataset: lookupById((loaders) => loaders.normsDataset, 'norms dataset'),
+  attributeGroup: lookupById((loaders) => loaders.attributeGroup, 'attribute group'),
   attribute: lookupById((loaders) => loaders.attribute, 'attribute'),
   concepts: (async (_parent, args, context) => {
     const page = pageOf(args, context);
-    const datasetId = parseOptionalId(args.datasetId, 'datasetId');
+    const normsDatasetId = parseOptionalId(args.normsDatasetId, 'normsDatasetId');
     const search = args.search ?? undefined;
     // Counted in code points only when the UTF-16 length could exceed the bound (cheap for any size).
     if (search !== undefined && search.length > MAX_CONCEPT_SEARCH_LENGTH && [...search].length > MAX_CONCEPT_SEARCH_LENGTH) {
       throw new BadUserInputError('search', `is ${[...search].length} characters long; the maximum is ${MAX_CONCEPT_SEARCH_LENGTH}.`);
     }
-    const { rows, total } = await listConcepts(context.db.pool, { datasetId, search }, page);
+    const { rows, total } = await listConcepts(context.db.pool, { normsDatasetId, search }, page);
     return toConnection(rows, total, page);
   }) satisfies Resolver<unknown, ConceptsArgs>,
   concept: (async (_parent, { id, word }, { loaders }) => {
@@ -69,7 +69,7 @@ const Query = {
 const ModelResolvers = {
   kindLabel: (model) => MODEL_KIND_LABELS[model.kind],
   components: (model, _args, { loaders }) => loaders.componentsByModel.load(model.id),
-  extractionRuns: (model, _args, { loaders }) => loaders.extractionRunsByModel.load(model.id),
+  extractionRuns: (model, args: ConnectionArgs, context) => runPage(context, args, context.loaders.extractionRunPagesByModel, model.id, context.loaders.extractionRun),
 } satisfies TypeResolvers<Model>;
 
 const ComponentResolvers = {
@@ -86,26 +86,26 @@ const NOISE_CEILING_UNAVAILABLE =
   'individual ratings), so no per-attribute noise ceiling can be computed; see docs/metrics.md §7.';
 
 const NormsDatasetResolvers = {
-  versions: (dataset, _args, { loaders }) => loaders.datasetVersionsByName.load(dataset.name),
-  groups: (dataset, _args, { loaders }) => loaders.groupsByDataset.load(dataset.id),
-  attributes: (dataset, _args, { loaders }) => loaders.attributesByDataset.load(dataset.id),
+  versions: (dataset, _args, { loaders }) => loaders.normsDatasetVersionsByName.load(dataset.name),
+  attributeGroups: (dataset, _args, { loaders }) => loaders.attributeGroupsByNormsDataset.load(dataset.id),
+  attributes: (dataset, _args, { loaders }) => loaders.attributesByNormsDataset.load(dataset.id),
   // The import format (src/norms/) keeps mean ratings only: no dataset can carry what a ceiling needs.
   noiseCeiling: () => ({ available: false, reason: NOISE_CEILING_UNAVAILABLE }),
   concepts: async (dataset, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
-    const { rows, total } = await context.loaders.conceptPagesByDataset(page).load(dataset.id);
+    const { rows, total } = await context.loaders.conceptPagesByNormsDataset(page).load(dataset.id);
     return toConnection(rows, total, page);
   },
 } satisfies TypeResolvers<NormsDataset>;
 
 const AttributeGroupResolvers = {
-  dataset: (group, _args, { loaders }) => related(loaders.dataset, group.datasetId, 'norms dataset'),
-  attributes: (group, _args, { loaders }) => loaders.attributesByGroup.load(group.id),
+  normsDataset: (group, _args, { loaders }) => related(loaders.normsDataset, group.datasetId, 'norms dataset'),
+  attributes: (group, _args, { loaders }) => loaders.attributesByAttributeGroup.load(group.id),
 } satisfies TypeResolvers<AttributeGroup>;
 
 const AttributeResolvers = {
-  group: (attribute, _args, { loaders }) => related(loaders.group, attribute.groupId, 'attribute group'),
-  dataset: (attribute, _args, { loaders }) => related(loaders.dataset, attribute.datasetId, 'norms dataset'),
+  attributeGroup: (attribute, _args, { loaders }) => related(loaders.attributeGroup, attribute.groupId, 'attribute group'),
+  normsDataset: (attribute, _args, { loaders }) => related(loaders.normsDataset, attribute.datasetId, 'norms dataset'),
   ratings: async (attribute, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.ratingPagesByAttribute(page).load(attribute.id);
@@ -115,16 +115,16 @@ const AttributeResolvers = {
 
 const ConceptResolvers = {
   memberships: (concept, _args, { loaders }) => loaders.membershipsByConcept.load(concept.id),
-  ratings: async (concept, args: ConnectionArgs & { datasetId?: string | null }, context) => {
+  ratings: async (concept, args: ConnectionArgs & { normsDatasetId?: string | null }, context) => {
     const page = pageOf(args, context);
-    const datasetId = parseOptionalId(args.datasetId, 'datasetId') ?? null;
-    const { rows, total } = await context.loaders.ratingPagesByConcept(page, datasetId).load(concept.id);
+    const normsDatasetId = parseOptionalId(args.normsDatasetId, 'normsDatasetId') ?? null;
+    const { rows, total } = await context.loaders.ratingPagesByConcept(page, normsDatasetId).load(concept.id);
     return toConnection(rows, total, page);
   },
 } satisfies TypeResolvers<Pick<Concept, 'id' | 'word'>>;
 
-const DatasetMembershipResolvers = {
-  dataset: (membership, _args, { loaders }) => related(loaders.dataset, membership.datasetId, 'norms dataset'),
+const NormsDatasetMembershipResolvers = {
+  normsDataset: (membership, _args, { loaders }) => related(loaders.normsDataset, membership.datasetId, 'norms dataset'),
 } satisfies TypeResolvers<DatasetConcept>;
 
 const RatingResolvers = {
@@ -145,7 +145,7 @@ export const catalogueResolvers = {
   AttributeGroup: AttributeGroupResolvers,
   Attribute: AttributeResolvers,
   Concept: ConceptResolvers,
-  DatasetMembership: DatasetMembershipResolvers,
+  NormsDatasetMembership: NormsDatasetMembershipResolvers,
   Rating: RatingResolvers,
   ConceptEdge: ConceptEdgeResolvers,
 };

@@ -1,7 +1,8 @@
 // Grid, comparison and best-cell fields: validate (GridInputError → BAD_USER_INPUT naming the
 // argument), run the grid SQL on the shared pool (src/db/grid.ts), shape the result. No Prisma
 // in this path: one catalogue statement and one aggregation statement per request (none when the
-// grid's probe runs are all completed and its rows are cached, see src/db/grid-cache.ts).
+// grid's probe runs are all completed and its rows are cached, see src/db/grid-cache.ts). The grid
+// code speaks statistics (`n`, `size`); the API's names (`scoreCount`, `cellCount`) are given here.
 // Also the grid response cache (an Apollo plugin): a repeated request for a grid of completed runs
 // skips execution and serialisation, after one catalogue statement confirms the answer still holds.
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -22,7 +23,7 @@ import {
   type GridQuery,
   type RawGridInput,
 } from '../../db/grid-input.ts';
-import type { GridCell } from '../../db/grid-dense.ts';
+import type { Axis, GridCell } from '../../db/grid-dense.ts';
 import { GridResultCache } from '../../db/grid-cache.ts';
 import type { SummaryRow } from '../../db/grid.ts';
 
@@ -74,7 +75,7 @@ function budget(context: ApiContext, info: GraphQLResolveInfo, dimensions: numbe
 
 function columns(cells: readonly GridCell[]) {
   return {
-    n: cells.map((cell) => cell.n),
+    scoreCount: cells.map((cell) => cell.n),
     mean: cells.map((cell) => cell.mean),
     sd: cells.map((cell) => cell.sd),
     ciLow: cells.map((cell) => cell.ciLow),
@@ -219,14 +220,15 @@ export const gridResolvers = {
         asBadInputAsync(() => queryComparison(context.db.pool, query, { maxCells: maxCells(context), ...budget(context, info, query.groupBy.length) })));
       return {
         ...result,
+        cellCount: result.size,
         cells: result.cells.map((cell) => ({
           index: cell.index,
           coordinates: cell.coordinates,
           leftMean: cell.left.mean,
           rightMean: cell.right.mean,
           difference: cell.difference,
-          nLeft: cell.left.n,
-          nRight: cell.right.n,
+          leftScoreCount: cell.left.n,
+          rightScoreCount: cell.right.n,
           ciLow: cell.ciLow,
           ciHigh: cell.ciHigh,
         })),
@@ -243,10 +245,24 @@ export const gridResolvers = {
     },
   },
   BestCell: {
-    attributeGroup: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.group.load(cell.attributeGroupId),
+    attributeGroup: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.attributeGroup.load(cell.attributeGroupId),
     attribute: (cell: BestCell, _args: unknown, context: ApiContext) =>
       cell.attributeId === null ? null : context.loaders.attribute.load(cell.attributeId),
     component: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.component.load(cell.componentId),
     layer: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.layer.load(cell.layerId),
+    scoreCount: (cell: BestCell) => cell.n,
+  },
+  Grid: {
+    cellCount: (grid: GridResult) => grid.size,
+  },
+  GridCell: {
+    scoreCount: (cell: GridCell) => cell.n,
+  },
+  ChanceLevel: {
+    measuredScoreCount: (chance: GridResult['chance']) => chance.measuredN,
+  },
+  GridAxis: {
+    // A POOLING axis value carries its pooling (the `Pooling` enum maps the stored name, its key).
+    values: (axis: Axis) => (axis.dimension === 'POOLING' ? axis.values.map((value) => ({ ...value, pooling: value.key })) : axis.values),
   },
 };

@@ -2,6 +2,7 @@
 import type { ResolverMap } from '../schema.ts';
 import { catalogueResolvers } from './catalogue.ts';
 import { commonResolvers } from './common.ts';
+import { enumResolvers } from './enums.ts';
 import { gridResolvers } from './grid.ts';
 import { runsResolvers } from './runs.ts';
 
@@ -23,4 +24,4 @@ export function mergeResolvers(...modules: object[]): ResolverMap {
   return merged;
 }
 
-export const resolvers: ResolverMap = mergeResolvers(commonResolvers, catalogueResolvers, runsResolvers, gridResolvers);
+export const resolvers: ResolverMap = mergeResolvers(commonResolvers, enumResolvers, catalogueResolvers, runsResolvers, gridResolvers);

@@ -1,9 +1,12 @@
-// Extraction runs and probe runs: status, progress, settings, timings, and the probed cells.
+// Extraction runs and probe runs (both `Run`s): status, progress, settings, typed timings, the
+// probed cells, and the run lists as connections.
 import type { ExtractionRun, ProbeGroupScore, ProbeRun, RunStatus } from '../../generated/prisma/client.ts';
 import type { ProbeCellRow, ProbeScoreRow } from '../../db/catalogue.ts';
 import { parseOptionalId } from '../ids.ts';
 import { toConnection } from '../pagination.ts';
-import { lookupById, pageOf, related } from './lookup.ts';
+import { metricOfStored } from './enums.ts';
+import { lookupById, pageOf, related, runPage } from './lookup.ts';
+import { pipelineExtractionTimings, probeCellTimings, probeRunTimings, wordEmbeddingExtractionTimings, type ExtractionTimingsKind } from './timings.ts';
 import type { ConnectionArgs, Resolver, TypeResolvers } from './types.ts';
 
 interface RunTimes {
@@ -16,40 +19,53 @@ interface RunTimes {
 /** Fields every run shares, derived from its columns. */
 const runCommon = {
   progress: (run: RunTimes) => ({
-    done: run.progressDone,
-    total: run.progressTotal,
+    doneCount: run.progressDone,
+    plannedCount: run.progressTotal,
     fraction: run.progressTotal > 0 ? Math.min(1, run.progressDone / run.progressTotal) : null,
   }),
   durationSeconds: (run: RunTimes) =>
     run.startedAt && run.finishedAt ? (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000 : null,
 };
 
+const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+
+interface ExtractionRunsArgs extends ConnectionArgs {
+  modelId?: string | null;
+  status?: RunStatus | null;
+}
+
+interface ProbeRunsArgs extends ConnectionArgs {
+  extractionRunId?: string | null;
+  normsDatasetId?: string | null;
+  status?: RunStatus | null;
+}
+
 const Query = {
-  extractionRuns: (async (_parent, args, { db, loaders }) => {
-    const runs = await db.prisma.extractionRun.findMany({
-      where: { modelId: parseOptionalId(args.modelId, 'modelId'), status: args.status ?? undefined },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    });
-    for (const run of runs) loaders.extractionRun.prime(run.id, run);
-    return runs;
-  }) satisfies Resolver<unknown, { modelId?: string | null; status?: RunStatus | null }, Promise<ExtractionRun[]>>,
+  extractionRuns: (async (_parent, args, context) => {
+    const page = pageOf(args, context);
+    const where = { modelId: parseOptionalId(args.modelId, 'modelId'), status: args.status ?? undefined };
+    const [runs, total] = await Promise.all([
+      context.db.prisma.extractionRun.findMany({ where, orderBy: NEWEST_FIRST, skip: page.offset, take: page.limit }),
+      context.db.prisma.extractionRun.count({ where }),
+    ]);
+    for (const run of runs) context.loaders.extractionRun.prime(run.id, run);
+    return toConnection(runs, total, page);
+  }) satisfies Resolver<unknown, ExtractionRunsArgs>,
   extractionRun: lookupById((loaders) => loaders.extractionRun, 'extraction run'),
-  probeRuns: (async (_parent, args, { db, loaders }) => {
-    const runs = await db.prisma.probeRun.findMany({
-      where: {
-        extractionRunId: parseOptionalId(args.extractionRunId, 'extractionRunId'),
-        datasetId: parseOptionalId(args.datasetId, 'datasetId'),
-        status: args.status ?? undefined,
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    });
-    for (const run of runs) loaders.probeRun.prime(run.id, run);
-    return runs;
-  }) satisfies Resolver<
-    unknown,
-    { extractionRunId?: string | null; datasetId?: string | null; status?: RunStatus | null },
-    Promise<ProbeRun[]>
-  >,
+  probeRuns: (async (_parent, args, context) => {
+    const page = pageOf(args, context);
+    const where = {
+      extractionRunId: parseOptionalId(args.extractionRunId, 'extractionRunId'),
+      datasetId: parseOptionalId(args.normsDatasetId, 'normsDatasetId'),
+      status: args.status ?? undefined,
+    };
+    const [runs, total] = await Promise.all([
+      context.db.prisma.probeRun.findMany({ where, orderBy: NEWEST_FIRST, skip: page.offset, take: page.limit }),
+      context.db.prisma.probeRun.count({ where }),
+    ]);
+    for (const run of runs) context.loaders.probeRun.prime(run.id, run);
+    return toConnection(runs, total, page);
+  }) satisfies Resolver<unknown, ProbeRunsArgs>,
   probeRun: lookupById((loaders) => loaders.probeRun, 'probe run'),
   probeCell: lookupById((loaders) => loaders.probeCell, 'probe cell'),
 };
@@ -58,13 +74,20 @@ const ExtractionRunResolvers = {
   ...runCommon,
   model: (run, _args, { loaders }) => related(loaders.model, run.modelId, 'model'),
   timesteps: (run, _args, { loaders }) => loaders.timestepsByExtractionRun.load(run.id),
-  probeRuns: (run, _args, { loaders }) => loaders.probeRunsByExtractionRun.load(run.id),
+  probeRuns: (run, args: ConnectionArgs, context) =>
+    runPage(context, args, context.loaders.probeRunPagesByExtractionRun, run.id, context.loaders.probeRun),
+  // The shape follows the model's kind: word embeddings are looked up, every other model runs a pipeline.
+  timings: async (run, _args, { loaders }) => {
+    const model = await related(loaders.model, run.modelId, 'model');
+    return model.kind === 'WORD_EMBEDDING' ? wordEmbeddingExtractionTimings(run.timings) : pipelineExtractionTimings(run.timings);
+  },
 } satisfies TypeResolvers<ExtractionRun>;
 
 const ProbeRunResolvers = {
   ...runCommon,
   extractionRun: (run, _args, { loaders }) => related(loaders.extractionRun, run.extractionRunId, 'extraction run'),
-  dataset: (run, _args, { loaders }) => related(loaders.dataset, run.datasetId, 'norms dataset'),
+  normsDataset: (run, _args, { loaders }) => related(loaders.normsDataset, run.datasetId, 'norms dataset'),
+  timings: (run) => probeRunTimings(run.timings),
   cells: async (run, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.cellPagesByProbeRun(page).load(run.id);
@@ -75,6 +98,7 @@ const ProbeRunResolvers = {
 const ProbeCellResolvers = {
   probeRun: (cell, _args, { loaders }) => related(loaders.probeRun, cell.probeRunId, 'probe run'),
   layer: (cell, _args, { loaders }) => related(loaders.layer, cell.layerId, 'layer'),
+  timings: (cell) => probeCellTimings(cell.timings),
   scores: async (cell, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.scorePagesByCell(page).load(cell.id);
@@ -88,14 +112,22 @@ const ProbeScoreResolvers = {
 } satisfies TypeResolvers<ProbeScoreRow>;
 
 const ProbeGroupScoreResolvers = {
-  group: (score, _args, { loaders }) => related(loaders.group, score.groupId, 'attribute group'),
+  attributeGroup: (score, _args, { loaders }) => related(loaders.attributeGroup, score.groupId, 'attribute group'),
+  metric: (score) => metricOfStored(score.metric),
 } satisfies TypeResolvers<ProbeGroupScore>;
+
+const SkippedProbeCellResolvers = {
+  layer: (cell, _args, { loaders }) => related(loaders.layer, cell.layerId, 'layer'),
+} satisfies TypeResolvers<{ layerId: number }>;
 
 export const runsResolvers = {
   Query,
+  Run: { __resolveType: (run: ExtractionRun | ProbeRun) => ('cvScheme' in run ? 'ProbeRun' : 'ExtractionRun') },
+  ExtractionRunTimings: { __resolveType: (timings: { kind: ExtractionTimingsKind }) => timings.kind },
   ExtractionRun: ExtractionRunResolvers,
   ProbeRun: ProbeRunResolvers,
   ProbeCell: ProbeCellResolvers,
   ProbeScore: ProbeScoreResolvers,
   ProbeGroupScore: ProbeGroupScoreResolvers,
+  SkippedProbeCell: SkippedProbeCellResolvers,
 };
