@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendSpec, MatmulBackend } from './matmul-backend.ts';
-import type { OuterFoldResult } from './ridge.ts';
+import type { OuterFoldResult } from './outer-fold.ts';
 
 /** Folds with fewer training rows than this run in the calling thread (the O(n³) work per fold is then too small to repay a message round trip). */
 export const PARALLEL_MIN_TRAIN_ROWS = 96;

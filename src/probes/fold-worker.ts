@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { backendFromSpec, type MatmulBackend } from './matmul-backend.ts';
 import type { FoldReply, FoldTask } from './fold-pool.ts';
-import { fitOuterFold } from './ridge.ts';
+import { fitOuterFold } from './outer-fold.ts';
 
 const backends = new Map<string, Promise<MatmulBackend>>();
 
