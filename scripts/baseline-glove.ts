@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     const concepts = await selectConcepts(db.prisma, dataset.id);
     console.log(`${dataset.name} version ${dataset.version} (id ${dataset.id}): ${concepts.length} concepts`);
     const result = await runGloveBaseline(db, { concepts, log: (m) => console.log(`  ${m}`) });
-    console.log(result.status === 'already-complete'
+    console.log(result.status === 'NOTHING_TO_DO'
       ? `glove-100d: run ${result.runId} already complete for this concept set; nothing written.`
       : `glove-100d: run ${result.runId} completed: ${result.written} new vectors (${result.vectorsStored} stored) in ${result.timings.totalSeconds?.toFixed(1)} s`);
     console.log(`  out of vocabulary (skipped): ${result.oov.length === 0 ? 'none' : result.oov.map((o) => `${o.concept} [missing: ${o.missingWords.join(', ')}]`).join('; ')}`);

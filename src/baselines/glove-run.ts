@@ -2,11 +2,16 @@
 // ("embedding", shape [100]); one summary per in-vocabulary concept, pooling "word", timestep NULL.
 // Identity = identityHash of the settings (package version, concept set, lookup rule, OOV list): a re-run
 // finds the completed run and writes nothing; an interrupted run resumes (writes skip existing rows).
+// Lock, find-or-create, status and interrupts are the shared run lifecycle (src/runs/).
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/client.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { identityHash } from '../identity.ts';
 import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
+import { openRun, type ActiveRun } from '../runs/lifecycle.ts';
+import { plan, type PlanUnits, type RunPlan } from '../runs/plan.ts';
+import type { RunOutcome } from '../runs/status.ts';
+import type { Queryable } from '../runs/store.ts';
 import { conceptVectors, type ConceptVector, type OutOfVocabulary } from './concept-vectors.ts';
 import { GLOVE_PACKAGE, glovePackageInfo, sharedGloveVectors, type GlovePackageInfo, type LoadedGlove } from './glove-loader.ts';
 
@@ -38,8 +43,8 @@ export interface GloveRunSettings {
 
 export interface GloveRunResult {
   runId: number;
-  /** `already-complete`: a completed run with these settings existed; nothing was written. */
-  status: 'completed' | 'already-complete';
+  /** NOTHING_TO_DO: a completed run with these settings existed; nothing was written. */
+  status: RunOutcome;
   conceptCount: number;
   vectorsStored: number;
   written: number;
@@ -81,35 +86,48 @@ export async function ensureGloveModel(db: GloveDatabase, info: GlovePackageInfo
   });
 }
 
-async function findCompletedRun(db: GloveDatabase, info: GlovePackageInfo, concepts: { sha256: string }) {
-  return db.prisma.extractionRun.findFirst({
-    where: {
-      status: 'COMPLETED',
-      model: { name: GLOVE_MODEL_NAME },
-      AND: [
-        { settings: { path: ['packageVersion'], equals: info.version } },
-        { settings: { path: ['concepts', 'sha256'], equals: concepts.sha256 } },
-        { settings: { path: ['lookupRule'], equals: GLOVE_LOOKUP_RULE } },
-      ],
-    },
-    orderBy: { id: 'asc' },
-  });
+/** Concepts with a stored vector in run `runId` (one row per concept). */
+async function storedConcepts(db: Queryable, runId: number): Promise<Set<string>> {
+  const { rows } = await db.query<{ concept_id: number }>('SELECT concept_id FROM activation_summary WHERE run_id = $1', [runId]);
+  return new Set(rows.map((r) => String(r.concept_id)));
+}
+
+/**
+ * The concepts a run over this concept set covers: all of them but those its stored settings list as
+ * out of vocabulary (known once a run exists; before, every concept is left).
+ */
+const gloveUnits = (concepts: readonly { id: number; word: string }[]): PlanUnits<{ id: number; word: string }> => ({
+  units: (run) => {
+    const oov = new Set(((run?.settings as Partial<GloveRunSettings> | undefined)?.oov ?? []).map((o) => o.concept));
+    return concepts.filter((c) => !oov.has(c.word));
+  },
+  key: (c) => String(c.id),
+  stored: storedConcepts,
+});
+
+/**
+ * What is left of the baseline run over these concepts, without loading the vectors: the run is found
+ * by what its settings contain (package version, lookup rule, concept set), since its identity hash
+ * covers the loaded vocabulary too.
+ */
+export async function planGloveBaseline(db: Queryable, concepts: readonly { id: number; word: string }[]): Promise<RunPlan<{ id: number; word: string }>> {
+  const settingsContain = { packageVersion: glovePackageInfo().version, lookupRule: GLOVE_LOOKUP_RULE, concepts: { sha256: conceptSetHash(concepts.map((c) => c.word)).sha256 } };
+  return plan(db, 'extraction_run', { model: GLOVE_MODEL_NAME, settingsContain }, gloveUnits(concepts));
 }
 
 async function writeBatches(
-  db: GloveDatabase, runId: number, layerId: number, vectors: readonly ConceptVector[], idByWord: ReadonlyMap<string, number>, log: (message: string) => void,
+  run: ActiveRun, layerId: number, vectors: readonly ConceptVector[], idByWord: ReadonlyMap<string, number>, log: (message: string) => void,
 ): Promise<number> {
   let written = 0;
   for (let start = 0; start < vectors.length; start += WRITE_BATCH) {
+    run.throwIfInterrupted();
     const batch: SummaryRow[] = vectors.slice(start, start + WRITE_BATCH).map((v) => ({
-      runId, conceptId: idByWord.get(v.concept)!, layerId, timestep: null, pooling: GLOVE_POOLING, vector: v.vector,
+      runId: run.id, conceptId: idByWord.get(v.concept)!, layerId, timestep: null, pooling: GLOVE_POOLING, vector: v.vector,
     }));
     // Each batch and its progress count commit together, so progress never overstates what is stored.
-    written += await inTransaction(db.pool, async (client) => {
+    written += await inTransaction(run.pool, async (client) => {
       const count = await writeSummaries(client, batch);
-      await client.query(
-        `UPDATE extraction_run SET progress_done = (SELECT count(*) FROM activation_summary WHERE run_id = $1), status = 'RUNNING', error = NULL WHERE id = $1`,
-        [runId]);
+      await run.progress(client, (await storedConcepts(client, run.id)).size);
       return count;
     });
     log(`stored ${Math.min(start + WRITE_BATCH, vectors.length)}/${vectors.length} vectors`);
@@ -123,8 +141,11 @@ export interface GloveRunOptions {
   /** Defaults to the process-wide lazily loaded package vectors. */
   load?: () => Promise<LoadedGlove>;
   log?: (message: string) => void;
+  /** Aborting stops before the next batch of writes (INTERRUPTED); the run is marked FAILED "interrupted; re-run to resume". */
+  signal?: AbortSignal;
 }
 
+/** Needs a pool of at least 2 connections: one holds the run's advisory lock while it writes. */
 export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptions): Promise<GloveRunResult> {
   const log = options.log ?? (() => {});
   const started = performance.now();
@@ -132,13 +153,12 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
   const conceptSet = conceptSetHash(options.concepts.map((c) => c.word));
 
   // Skip the 5 s / 1 GB load when this exact run is already complete.
-  const existing = await findCompletedRun(db, info, conceptSet);
-  if (existing) {
-    const settings = existing.settings as unknown as GloveRunSettings;
+  const before = await planGloveBaseline(db.pool, options.concepts);
+  if (before.complete && before.run) {
+    const settings = before.run.settings as GloveRunSettings;
     return {
-      runId: existing.id, status: 'already-complete', conceptCount: conceptSet.count,
-      vectorsStored: await db.prisma.activationSummary.count({ where: { runId: existing.id } }),
-      written: 0, oov: settings.oov, multiWord: settings.multiWord, timings: existing.timings as Record<string, number>,
+      runId: before.run.id, status: 'NOTHING_TO_DO', conceptCount: conceptSet.count, vectorsStored: before.done.length,
+      written: 0, oov: settings.oov, multiWord: settings.multiWord, timings: before.run.timings as Record<string, number>,
     };
   }
 
@@ -158,35 +178,35 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
   const settingsHash = identityHash(settings);
 
   const { modelId, layerId } = await ensureGloveModel(db, info, loaded.vectors.dimensions);
-  const run = await db.prisma.extractionRun.upsert({
-    where: { settingsHash },
-    create: {
-      modelId, settingsHash, promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, guidanceScale: null, device: 'cpu',
-      settings: settings as unknown as object, status: 'RUNNING', progressTotal: vectors.length, startedAt: new Date(),
-    },
-    update: {},
-  });
-  if (run.status === 'COMPLETED') {
-    return { runId: run.id, status: 'already-complete', conceptCount: conceptSet.count, vectorsStored: run.progressDone, written: 0, oov, multiWord, timings: run.timings as Record<string, number> };
-  }
-
-  const writeStarted = performance.now();
-  let written = 0;
-  try {
-    written = await writeBatches(db, run.id, layerId, vectors, idByWord, log);
-  } catch (error) {
-    // Rows already committed stay: a re-run resumes from them.
-    await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: (error as Error).message } }).catch(() => {});
-    throw error;
-  }
-  const timings = {
-    loadSeconds: loaded.stats.seconds, loadRssDeltaMB: loaded.stats.rssDeltaMB, lookupSeconds,
-    writeSeconds: (performance.now() - writeStarted) / 1000, totalSeconds: (performance.now() - started) / 1000,
+  const spec = {
+    table: 'extraction_run' as const,
+    settingsHash,
+    subject: `The GloVe baseline run over these ${conceptSet.count} concepts`,
+    create: () => db.prisma.extractionRun.create({
+      data: {
+        modelId, settingsHash, promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, guidanceScale: null, device: 'cpu',
+        settings: settings as unknown as object, status: 'PENDING', progressTotal: vectors.length,
+      },
+    }),
+    signal: options.signal,
   };
-  const stored = await db.prisma.activationSummary.count({ where: { runId: run.id } });
-  await db.prisma.extractionRun.update({
-    where: { id: run.id },
-    data: { status: 'COMPLETED', progressDone: stored, progressTotal: vectors.length, finishedAt: new Date(), timings },
+  return openRun(db.pool, spec, async (run): Promise<GloveRunResult> => {
+    if (run.stored.status === 'COMPLETED') {
+      // Completed by another process meanwhile.
+      return { runId: run.id, status: 'NOTHING_TO_DO', conceptCount: conceptSet.count, vectorsStored: run.stored.progressDone, written: 0, oov, multiWord, timings: run.stored.timings as Record<string, number> };
+    }
+    // Rows already committed stay when it fails: a re-run resumes from them.
+    return run.guard(async () => {
+      await run.start({ total: vectors.length });
+      const writeStarted = performance.now();
+      const written = await writeBatches(run, layerId, vectors, idByWord, log);
+      const timings = {
+        loadSeconds: loaded.stats.seconds, loadRssDeltaMB: loaded.stats.rssDeltaMB, lookupSeconds,
+        writeSeconds: (performance.now() - writeStarted) / 1000, totalSeconds: (performance.now() - started) / 1000,
+      };
+      const stored = (await storedConcepts(db.pool, run.id)).size;
+      await run.complete({ progressDone: stored, progressTotal: vectors.length, timings: { replace: timings } });
+      return { runId: run.id, status: 'COMPLETED', conceptCount: conceptSet.count, vectorsStored: stored, written, oov, multiWord, timings };
+    });
   });
-  return { runId: run.id, status: 'completed', conceptCount: conceptSet.count, vectorsStored: stored, written, oov, multiWord, timings };
 }

@@ -15,16 +15,14 @@ import type { NormsErrorCode } from '../norms/errors.ts';
 /**
  * EMPTY_CONCEPT is the norms' code (src/norms/errors.ts), defined there once: a concept that leaves
  * nothing to extract, whether its name is empty in a CSV or it tokenises to nothing in a prompt.
- * RUN_LOCKED and INTERRUPTED belong to the run lifecycle.
+ * RUN_LOCKED and INTERRUPTED belong to the run lifecycle (src/runs/errors.ts).
  */
-export type ExtractionErrorCode = 'NON_FINITE' | Extract<NormsErrorCode, 'EMPTY_CONCEPT'> | 'BAD_SETTINGS' | 'RUN_LOCKED' | 'INTERRUPTED';
+export type ExtractionErrorCode = 'NON_FINITE' | Extract<NormsErrorCode, 'EMPTY_CONCEPT'> | 'BAD_SETTINGS';
 
 const KINDS: Record<ExtractionErrorCode, ErrorKind> = {
   NON_FINITE: 'failed',
   EMPTY_CONCEPT: 'bad-input',
   BAD_SETTINGS: 'bad-input',
-  RUN_LOCKED: 'locked',
-  INTERRUPTED: 'interrupted',
 };
 
 export class ExtractionError extends CodedError<ExtractionErrorCode> {

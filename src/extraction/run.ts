@@ -2,7 +2,7 @@
 // one activation_summary row per (concept, layer, timestep, pooling). Each concept's summaries are
 // written in ONE transaction together with the progress counter, so a concept is all or nothing and
 // a killed run resumes by skipping the concepts that have rows. Memory holds one concept at a time.
-// A session-level advisory lock on the settings hash keeps a second process off a run in progress.
+// The lock, find-or-create, status, interrupt and timings rules are the shared run lifecycle (src/runs/).
 import type { Database } from '../db/client.ts';
 import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
 import { loadBundle, type Bundle } from '../bundles/bundle.ts';
@@ -12,7 +12,12 @@ import { parseTapConfig } from '../bundles/tap-config.ts';
 import { nearMatches, type ComponentName, type TapConfig } from '../bundles/taps.ts';
 import { DatasetNotFoundError, findNormsDataset } from '../norms/query.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { extractionIdentity, type ExtractionIdentity } from './identity.ts';
+import { openRun, type ActiveRun } from '../runs/lifecycle.ts';
+import { plan, planFor, type PlanUnits, type RunPlan } from '../runs/plan.ts';
+import { roundedSeconds } from '../runs/progress.ts';
+import type { RunOutcome } from '../runs/status.ts';
+import type { Queryable } from '../runs/store.ts';
+import { extractionIdentity } from './identity.ts';
 import { identityHash } from '../identity.ts';
 import { defaultSettings, ExtractionError, layerKey, Pipeline, type ConceptResult, type ExtractionSettings } from './pipeline.ts';
 
@@ -33,14 +38,15 @@ export interface RunOptions {
   taps?: TapConfig;
   threads?: number;
   onEvent?: (event: RunEvent) => void;
-  /** Aborting stops after the concept in flight; the run is then marked FAILED "interrupted; re-run to resume". */
+  /** Aborting stops after the concept in flight; the run is then marked FAILED "interrupted; re-run to resume" (INTERRUPTED). */
   signal?: AbortSignal;
 }
 
 export interface RunReport {
   runId: number;
   settingsHash: string;
-  status: 'COMPLETED' | 'FAILED';
+  /** NOTHING_TO_DO: the run was COMPLETED with every concept stored; nothing was written. */
+  status: RunOutcome;
   device: Device;
   conceptsTotal: number;
   conceptsSkipped: number;
@@ -160,69 +166,58 @@ function addTimings(total: RunTimings, result: ConceptResult, writes: number): v
   total.concepts += 1;
 }
 
-const rounded = (timings: RunTimings) => Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+/** Distinct concepts (of `conceptIds`) that have summaries in run `runId`: progress is what is stored. */
+async function storedConcepts(db: Queryable, runId: number, conceptIds: readonly number[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ concept_id: number }>(
+    'SELECT DISTINCT concept_id FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[])',
+    [runId, conceptIds],
+  );
+  return new Set(rows.map((r) => String(r.concept_id)));
+}
+
+const conceptUnits = (concepts: readonly { id: number; word: string }[]): PlanUnits<{ id: number; word: string }> => ({
+  units: concepts,
+  key: (c) => String(c.id),
+  stored: (db, runId) => storedConcepts(db, runId, concepts.map((c) => c.id)),
+});
+
+/** What is left of the extraction run `settingsHash` (extractionSettingsHash) for these concepts, without running it. */
+export async function planExtraction(db: Queryable, settingsHash: string, concepts: readonly { id: number; word: string }[]): Promise<RunPlan<{ id: number; word: string }>> {
+  return plan(db, 'extraction_run', { settingsHash }, conceptUnits(concepts));
+}
 
 interface LockedRun {
   db: Database;
-  signal?: AbortSignal;
+  run: ActiveRun;
   emit: (event: RunEvent) => void;
   wallStart: number;
-  bundle: Bundle;
-  settings: ExtractionSettings;
-  dataset: { id: number; name: string; version: number };
+  componentIds: Record<ComponentName, number>;
   concepts: { id: number; word: string }[];
   pipeline: Pipeline;
-  identity: ExtractionIdentity;
   hash: string;
 }
 
 async function runLocked(context: LockedRun): Promise<RunReport> {
-  const { db, emit, wallStart, bundle, settings, dataset, concepts, pipeline, identity, hash } = context;
-  const { modelId, componentIds } = await ensureModel(db, bundle);
-  const existing = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
-  const createRun = () => db.prisma.extractionRun.create({
-    data: {
-      modelId,
-      settingsHash: hash,
-      promptTemplate: settings.template,
-      seed: settings.seed,
-      scheduler: 'DDIM',
-      stepCount: settings.steps,
-      guidanceScale: settings.guidanceScale,
-      device: pipeline.device,
-      settings: JSON.parse(JSON.stringify({ ...identity, dataset: { id: dataset.id, name: dataset.name, version: dataset.version } })),
-      status: 'PENDING',
-    },
-  });
-  // The lock is keyed by hashtext (32 bits), so a different run may share it; the unique
-  // settings_hash still decides which row is ours if two processes race to create it.
-  const run = existing ?? (await createRun().catch(async (error: unknown) => {
-    const raced = await db.prisma.extractionRun.findUnique({ where: { settingsHash: hash } });
-    if (!raced) throw error;
-    return raced;
-  }));
-  const conceptIds = concepts.map((c) => c.id);
-  const doneRows = await db.pool.query<{ concept_id: number }>(
-    'SELECT DISTINCT concept_id FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[])',
-    [run.id, conceptIds],
-  );
-  const done = new Set(doneRows.rows.map((r) => r.concept_id));
-  const todo = concepts.filter((c) => !done.has(c.id));
+  const { db, run, emit, wallStart, componentIds, concepts, pipeline, hash } = context;
+  const left = await planFor(db.pool, run.stored, conceptUnits(concepts));
+  const todo = left.left;
+  const skipped = left.done.length;
   const timings: RunTimings = { textEncoder: 0, unet: 0, vae: 0, pooling: 0, pipeline: 0, writes: 0, wall: 0, concepts: 0 };
-  if (todo.length === 0 && run.status === 'COMPLETED') {
+  const report = (status: RunOutcome, written: number, rowsWritten: number): RunReport => ({
+    runId: run.id, settingsHash: hash, status, device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: skipped, conceptsWritten: written, rowsWritten, timings,
+  });
+  if (left.complete) {
     // Nothing to do: leave the completed run exactly as it is.
     emit({ event: 'done', runId: run.id, rows: 0, seconds: 0, alreadyComplete: true });
-    return { runId: run.id, settingsHash: hash, status: 'COMPLETED', device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: done.size, conceptsWritten: 0, rowsWritten: 0, timings };
+    return report('NOTHING_TO_DO', 0, 0);
   }
-  await db.prisma.extractionRun.update({
-    where: { id: run.id },
-    data: { status: 'RUNNING', error: null, startedAt: new Date(), finishedAt: null, progressDone: done.size, progressTotal: concepts.length },
-  });
+  await run.start({ done: skipped, total: concepts.length });
 
+  const conceptIds = concepts.map((c) => c.id);
   let layerIds: Map<string, number> | null = null;
   let rowsWritten = 0;
   let written = 0;
-  let progress = done.size;
+  let progress = skipped;
   const commitConcept = async (concept: { id: number; word: string }, result: ConceptResult): Promise<void> => {
     const rows: SummaryRow[] = result.summaries.map((s) => ({
       runId: run.id,
@@ -239,13 +234,9 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
       addTimings(totals, result, 0);
       totals.wall = (performance.now() - wallStart) / 1000;
       // Progress is what is stored (every concept's rows commit together), not a local counter.
-      const updated = await client.query<{ progress_done: number }>(
-        `UPDATE extraction_run SET timings = $3,
-           progress_done = (SELECT count(DISTINCT concept_id)::int FROM activation_summary WHERE run_id = $1 AND concept_id = ANY($2::int[]))
-         WHERE id = $1 RETURNING progress_done`,
-        [run.id, conceptIds, JSON.stringify(rounded(totals))],
-      );
-      return { count, doneNow: updated.rows[0]!.progress_done };
+      const doneNow = (await storedConcepts(client, run.id, conceptIds)).size;
+      await run.progress(client, doneNow, { replace: roundedSeconds(totals) });
+      return { count, doneNow };
     });
     addTimings(timings, result, 0);
     progress = doneNow;
@@ -258,10 +249,10 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
   // Concept k is written while concept k+1 runs through the networks (PostgreSQL and ONNX Runtime
   // work in parallel); at most one write is in flight, so at most two concepts are in memory.
   let pending: Promise<void> | null = null;
-  // Everything after status RUNNING is in here, so a failure anywhere marks the run FAILED.
-  try {
-    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped: done.size, todo: todo.length });
-    if (done.size) emit({ event: 'skip', concepts: done.size });
+  // Everything after status RUNNING is guarded, so a failure anywhere marks the run FAILED.
+  await run.guard(async () => {
+    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped, todo: todo.length });
+    if (skipped) emit({ event: 'skip', concepts: skipped });
     let firstError: unknown = null;
     // Waits for the write in flight; a rejected write never replaces an earlier error.
     const settle = async (): Promise<void> => {
@@ -274,12 +265,8 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
         firstError ??= error;
       }
     };
-    let interrupted = false;
     for (const concept of todo) {
-      if (context.signal?.aborted) {
-        interrupted = true;
-        break;
-      }
+      if (run.interrupted) break;
       let result: ConceptResult;
       try {
         result = await pipeline.extractConcept(concept.word);
@@ -297,32 +284,18 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
     }
     await settle();
     if (firstError) throw firstError;
-    if (interrupted) throw new ExtractionError('INTERRUPTED', 'interrupted; re-run to resume');
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    timings.wall = (performance.now() - wallStart) / 1000;
-    try {
-      await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: message, finishedAt: new Date(), timings: rounded(timings) } });
-    } catch {
-      // The original error matters more than a failed bookkeeping write (e.g. the database went away).
-    }
-    emit({ event: 'failed', runId: run.id, error: message });
-    throw error;
-  }
+    run.throwIfInterrupted(); // the concept in flight is committed; the run is marked FAILED "interrupted"
+  }, {
+    timings: () => {
+      timings.wall = (performance.now() - wallStart) / 1000;
+      return { replace: roundedSeconds(timings) };
+    },
+    onFailed: (message) => emit({ event: 'failed', runId: run.id, error: message }),
+  });
   timings.wall = (performance.now() - wallStart) / 1000;
-  await db.prisma.extractionRun.update({ where: { id: run.id }, data: { status: 'COMPLETED', finishedAt: new Date(), progressDone: progress, timings: rounded(timings) } });
+  await run.complete({ progressDone: progress, timings: { replace: roundedSeconds(timings) } });
   emit({ event: 'done', runId: run.id, rows: rowsWritten, seconds: Math.round(timings.wall * 1000) / 1000 });
-  return {
-    runId: run.id,
-    settingsHash: hash,
-    status: 'COMPLETED',
-    device: pipeline.device,
-    conceptsTotal: concepts.length,
-    conceptsSkipped: done.size,
-    conceptsWritten: written,
-    rowsWritten,
-    timings,
-  };
+  return report('COMPLETED', written, rowsWritten);
 }
 
 export async function runExtraction(options: RunOptions): Promise<RunReport> {
@@ -342,28 +315,23 @@ export async function runExtraction(options: RunOptions): Promise<RunReport> {
     for (const warning of pipeline.warnings) emit({ event: 'warning', message: warning });
     const identity = extractionIdentity({ bundle, settings, taps: pipeline.tapSummary(), device: pipeline.device });
     const hash = identityHash(identity);
-    // One process per run: a session-level advisory lock on a dedicated connection, held until the
-    // end, so a second process on the same settings fails clearly instead of interleaving writes.
-    const lock = await db.pool.connect();
-    let lockError: Error | undefined;
-    try {
-      const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [hash]).catch((error: unknown) => {
-        lockError = error instanceof Error ? error : new Error(String(error));
-        throw error;
-      });
-      if (!rows[0]?.locked) {
-        throw new ExtractionError('RUN_LOCKED', `Extraction run ${hash.slice(0, 12)} is being written by another process; wait for it to finish (or stop it) and re-run to resume.`);
-      }
-      try {
-        return await runLocked({ db, signal: options.signal, emit, wallStart, bundle, settings, dataset, concepts, pipeline, identity, hash });
-      } finally {
-        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]).catch((error: unknown) => {
-          lockError = error instanceof Error ? error : new Error(String(error)); // the connection is then discarded below
-        });
-      }
-    } finally {
-      lock.release(lockError ?? false);
-    }
+    const { modelId, componentIds } = await ensureModel(db, bundle);
+    const create = () => db.prisma.extractionRun.create({
+      data: {
+        modelId,
+        settingsHash: hash,
+        promptTemplate: settings.template,
+        seed: settings.seed,
+        scheduler: 'DDIM',
+        stepCount: settings.steps,
+        guidanceScale: settings.guidanceScale,
+        device: pipeline.device,
+        settings: JSON.parse(JSON.stringify({ ...identity, dataset: { id: dataset.id, name: dataset.name, version: dataset.version } })),
+        status: 'PENDING',
+      },
+    });
+    return await openRun(db.pool, { table: 'extraction_run', settingsHash: hash, subject: 'Extraction run', create, signal: options.signal }, (run) =>
+      runLocked({ db, run, emit, wallStart, componentIds, concepts, pipeline, hash }));
   } finally {
     await pipeline.release();
   }

@@ -1,4 +1,5 @@
 // Failures of a probe run as values with codes; each code's kind sets the CLI's exit code (src/errors.ts).
+// RUN_LOCKED and INTERRUPTED are the run lifecycle's, shared by every run kind (src/runs/errors.ts).
 import { CodedError, type ErrorKind } from '../errors.ts';
 
 export type ProbeRunErrorCode =
@@ -7,9 +8,7 @@ export type ProbeRunErrorCode =
   | 'EXTRACTION_RUN_NOT_COMPLETED'
   | 'DATASET_NOT_FOUND'
   | 'NO_CONCEPTS'
-  | 'NO_CELLS'
-  | 'RUN_LOCKED'
-  | 'INTERRUPTED';
+  | 'NO_CELLS';
 
 const KINDS: Record<ProbeRunErrorCode, ErrorKind> = {
   BAD_ARGUMENT: 'bad-input',
@@ -18,8 +17,6 @@ const KINDS: Record<ProbeRunErrorCode, ErrorKind> = {
   EXTRACTION_RUN_NOT_COMPLETED: 'nothing-to-do',
   NO_CONCEPTS: 'nothing-to-do',
   NO_CELLS: 'nothing-to-do',
-  RUN_LOCKED: 'locked',
-  INTERRUPTED: 'interrupted',
 };
 
 export class ProbeRunError extends CodedError<ProbeRunErrorCode> {

@@ -126,4 +126,14 @@ export async function listDoneCells(client: pg.Pool | pg.PoolClient, probeRunId:
   return new Set(result.rows.map((row) => cellKeyString({ layerId: row.layer_id, timestep: row.timestep, pooling: row.pooling })));
 }
 
+/** Cells finished: written (probe_cell rows) plus recorded as skipped (too few concepts, in timings.skipped). */
+export async function listFinishedCells(client: pg.Pool | pg.PoolClient, probeRunId: number): Promise<Set<string>> {
+  const done = await listDoneCells(client, probeRunId);
+  const skipped = await client.query<{ key: string }>(
+    `SELECT jsonb_object_keys(coalesce(timings->'skipped', '{}'::jsonb)) AS key FROM probe_run WHERE id = $1`, [probeRunId],
+  );
+  for (const row of skipped.rows) done.add(row.key);
+  return done;
+}
+
 export const cellKeyString = (cell: CellKey) => `${cell.layerId}|${cell.timestep ?? ''}|${cell.pooling}`;

@@ -9,8 +9,11 @@ import { readSummaryMatrix } from '../db/summaries.ts';
 import { probeCell, type CellResult } from '../probes/cell.ts';
 import { assignFolds } from '../probes/folds.ts';
 import { createOnnxBackend, type MatmulBackend } from '../probes/matmul-backend.ts';
+import { openRun, type ActiveRun } from '../runs/lifecycle.ts';
+import { plan, planFor, type PlanUnits, type RunPlan } from '../runs/plan.ts';
+import type { RunOutcome } from '../runs/status.ts';
 import { ProbeRunError } from './errors.ts';
-import { cellKeyString, listCells, listDoneCells, loadNorms, resolveDataset, type CellKey, type NormsData } from './load.ts';
+import { cellKeyString, listCells, listFinishedCells, loadNorms, resolveDataset, type CellKey, type NormsData } from './load.ts';
 import { PROBE_METHOD, describeCvScheme, normaliseSettings, probeSettingsHash, type ProbeSettings } from './settings.ts';
 import { finishRun, recordSkippedCell, writeCell } from './write.ts';
 
@@ -21,7 +24,7 @@ export interface ProbeRunOptions {
   settings?: Partial<ProbeSettings>;
   /** Matrix-product backend; ONNX Runtime by default. */
   backend?: MatmulBackend;
-  /** Aborting stops the run after the current cell; the run is marked FAILED (resumable). */
+  /** Aborting stops the run after the current cell (INTERRUPTED); the run is marked FAILED "interrupted; re-run to resume". */
   signal?: AbortSignal;
 }
 
@@ -52,47 +55,47 @@ export interface ProbeRunSummary {
   written: number;
   alreadyDone: number;
   skipped: number;
-  status: 'COMPLETED' | 'NOTHING_TO_DO';
+  status: RunOutcome;
 }
 
-async function findOrCreateRun(pool: pg.Pool, hash: string, extractionRunId: number, datasetId: number, settings: ProbeSettings, total: number) {
-  const inserted = await pool.query<{ id: number }>(
-    `INSERT INTO probe_run (extraction_run_id, dataset_id, settings_hash, method, settings, cv_scheme, progress_total)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (settings_hash) DO NOTHING RETURNING id`,
-    [extractionRunId, datasetId, hash, PROBE_METHOD, JSON.stringify(settings), describeCvScheme(settings), total],
+/** The completed extraction run's finish time (part of the probe identity), or why it cannot be probed. */
+async function completedExtraction(pool: pg.Pool, extractionRunId: number): Promise<{ finishedAt: Date } | { refusal: ProbeRunError }> {
+  const extraction = await pool.query<{ id: number; status: string; finished_at: Date | null }>(
+    'SELECT id, status, finished_at FROM extraction_run WHERE id = $1', [extractionRunId],
   );
-  if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true, status: 'PENDING' };
-  const found = await pool.query<{ id: number; status: string }>('SELECT id, status FROM probe_run WHERE settings_hash = $1', [hash]);
-  return { id: found.rows[0]!.id, created: false, status: found.rows[0]!.status };
+  const extractionRun = extraction.rows[0];
+  if (!extractionRun) return { refusal: new ProbeRunError('EXTRACTION_RUN_NOT_FOUND', `--run ${extractionRunId}: no extraction run with that id.`) };
+  // Probing a run still being written (or failed half-way) would store results for a partial grid
+  // under an identity that later looks up to date.
+  if (extractionRun.status !== 'COMPLETED' || extractionRun.finished_at === null) {
+    return { refusal: new ProbeRunError('EXTRACTION_RUN_NOT_COMPLETED',
+      `--run ${extractionRunId}: extraction run ${extractionRunId} is ${extractionRun.status}, not COMPLETED; finish (re-run) the extraction before probing it.`) };
+  }
+  return { finishedAt: extractionRun.finished_at };
 }
 
-/** Cells written (probe_cell rows) plus cells recorded as skipped. */
-async function listFinishedCells(pool: pg.Pool, probeRunId: number): Promise<Set<string>> {
-  const done = await listDoneCells(pool, probeRunId);
-  const skipped = await pool.query<{ key: string }>(
-    `SELECT jsonb_object_keys(coalesce(timings->'skipped', '{}'::jsonb)) AS key FROM probe_run WHERE id = $1`, [probeRunId],
-  );
-  for (const row of skipped.rows) done.add(row.key);
-  return done;
-}
+const cellUnits = (cells: readonly CellKey[]): PlanUnits<CellKey> => ({ units: cells, key: cellKeyString, stored: listFinishedCells });
 
-export const INTERRUPTED_MESSAGE = 'interrupted; re-run to resume';
+/**
+ * What is left of the probe run these options identify, without running it; null when the extraction
+ * run is missing or not COMPLETED (no probe run can exist for it yet).
+ */
+export async function planProbe(pool: pg.Pool, options: Pick<ProbeRunOptions, 'extractionRunId' | 'norms' | 'settings'>): Promise<RunPlan<CellKey> | null> {
+  const settings = normaliseSettings(options.settings ?? {});
+  const extraction = await completedExtraction(pool, options.extractionRunId);
+  if ('refusal' in extraction) return null;
+  const datasetId = await resolveDataset(pool, options.norms);
+  const cells = await listCells(pool, options.extractionRunId, settings);
+  const settingsHash = probeSettingsHash(options.extractionRunId, extraction.finishedAt, datasetId, settings);
+  return plan(pool, 'probe_run', { settingsHash }, cellUnits(cells));
+}
 
 /** Needs a pool of at least 2 connections: one holds the run's advisory lock for the whole run. */
 export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks = {}): Promise<ProbeRunSummary> {
   const settings = normaliseSettings(options.settings ?? {});
   if ((pool.options.max ?? 10) < 2) throw new ProbeRunError('BAD_ARGUMENT', `runProbe needs a pool of at least 2 connections (one holds the run's lock); got max ${pool.options.max}.`);
-  const extraction = await pool.query<{ id: number; status: string; finished_at: Date | null }>(
-    'SELECT id, status, finished_at FROM extraction_run WHERE id = $1', [options.extractionRunId],
-  );
-  const extractionRun = extraction.rows[0];
-  if (!extractionRun) throw new ProbeRunError('EXTRACTION_RUN_NOT_FOUND', `--run ${options.extractionRunId}: no extraction run with that id.`);
-  // Probing a run still being written (or failed half-way) would store results for a partial grid
-  // under an identity that later looks up to date.
-  if (extractionRun.status !== 'COMPLETED' || extractionRun.finished_at === null) {
-    throw new ProbeRunError('EXTRACTION_RUN_NOT_COMPLETED',
-      `--run ${options.extractionRunId}: extraction run ${options.extractionRunId} is ${extractionRun.status}, not COMPLETED; finish (re-run) the extraction before probing it.`);
-  }
+  const extraction = await completedExtraction(pool, options.extractionRunId);
+  if ('refusal' in extraction) throw extraction.refusal;
   const datasetId = await resolveDataset(pool, options.norms);
   const norms = await loadNorms(pool, datasetId, settings);
   if (norms.conceptIds.length < 2 * settings.folds) {
@@ -100,58 +103,44 @@ export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: P
   }
   const cells = await listCells(pool, options.extractionRunId, settings);
   if (cells.length === 0) throw new ProbeRunError('NO_CELLS', `Extraction run ${options.extractionRunId} has no summaries matching the layer/timestep/pooling filters.`);
-  const hash = probeSettingsHash(options.extractionRunId, extractionRun.finished_at, datasetId, settings);
-
-  // One process per run: a session-level advisory lock on a dedicated connection, held to the end.
-  const lockClient = await pool.connect();
-  const swallow = () => undefined;
-  lockClient.on('error', swallow);
-  let lockError: Error | undefined;
-  try {
-    const locked = await lockClient.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [hash]);
-    if (!locked.rows[0]!.locked) {
-      throw new ProbeRunError('RUN_LOCKED', `The probe run for extraction run ${options.extractionRunId} with these settings (settings hash ${hash.slice(0, 12)}…) is being written by another process; wait for it or stop it.`);
-    }
-    try {
-      return await runLocked(pool, options, hooks, { settings, norms, cells, hash, datasetId });
-    } finally {
-      await lockClient.query('SELECT pg_advisory_unlock(hashtext($1))', [hash]).catch((error: Error) => { lockError = error; });
-    }
-  } finally {
-    lockClient.removeListener('error', swallow);
-    // A connection whose unlock failed may still hold the lock: discard it rather than pool it.
-    lockClient.release(lockError ?? undefined);
-  }
+  const hash = probeSettingsHash(options.extractionRunId, extraction.finishedAt, datasetId, settings);
+  const spec = {
+    table: 'probe_run' as const,
+    settingsHash: hash,
+    subject: `The probe run for extraction run ${options.extractionRunId} with these settings`,
+    create: () => pool.query(
+      `INSERT INTO probe_run (extraction_run_id, dataset_id, settings_hash, method, settings, cv_scheme, progress_total) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [options.extractionRunId, datasetId, hash, PROBE_METHOD, JSON.stringify(settings), describeCvScheme(settings), cells.length],
+    ),
+    signal: options.signal,
+  };
+  return openRun(pool, spec, (run) => runLocked(pool, options, hooks, { settings, norms, cells, run }));
 }
 
 interface Prepared {
   settings: ProbeSettings;
   norms: NormsData;
   cells: CellKey[];
-  hash: string;
-  datasetId: number;
+  run: ActiveRun;
 }
 
 async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks, prepared: Prepared): Promise<ProbeRunSummary> {
-  const { settings, norms, cells, hash, datasetId } = prepared;
-  const run = await findOrCreateRun(pool, hash, options.extractionRunId, datasetId, settings, cells.length);
-  const done = await listFinishedCells(pool, run.id);
-  const todo = cells.filter((cell) => !done.has(cellKeyString(cell)));
-  const alreadyDone = cells.length - todo.length;
-  if (todo.length === 0 && run.status === 'COMPLETED') {
-    hooks.onStart?.({ probeRunId: run.id, created: run.created, total: cells.length, alreadyDone });
+  const { settings, norms, cells, run } = prepared;
+  const { created } = run.stored;
+  const left = await planFor(pool, run.stored, cellUnits(cells));
+  const todo = left.left;
+  const alreadyDone = left.done.length;
+  if (left.complete) {
+    hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone });
     return { probeRunId: run.id, created: false, total: cells.length, written: 0, alreadyDone, skipped: 0, status: 'NOTHING_TO_DO' };
   }
 
   let written = 0, skipped = 0, handled = 0;
   const started = performance.now();
   // From here on every failure marks the run FAILED, so it is never left RUNNING by a dead process path.
-  try {
-    await pool.query(
-      `UPDATE probe_run SET status = 'RUNNING', error = NULL, started_at = coalesce(started_at, now()), progress_total = $2 WHERE id = $1`,
-      [run.id, cells.length],
-    );
-    hooks.onStart?.({ probeRunId: run.id, created: run.created, total: cells.length, alreadyDone });
+  await run.guard(async () => {
+    await run.start({ total: cells.length });
+    hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone });
     const backend = options.backend ?? (await createOnnxBackend());
     // Folds over the run's whole concept list: every cell sees the same split (paired cells).
     const runFoldOf = assignFolds(norms.conceptIds.length, settings.folds, settings.seed);
@@ -159,7 +148,7 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
     const m = norms.attributeIds.length;
     const groups = norms.groups.map((g) => g.attributes);
     for (const cell of todo) {
-      if (options.signal?.aborted) throw new ProbeRunError('INTERRUPTED', `Probe run ${run.id}: ${INTERRUPTED_MESSAGE}.`);
+      run.throwIfInterrupted();
       const cellStarted = performance.now();
       handled++;
       const summaries = await readSummaryMatrix(pool, { runId: options.extractionRunId, ...cell, conceptIds: norms.conceptIds });
@@ -169,7 +158,7 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
       if (n < 2 * settings.folds) {
         skipped++;
         const reason = `only ${n} concepts have both summaries and ratings (need ≥ ${2 * settings.folds})`;
-        await recordSkippedCell(pool, run.id, cellKeyString(cell), reason);
+        await recordSkippedCell(run, cellKeyString(cell), reason);
         event = {
           probeRunId: run.id, cell, cellId: null, done: alreadyDone + written + skipped, total: cells.length, seconds: read, etaSeconds: null, result: null,
           skipped: reason,
@@ -188,7 +177,7 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
         }, backend);
         // Seconds per stage; the write itself is in the same transaction as this record, so it is not in it.
         const timings = { read, ...result.timings, beforeWrite: (performance.now() - cellStarted) / 1000 };
-        const cellId = await writeCell(pool, run.id, cell, norms, result, timings);
+        const cellId = await writeCell(run, cell, norms, result, timings);
         if (cellId !== null) written++;
         const seconds = (performance.now() - cellStarted) / 1000;
         const elapsed = (performance.now() - started) / 1000;
@@ -199,16 +188,11 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
       }
       await hooks.onCell?.(event);
     }
-    if (options.signal?.aborted) throw new ProbeRunError('INTERRUPTED', `Probe run ${run.id}: ${INTERRUPTED_MESSAGE}.`);
-    await finishRun(pool, run.id, {
+    run.throwIfInterrupted();
+    await finishRun(run, {
       lastSession: { seconds: (performance.now() - started) / 1000, cellsWritten: written, cellsSkipped: skipped, backend: backend.name },
       concepts: { withCompleteRatings: norms.conceptIds.length, droppedIncompleteRatings: norms.droppedIncomplete },
     });
-  } catch (error) {
-    const message = error instanceof ProbeRunError && error.code === 'INTERRUPTED' ? INTERRUPTED_MESSAGE : error instanceof Error ? error.message : String(error);
-    // If this update fails too (database gone), the original error is still the one thrown.
-    await pool.query(`UPDATE probe_run SET status = 'FAILED', error = $2 WHERE id = $1`, [run.id, message]).catch(() => undefined);
-    throw error;
-  }
-  return { probeRunId: run.id, created: run.created, total: cells.length, written, alreadyDone, skipped, status: 'COMPLETED' };
+  });
+  return { probeRunId: run.id, created, total: cells.length, written, alreadyDone, skipped, status: 'COMPLETED' };
 }

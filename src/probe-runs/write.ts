@@ -5,19 +5,22 @@ import type pg from 'pg';
 import { benjaminiHochberg } from '../probes/fdr.ts';
 import { finiteOrNull, type CellResult } from '../probes/cell.ts';
 import { inTransaction } from '../db/transaction.ts';
-import type { CellKey, NormsData } from './load.ts';
+import type { ActiveRun } from '../runs/lifecycle.ts';
+import { listFinishedCells, type CellKey, type NormsData } from './load.ts';
 
 const finite = (v: number) => Number.isFinite(v);
 
-/** Cells done = cells written + cells recorded as skipped (too few concepts), counted from the rows. */
-const PROGRESS_DONE = `(SELECT count(*) FROM probe_cell WHERE probe_run_id = $1)
-  + (SELECT count(*) FROM jsonb_object_keys(coalesce(probe_run.timings->'skipped', '{}'::jsonb)))`;
+/** Cells done = cells written + cells recorded as skipped (too few concepts), counted from the rows in `client`'s transaction. */
+async function recordCellsDone(client: pg.PoolClient, run: ActiveRun): Promise<void> {
+  await run.progress(client, (await listFinishedCells(client, run.id)).size);
+}
 
 /** Returns the new cell id, or null when the cell already existed (another process wrote it). */
 export async function writeCell(
-  pool: pg.Pool, probeRunId: number, cell: CellKey, norms: NormsData, result: CellResult, timings: Record<string, number>,
+  run: ActiveRun, cell: CellKey, norms: NormsData, result: CellResult, timings: Record<string, number>,
 ): Promise<number | null> {
-  return inTransaction(pool, async (client) => {
+  const probeRunId = run.id;
+  return inTransaction(run.pool, async (client) => {
     const inserted = await client.query<{ id: number }>(
       `INSERT INTO probe_cell (probe_run_id, layer_id, timestep, pooling, concept_count, attribute_two_vs_two, attribute_rsa, concept_two_vs_two, timings)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
@@ -59,10 +62,7 @@ export async function writeCell(
        SELECT $1, * FROM unnest($2::int[], $3::int[], $4::float8[])`,
       [cellId, pairA, pairB, accuracy],
     );
-    await client.query(
-      `UPDATE probe_run SET progress_done = ${PROGRESS_DONE} WHERE id = $1`,
-      [probeRunId],
-    );
+    await recordCellsDone(client, run);
     return cellId;
   });
 }
@@ -71,35 +71,30 @@ export async function writeCell(
  * A cell with too few concepts to fit is recorded in probe_run.timings.skipped (cell key → reason), so it
  * counts as done: a re-run of a finished run is idle and progress reaches done = total.
  */
-export async function recordSkippedCell(pool: pg.Pool, probeRunId: number, cellKey: string, reason: string): Promise<void> {
-  await pool.query(
-    `UPDATE probe_run SET
-       timings = jsonb_set(timings, '{skipped}', coalesce(timings->'skipped', '{}'::jsonb) || jsonb_build_object($2::text, $3::text)),
-       progress_done = ${PROGRESS_DONE} + CASE WHEN coalesce(timings->'skipped', '{}'::jsonb) ? $2::text THEN 0 ELSE 1 END
-     WHERE id = $1`,
-    [probeRunId, cellKey, reason],
-  );
+export async function recordSkippedCell(run: ActiveRun, cellKey: string, reason: string): Promise<void> {
+  await inTransaction(run.pool, async (client) => {
+    await client.query(
+      `UPDATE probe_run SET timings = jsonb_set(timings, '{skipped}', coalesce(timings->'skipped', '{}'::jsonb) || jsonb_build_object($2::text, $3::text))
+       WHERE id = $1`,
+      [run.id, cellKey, reason],
+    );
+    await recordCellsDone(client, run);
+  });
 }
 
-/** Benjamini–Hochberg q-values over every (cell, attribute) p-value of the run, then COMPLETED. */
-export async function finishRun(pool: pg.Pool, probeRunId: number, runTimings: Record<string, unknown>): Promise<void> {
-  await inTransaction(pool, async (client) => {
+/** Benjamini–Hochberg q-values over every (cell, attribute) p-value of the run, then COMPLETED, in one transaction. */
+export async function finishRun(run: ActiveRun, runTimings: Record<string, unknown>): Promise<void> {
+  await inTransaction(run.pool, async (client) => {
     const scores = await client.query<{ id: number; p_value: number }>(
       `SELECT s.id, s.p_value FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id
        WHERE c.probe_run_id = $1 AND s.p_value IS NOT NULL ORDER BY s.id`,
-      [probeRunId],
+      [run.id],
     );
     const q = benjaminiHochberg(scores.rows.map((row) => row.p_value));
     await client.query(
       `UPDATE probe_score SET q_value = u.q FROM unnest($1::int[], $2::float8[]) AS u(id, q) WHERE probe_score.id = u.id`,
       [scores.rows.map((row) => row.id), Array.from(q)],
     );
-    await client.query(
-      `UPDATE probe_run SET status = 'COMPLETED', error = NULL, finished_at = now(),
-         progress_done = ${PROGRESS_DONE},
-         timings = timings || $2::jsonb
-       WHERE id = $1`,
-      [probeRunId, JSON.stringify(runTimings)],
-    );
+    await run.complete({ progressDone: (await listFinishedCells(client, run.id)).size, timings: { merge: runTimings } }, client);
   });
 }

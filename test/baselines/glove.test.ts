@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { conceptVectors } from '../../src/baselines/concept-vectors.ts';
 import { glovePackageInfo, loadGloveVectors, type LoadedGlove } from '../../src/baselines/glove-loader.ts';
-import { GLOVE_LOOKUP_RULE, runGloveBaseline, type GloveRunSettings } from '../../src/baselines/glove-run.ts';
+import { GLOVE_LOOKUP_RULE, planGloveBaseline, runGloveBaseline, type GloveRunSettings } from '../../src/baselines/glove-run.ts';
 import { readSummaryMatrix } from '../../src/db/summaries.ts';
 import { importNormsDataset } from '../../src/norms/import.ts';
 import { parseNormsFiles } from '../../src/norms/parse.ts';
@@ -91,7 +91,7 @@ describe('the baseline run', () => {
     const logs: string[] = [];
     const result = await runGloveBaseline(db, { concepts, load, log: (m) => logs.push(m) });
     expect(loads).toBe(1);
-    expect(result).toMatchObject({ status: 'completed', conceptCount: 5, vectorsStored: 3, written: 3 });
+    expect(result).toMatchObject({ status: 'COMPLETED', conceptCount: 5, vectorsStored: 3, written: 3 });
     expect(result.oov).toEqual([{ concept: 'qzxvbn', missingWords: ['qzxvbn'] }, { concept: 'fire zqxwv', missingWords: ['zqxwv'] }]);
     expect(result.multiWord).toEqual([{ concept: 'ice cream', words: ['ice', 'cream'] }]);
 
@@ -120,7 +120,7 @@ describe('the baseline run', () => {
     const before = await summaryRows(run.id);
     const again = await runGloveBaseline(db, { concepts, load });
     expect(loads).toBe(1);
-    expect(again).toMatchObject({ status: 'already-complete', runId: run.id, written: 0, vectorsStored: 3, oov: result.oov });
+    expect(again).toMatchObject({ status: 'NOTHING_TO_DO', runId: run.id, written: 0, vectorsStored: 3, oov: result.oov });
     expect(await summaryRows(run.id)).toBe(before);
     expect(await db.prisma.extractionRun.count()).toBe(1);
   });
@@ -130,14 +130,43 @@ describe('the baseline run', () => {
     const binder = await importNormsDataset(db.prisma, await loadNormsFolder(path.join(PROJECT_ROOT, 'data/norms/binder2016')), { name: 'binder2016' });
     const concepts = await selectConcepts(db.prisma, binder.datasetId);
     const first = await runGloveBaseline(db, { concepts, load });
-    expect(first).toMatchObject({ status: 'completed', vectorsStored: 275, written: 275, oov: [] });
+    expect(first).toMatchObject({ status: 'COMPLETED', vectorsStored: 275, written: 275, oov: [] });
     expect(await db.prisma.extractionRun.count()).toBe(runsBefore + 1);
 
     // Simulate a crash after part of the writes.
     await db.pool.query(`DELETE FROM activation_summary WHERE run_id = $1 AND concept_id IN (SELECT concept_id FROM activation_summary WHERE run_id = $1 ORDER BY concept_id LIMIT 75)`, [first.runId]);
     await db.prisma.extractionRun.update({ where: { id: first.runId }, data: { status: 'RUNNING', progressDone: 200 } });
     const resumed = await runGloveBaseline(db, { concepts, load });
-    expect(resumed).toMatchObject({ status: 'completed', runId: first.runId, written: 75, vectorsStored: 275 });
+    expect(resumed).toMatchObject({ status: 'COMPLETED', runId: first.runId, written: 75, vectorsStored: 275 });
     expect(await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: first.runId } })).toMatchObject({ status: 'COMPLETED', progressDone: 275 });
+  });
+
+  test('a failed and an interrupted run have finished_at set, and plan() then reports what is left', async () => {
+    const parsed = parseNormsFiles({ ratings: 'concept,category,Big\nkettle,tool,1\nviolin,tool,2\n', attributes: 'attribute,group\nBig,Size\n', source: 'Test set.\n' });
+    if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.message).join('\n'));
+    const dataset = await importNormsDataset(db.prisma, parsed.dataset, { name: 'glove-stop' });
+    const concepts = await selectConcepts(db.prisma, dataset.datasetId);
+
+    // Interrupted after the vectors are loaded, before the first write.
+    const stop = new AbortController();
+    const interrupted = await runGloveBaseline(db, { concepts, load: async () => { stop.abort(); return glove; }, signal: stop.signal }).then(() => null, (e: unknown) => e);
+    expect(interrupted).toMatchObject({ code: 'INTERRUPTED', message: 'interrupted; re-run to resume' });
+    const stopped = await planGloveBaseline(db.pool, concepts);
+    expect(stopped).toMatchObject({ run: { status: 'FAILED' }, total: 2, complete: false });
+    expect(stopped.left.map((c) => c.word).sort()).toEqual(['kettle', 'violin']);
+    const row = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: stopped.run!.id } });
+    expect(row).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume' });
+    expect(row.finishedAt).toBeInstanceOf(Date);
+
+    // Failed: a concept id the database does not have makes the write fail.
+    const failure = await runGloveBaseline(db, { concepts: [{ id: 2_000_000_000, word: 'trumpet' }], load }).then(() => null, (e: unknown) => e as Error);
+    expect(failure).toBeInstanceOf(Error);
+    const failed = await db.prisma.extractionRun.findFirstOrThrow({ where: { settings: { path: ['concepts', 'count'], equals: 1 } } });
+    expect(failed).toMatchObject({ status: 'FAILED', error: failure!.message });
+    expect(failed.finishedAt).toBeInstanceOf(Date);
+
+    // Resumed: completed, finished_at set again, and the plan is complete.
+    expect(await runGloveBaseline(db, { concepts, load })).toMatchObject({ status: 'COMPLETED', runId: row.id, written: 2 });
+    expect(await planGloveBaseline(db.pool, concepts)).toMatchObject({ complete: true, left: [], total: 2 });
   });
 });

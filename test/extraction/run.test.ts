@@ -1,7 +1,7 @@
 /** @jest-environment ./test/bundles/onnx-environment.cjs */
 // End-to-end extraction on the tiny bundle: real ONNX sessions, real PostgreSQL.
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { runExtraction, type RunEvent } from '../../src/extraction/run.ts';
+import { planExtraction, runExtraction, type RunEvent } from '../../src/extraction/run.ts';
 import { readSummaryMatrix } from '../../src/db/summaries.ts';
 import { loadBundle } from '../../src/bundles/bundle.ts';
 import { defaultSettings, Pipeline } from '../../src/extraction/pipeline.ts';
@@ -167,9 +167,10 @@ test('tap sets that differ between runs get distinct layer indexes', async () =>
   const options = { db, bundleDir: bundle.dir, norms: 'tap-norms', cacheDir: bundle.cacheDir, concepts: ['dog'], settings: { steps: 1, vae: false } };
   // First a subset (layers.2 takes index 0, layers.3 index 1), then the default taps, whose positions 0 and 1 are taken.
   await runExtraction({ ...options, taps: { text_encoder: { scopes: ['/text_model/encoder/layers.2/', '/text_model/encoder/layers.3/'] } } });
+  // "dog" with these settings was extracted by an earlier test: the run is COMPLETED (reported NOTHING_TO_DO) either way.
   const report = await runExtraction(options);
-  expect(report.status).toBe('COMPLETED');
   const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: report.runId } });
+  expect(run.status).toBe('COMPLETED');
   const layers = await db.prisma.layer.findMany({ where: { component: { modelId: run.modelId, name: 'text_encoder' } }, orderBy: { index: 'asc' } });
   expect(layers.map((l) => l.name).sort()).toEqual(['embeddings', 'final_layer_norm', 'layers.0', 'layers.1', 'layers.2', 'layers.3']);
   expect(new Set(layers.map((l) => l.index)).size).toBe(6);
@@ -211,4 +212,30 @@ test('aborting stops after the concept in flight: FAILED "interrupted", progress
   const resumed = await runExtraction(options);
   expect(resumed).toMatchObject({ runId: run.id, status: 'COMPLETED', conceptsSkipped: stored, conceptsWritten: 4 - stored });
   expect((await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: run.id } })).progressDone).toBe(4);
+});
+
+test('plan() reports what is left of a partly done extraction run without running it', async () => {
+  await insertDataset(db.prisma, 'plan-norms', ['hammer', 'dog', 'banana', 'apricot']);
+  const options = { db, bundleDir: bundle.dir, norms: 'plan-norms', cacheDir: bundle.cacheDir, settings: { steps: 1, vae: false, seed: 21 } };
+  const tiny = loadBundle(bundle.dir);
+  const hash = extractionSettingsHash({ bundle: tiny, settings: { ...defaultSettings(tiny), ...options.settings }, taps: resolvedTapSummary(tiny), device: 'cpu' });
+  const dataset = await db.prisma.normsDataset.findFirstOrThrow({ where: { name: 'plan-norms' } });
+  const concepts = (await db.prisma.datasetConcept.findMany({ where: { datasetId: dataset.id }, orderBy: { position: 'asc' }, include: { concept: true } }))
+    .map((c) => ({ id: c.concept.id, word: c.concept.word }));
+  expect(await planExtraction(db.pool, hash, concepts)).toMatchObject({ run: null, total: 4, done: [], complete: false });
+
+  const stop = new AbortController();
+  await expect(runExtraction({ ...options, signal: stop.signal, onEvent: (e: RunEvent) => { if (e.event === 'concept') stop.abort(); } }))
+    .rejects.toMatchObject({ code: 'INTERRUPTED' });
+  const partly = await planExtraction(db.pool, hash, concepts);
+  const stored = await count('SELECT count(DISTINCT concept_id) AS n FROM activation_summary WHERE run_id = $1', [partly.run!.id]);
+  expect(partly).toMatchObject({ run: { status: 'FAILED' }, total: 4, complete: false });
+  expect(partly.done).toHaveLength(stored);
+  expect(partly.left).toHaveLength(4 - stored);
+  expect(partly.run!.finishedAt).toBeInstanceOf(Date);
+
+  const resumed = await runExtraction(options);
+  expect(resumed).toMatchObject({ status: 'COMPLETED', conceptsWritten: 4 - stored });
+  expect(await planExtraction(db.pool, hash, concepts)).toMatchObject({ complete: true, left: [], total: 4 });
+  expect(await runExtraction(options)).toMatchObject({ status: 'NOTHING_TO_DO', rowsWritten: 0 });
 });

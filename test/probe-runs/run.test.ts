@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { seededRandom } from '../../src/probes/random.ts';
-import { runProbe, type ProbeRunOptions } from '../../src/probe-runs/run.ts';
+import { planProbe, runProbe, type ProbeRunOptions } from '../../src/probe-runs/run.ts';
 import { ProbeRunError } from '../../src/probe-runs/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { gaussianSampler } from '../probes/reference.ts';
@@ -332,4 +332,36 @@ test('the command line: --help prints the usage; SIGINT stops the run, marks it 
   expect(run.rows).toHaveLength(1);
   expect(run.rows[0]).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume' });
   expect(run.rows[0]!.progress_done).toBeLessThan(3);
+});
+
+test('a failed and an interrupted probe run have finished_at set; plan() reports the cells left without running', async () => {
+  const failedSettings = { seed: 18, permutations: 0, bootstrap: 10 };
+  let seen = 0;
+  await expect(runProbe(db.pool, options(failedSettings), { onCell: () => { if (++seen === 1) throw new Error('failed after one cell'); } }))
+    .rejects.toThrow('failed after one cell');
+  const failed = await db.prisma.probeRun.findFirstOrThrow({ where: { settings: { path: ['seed'], equals: 18 } } });
+  expect(failed).toMatchObject({ status: 'FAILED', error: 'failed after one cell', progressDone: 1 });
+  expect(failed.finishedAt).toBeInstanceOf(Date);
+
+  // What is left, read without running (and without changing anything).
+  const partly = await planProbe(db.pool, options(failedSettings));
+  expect(partly).toMatchObject({ run: { id: failed.id, status: 'FAILED' }, total: 3, complete: false });
+  expect(partly!.done).toHaveLength(1);
+  expect(partly!.left).toHaveLength(2);
+  expect(await db.prisma.probeRun.findUniqueOrThrow({ where: { id: failed.id } })).toEqual(failed);
+  expect(await planProbe(db.pool, options({ ...failedSettings, seed: 19 }))).toMatchObject({ run: null, total: 3, complete: false });
+
+  const interrupt = new AbortController();
+  await expect(runProbe(db.pool, { ...options({ ...failedSettings, seed: 19 }), signal: interrupt.signal }, { onCell: () => interrupt.abort() }))
+    .rejects.toMatchObject({ code: 'INTERRUPTED' });
+  const interrupted = await db.prisma.probeRun.findFirstOrThrow({ where: { settings: { path: ['seed'], equals: 19 } } });
+  expect(interrupted).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume' });
+  expect(interrupted.finishedAt).toBeInstanceOf(Date);
+
+  // Resumed: RUNNING clears finished_at, COMPLETED sets it again; the plan is then complete.
+  await runProbe(db.pool, options(failedSettings));
+  const resumed = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: failed.id } });
+  expect(resumed.status).toBe('COMPLETED');
+  expect(resumed.finishedAt!.getTime()).toBeGreaterThanOrEqual(failed.finishedAt!.getTime());
+  expect(await planProbe(db.pool, options(failedSettings))).toMatchObject({ complete: true, left: [], total: 3 });
 });
