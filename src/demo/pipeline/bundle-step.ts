@@ -6,7 +6,8 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../config.ts';
 import { buildTinyBundle } from '../tiny-bundle/build.ts';
 import type { SeedStep } from '../seed-step.ts';
-import { DemoPipelineError, openDemoBundle } from './lookup.ts';
+import { openDemoBundle } from './lookup.ts';
+import { DemoPipelineError } from './errors.ts';
 import type { DemoPipelineSettings } from './settings.ts';
 
 export function tinyBundleStep(settings: DemoPipelineSettings): SeedStep {

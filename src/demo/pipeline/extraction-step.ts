@@ -4,7 +4,8 @@
 import { runExtraction, type RunEvent } from '../../extraction/run.ts';
 import type { SeedStep } from '../seed-step.ts';
 import { borrowedDatabase } from './database.ts';
-import { demoConcepts, demoDataset, demoExtractionSettings, DemoPipelineError, extractionCovers, findDemoExtractionRun, openDemoBundle } from './lookup.ts';
+import { demoConcepts, demoDataset, demoExtractionPlan, demoExtractionSettings, openDemoBundle } from './lookup.ts';
+import { DemoPipelineError } from './errors.ts';
 import { throttledProgress } from './progress.ts';
 import type { DemoPipelineSettings } from './settings.ts';
 import { throwIfStopped } from './stop.ts';
@@ -14,11 +15,7 @@ export function tinyExtractionStep(settings: DemoPipelineSettings, signal?: Abor
     name: 'demo-tiny-extraction',
     async isDone(db) {
       const bundle = openDemoBundle(settings);
-      if (!bundle) return false;
-      const run = await findDemoExtractionRun(db, bundle, settings);
-      if (!run) return false;
-      const dataset = await demoDataset(db, settings);
-      return extractionCovers(db, run, (await demoConcepts(db, settings, dataset.id)).map((c) => c.id));
+      return bundle !== null && (await demoExtractionPlan(db, bundle, settings)).complete;
     },
     async run(db, rawProgress) {
       const bundle = openDemoBundle(settings);

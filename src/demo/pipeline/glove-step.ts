@@ -3,7 +3,7 @@
 import { runGloveBaseline } from '../../baselines/glove-run.ts';
 import { loadGloveVectors } from '../../baselines/glove-loader.ts';
 import type { SeedStep } from '../seed-step.ts';
-import { demoConcepts, demoDataset, findCompletedGloveRun } from './lookup.ts';
+import { demoConcepts, demoDataset, demoGlovePlan } from './lookup.ts';
 import type { DemoPipelineSettings } from './settings.ts';
 import { throwIfStopped } from './stop.ts';
 
@@ -11,9 +11,7 @@ export function gloveBaselineStep(settings: DemoPipelineSettings, signal?: Abort
   return {
     name: 'demo-glove-baseline',
     async isDone(db) {
-      const dataset = await demoDataset(db, settings);
-      const concepts = await demoConcepts(db, settings, dataset.id);
-      return (await findCompletedGloveRun(db, concepts.map((c) => c.word))) !== null;
+      return (await demoGlovePlan(db, settings)).complete;
     },
     async run(db, progress) {
       const dataset = await demoDataset(db, settings);
@@ -21,6 +19,7 @@ export function gloveBaselineStep(settings: DemoPipelineSettings, signal?: Abort
       throwIfStopped(signal);
       const result = await runGloveBaseline(db, {
         concepts,
+        signal,
         // Not the process-wide cached copy: the server should not keep ~140 MB of vectors after the
         // demo. The ~5 s load cannot be interrupted; a stop requested meanwhile takes effect after it.
         load: async () => {

@@ -4,7 +4,8 @@ import { cellLabel } from '../../probe-runs/load.ts';
 import { runProbe } from '../../probe-runs/run.ts';
 import { normaliseSettings } from '../../probe-runs/settings.ts';
 import type { SeedDatabase, SeedStep } from '../seed-step.ts';
-import { DemoPipelineError, probeRunCompleted } from './lookup.ts';
+import { demoProbePlan } from './lookup.ts';
+import { DemoPipelineError } from './errors.ts';
 import { throttledProgress } from './progress.ts';
 import type { DemoPipelineSettings } from './settings.ts';
 import { throwIfStopped } from './stop.ts';
@@ -27,7 +28,7 @@ export function probeStep(settings: DemoPipelineSettings, options: ProbeStepOpti
     name: options.name,
     async isDone(db) {
       const target = await options.findTarget(db);
-      return target !== null && probeRunCompleted(db, target.extractionRunId, target.datasetId, settings);
+      return target !== null && ((await demoProbePlan(db, target.extractionRunId, target.datasetId, settings))?.complete ?? false);
     },
     async run(db, rawProgress) {
       const target = await options.findTarget(db);

@@ -5,7 +5,7 @@ import type { SeedStep } from '../seed-step.ts';
 import { tinyBundleStep } from './bundle-step.ts';
 import { tinyExtractionStep } from './extraction-step.ts';
 import { gloveBaselineStep } from './glove-step.ts';
-import { demoConcepts, demoDataset, extractionCovers, findCompletedGloveRun, findDemoExtractionRun, openDemoBundle } from './lookup.ts';
+import { demoDataset, demoExtractionPlan, demoGlovePlan, openDemoBundle } from './lookup.ts';
 import { probeStep } from './probe-step.ts';
 import { DEMO_PIPELINE_SETTINGS, type DemoPipelineSettings } from './settings.ts';
 
@@ -31,11 +31,8 @@ export function demoPipelineSteps(options: DemoPipelineStepOptions = {}): SeedSt
       subject: 'the tiny test network (not Stable Diffusion)',
       async findTarget(db) {
         const bundle = openDemoBundle(settings);
-        const run = bundle && (await findDemoExtractionRun(db, bundle, settings));
-        if (!run) return null;
-        const dataset = await demoDataset(db, settings);
-        const complete = await extractionCovers(db, run, (await demoConcepts(db, settings, dataset.id)).map((c) => c.id));
-        return complete ? { extractionRunId: run.id, datasetId: dataset.id } : null;
+        const plan = bundle && (await demoExtractionPlan(db, bundle, settings));
+        return plan?.complete && plan.run ? { extractionRunId: plan.run.id, datasetId: (await demoDataset(db, settings)).id } : null;
       },
     }, signal),
   ];
@@ -44,9 +41,8 @@ export function demoPipelineSteps(options: DemoPipelineStepOptions = {}): SeedSt
       name: 'demo-glove-probes',
       subject: 'the GloVe word-vector baseline',
       async findTarget(db) {
-        const dataset = await demoDataset(db, settings);
-        const run = await findCompletedGloveRun(db, (await demoConcepts(db, settings, dataset.id)).map((c) => c.word));
-        return run ? { extractionRunId: run.id, datasetId: dataset.id } : null;
+        const plan = await demoGlovePlan(db, settings);
+        return plan.complete && plan.run ? { extractionRunId: plan.run.id, datasetId: (await demoDataset(db, settings)).id } : null;
       },
     }, signal));
   }

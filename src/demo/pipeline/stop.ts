@@ -1,11 +1,11 @@
 // Stopping the demo pipeline cleanly: the background runner aborts a signal, and each step checks it
 // between units of work (after a concept or a cell has been committed), so a stop never leaves half
 // a unit behind and the next start resumes from what is stored.
-export class DemoPipelineStopped extends Error {
-  readonly code = 'DEMO_PIPELINE_STOPPED';
+import { CodedError } from '../../errors.ts';
+
+export class DemoPipelineStopped extends CodedError<'DEMO_PIPELINE_STOPPED'> {
   constructor(message = 'stopped: the server is shutting down; the next start resumes from what is stored') {
-    super(message);
-    this.name = 'DemoPipelineStopped';
+    super('DEMO_PIPELINE_STOPPED', 'interrupted', message);
   }
 }
 
