@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli } from '../../src/cli.ts';
 import { connectDatabase } from '../../src/db/client.ts';
 import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
 import { binderWords } from '../../src/demo/tiny-bundle/build.ts';
@@ -110,7 +111,4 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
-  process.exit(1);
-});
+runCli('bench:extract', main);

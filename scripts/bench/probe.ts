@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { runCli } from '../../src/cli.ts';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { probeCell } from '../../src/probes/cell.ts';
 import { assignFolds } from '../../src/probes/folds.ts';
@@ -156,7 +157,4 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runCli('bench:probe', main);
