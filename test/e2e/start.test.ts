@@ -65,7 +65,7 @@ async function graphql(app: RunningProbeAtlas, query: string) {
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: unknown[] } };
 }
 
-const RUNS = '{ extractionRuns { id status error progress { done total fraction } model { kind } } probeRuns { status progress { done total fraction } } }';
+const RUNS = '{ extractionRuns { nodes { id status error progress { done: doneCount total: plannedCount fraction } model { kind } } } probeRuns { nodes { status progress { done: doneCount total: plannedCount fraction } } } }';
 
 test('stopped during the extraction, resumed by the next start; skipped with DEMO_PIPELINE=false', async () => {
   // 1. First start: the API serves at once; the demo is stopped right after its first concept.
@@ -104,7 +104,7 @@ test('stopped during the extraction, resumed by the next start; skipped with DEM
     expect(idle.demo).toBeNull();
     expect(quiet.lines.some((l) => l.message === 'demo pipeline: skipped (DEMO_PIPELINE=false)')).toBe(true);
     const runs = await graphql(idle, RUNS);
-    expect(runs.body.data.extractionRuns).toEqual([
+    expect(runs.body.data.extractionRuns.nodes).toEqual([
       { id: String(stopped.id), status: 'FAILED', error: stopped.error, progress: { done: stopped.progressDone, total: CONCEPTS, fraction: stopped.progressDone / CONCEPTS }, model: { kind: 'TINY_TEST_NETWORK' } },
     ]);
   } finally {
@@ -123,10 +123,10 @@ test('stopped during the extraction, resumed by the next start; skipped with DEM
     ]);
     expect(done.reports[1]!.summary).toContain(`${CONCEPTS - stopped.progressDone} concepts extracted, ${stopped.progressDone} already stored`);
     const runs = await graphql(resumed, RUNS);
-    expect(runs.body.data.extractionRuns).toEqual([
+    expect(runs.body.data.extractionRuns.nodes).toEqual([
       { id: String(stopped.id), status: 'COMPLETED', error: null, progress: { done: CONCEPTS, total: CONCEPTS, fraction: 1 }, model: { kind: 'TINY_TEST_NETWORK' } },
     ]);
-    expect(runs.body.data.probeRuns).toEqual([{ status: 'COMPLETED', progress: { done: expect.any(Number), total: expect.any(Number), fraction: 1 } }]);
+    expect(runs.body.data.probeRuns.nodes).toEqual([{ status: 'COMPLETED', progress: { done: expect.any(Number), total: expect.any(Number), fraction: 1 } }]);
     expect(resumedLog.lines.some((l) => l.message.startsWith('demo pipeline: complete'))).toBe(true);
   } finally {
     await resumed.stop();
@@ -142,7 +142,7 @@ test('a failing demo pipeline is logged with its step and the API keeps serving'
     const errors = log.lines.filter((l) => l.level === 'error');
     expect(errors.at(-1)!.message).toMatch(/^demo pipeline FAILED at step demo-tiny-extraction: No norms dataset matches "no-such-norms"/);
     expect(errors.at(-1)!.fields).toMatchObject({ step: 'demo-tiny-extraction', code: 'DATASET_NOT_FOUND' });
-    const serving = await graphql(app, '{ extractionRuns { status } }');
+    const serving = await graphql(app, '{ extractionRuns { nodes { status } } }');
     expect(serving.status).toBe(200);
     expect(serving.body.errors).toBeUndefined();
   } finally {
