@@ -122,7 +122,7 @@ export function createLoaders(db: Database) {
         }),
       (row) => row.conceptId,
     ),
-    groupScoresByCell: groupedBy<number, ProbeGroupScore>(
+    probeGroupScoresByCell: groupedBy<number, ProbeGroupScore>(
       (ids) =>
         prisma.probeGroupScore.findMany({
           where: { cellId: { in: ids } },

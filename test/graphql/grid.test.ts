@@ -48,9 +48,9 @@ const HEATMAP = `query Heatmap($input: GridInput!) {
 
 function tInterval(values: number[]) {
   const { mean, sd, n } = summarize(values);
-  if (n < 2) return { mean, sd, n, ciLow: null, ciHigh: null };
+  if (n < 2) return { mean, sd, scoreCount: n, ciLow: null, ciHigh: null };
   const half = studentTQuantile(0.975, n - 1) * sd! / Math.sqrt(n);
-  return { mean, sd, n, ciLow: mean! - half, ciHigh: mean! + half };
+  return { mean, sd, scoreCount: n, ciLow: mean! - half, ciHigh: mean! + half };
 }
 
 function expectNumbers(actual: Record<string, number | null>, expected: Record<string, number | null>) {

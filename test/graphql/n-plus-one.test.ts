@@ -1,6 +1,7 @@
 // The N+1 guarantee: the SQL statements behind one request depend on the query's shape, not on how
 // many rows it returns. Counted at the pg pool that Prisma and the raw SQL share.
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { loadConfig } from '../../src/config.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { seedBinder, seedModel, readBinder, type SeededDataset, type SeededModel } from './fixtures.ts';
 
@@ -16,7 +17,8 @@ beforeAll(async () => {
     statements.push(typeof first === 'string' ? first : first.text);
     return query(...args);
   };
-  api = await startTestApi(db);
+  // Depth 12: the run connections add a `nodes` level each to this deliberately deep catalogue walk.
+  api = await startTestApi(db, { limits: { ...loadConfig({}).limits, maxDepth: 12 } });
 });
 afterAll(async () => {
   await api?.stop();
@@ -55,11 +57,11 @@ const CATALOGUE = `{
   models {
     name kindLabel
     components { name layers { name component { name } } }
-    extractionRuns(first: 10) { nodes {
+    extractionRuns(first: 1) { nodes {
       timesteps model { name }
-      probeRuns(first: 10) { nodes {
+      probeRuns(first: 1) { nodes {
         cvScheme normsDataset { name }
-        cells(first: 50) { totalCount nodes { layer { name } groupScores { attributeGroup { name } } scores(first: 10) { nodes { pearsonR attribute { name attributeGroup { name } } } } } }
+        probeCells(first: 50) { totalCount nodes { layer { name } probeGroupScores { attributeGroup { name } } probeScores(first: 10) { nodes { pearsonR attribute { name attributeGroup { name } } } } } }
       } }
     } }
   }
@@ -88,7 +90,7 @@ test('doubling models, components, layers, datasets, groups and concepts keeps t
   const large = await countStatements();
   const layersLarge = large.body.data.models.flatMap((m: any) => m.components.flatMap((c: any) => c.layers));
   expect(layersLarge).toHaveLength(3 * 2 * 3 + 3 * 4 * 6);
-  const cells = large.body.data.models.flatMap((m: any) => m.extractionRuns.nodes.flatMap((r: any) => r.probeRuns.nodes.flatMap((p: any) => p.cells.nodes)));
+  const cells = large.body.data.models.flatMap((m: any) => m.extractionRuns.nodes.flatMap((r: any) => r.probeRuns.nodes.flatMap((p: any) => p.probeCells.nodes)));
   expect(cells.length).toBe(18 + 72);
   const attributes = large.body.data.normsDatasets.flatMap((d: any) => d.attributeGroups.flatMap((g: any) => g.attributes));
   expect(attributes.length).toBeGreaterThan(20);

@@ -133,7 +133,7 @@ test('a probe run exposes cvScheme, settings and its cells in component, layer, 
   const { body } = await api.graphql(`query($id: ID!) { probeRun(id: $id) {
     method cvScheme settings status progress { fraction } normsDataset { name } extractionRun { id }
     timings { lastSession { durationSeconds } completeConceptCount skippedCells { layer { id } timestep pooling reason } }
-    cells(first: 20) { totalCount edges { node { timestep pooling conceptCount attributeTwoVsTwo attributeRsa timings { readSeconds fitSeconds bootstrapSeconds } layer { index component { position } } probeRun { id } } } }
+    probeCells(first: 20) { totalCount edges { node { timestep pooling conceptCount attributeTwoVsTwo attributeRsa timings { readSeconds fitSeconds bootstrapSeconds } layer { index component { position } } probeRun { id } } } }
   } }`, { id: String(probeRunId) });
   expect(body.errors).toBeUndefined();
   const run = body.data.probeRun;
@@ -145,41 +145,41 @@ test('a probe run exposes cvScheme, settings and its cells in component, layer, 
       skippedCells: [{ layer: { id: String(model.components[0]!.layers[0]!.id) }, timestep: null, pooling: 'EOT', reason: 'too few concepts' }],
     },
   });
-  expect(run.cells.totalCount).toBe(8);
-  const order = run.cells.edges.map((e: any) => [e.node.layer.component.position, e.node.layer.index, e.node.timestep]);
+  expect(run.probeCells.totalCount).toBe(8);
+  const order = run.probeCells.edges.map((e: any) => [e.node.layer.component.position, e.node.layer.index, e.node.timestep]);
   expect(order).toEqual([
     [0, 0, null], [0, 1, null],
     [1, 0, 1], [1, 0, 501], [1, 0, 981],
     [1, 1, 1], [1, 1, 501], [1, 1, 981],
   ]);
-  expect(run.cells.edges[0].node).toMatchObject({
+  expect(run.probeCells.edges[0].node).toMatchObject({
     pooling: 'MEAN', conceptCount: 3, attributeTwoVsTwo: 0.75, attributeRsa: 0.5, probeRun: { id: String(probeRunId) },
     timings: { readSeconds: 0.5, fitSeconds: 2, bootstrapSeconds: null },
   });
 });
 
 test('a probe cell pages its scores in attribute order and lists group scores in group order', async () => {
-  const cells = await api.graphql(`query($id: ID!) { probeRun(id: $id) { cells(first: 1) { nodes { id } } } }`, { id: String(probeRunId) });
-  const cellId = cells.body.data.probeRun.cells.nodes[0].id;
+  const cells = await api.graphql(`query($id: ID!) { probeRun(id: $id) { probeCells(first: 1) { nodes { id } } } }`, { id: String(probeRunId) });
+  const cellId = cells.body.data.probeRun.probeCells.nodes[0].id;
   const first = await api.graphql(`query($id: ID!) { probeCell(id: $id) {
-    scores(first: 4) { totalCount pageInfo { hasNextPage endCursor } nodes { attribute { name } pearsonR r2 twoVsTwo alpha nullPearsonR pValue qValue } }
-    groupScores { attributeGroup { name } metric mean ciLow ciHigh }
+    probeScores(first: 4) { totalCount pageInfo { hasNextPage endCursor } nodes { attribute { name } pearsonR r2 twoVsTwo alpha nullPearsonR pValue qValue } }
+    probeGroupScores { attributeGroup { name } metric mean ciLow ciHigh }
   } }`, { id: cellId });
   expect(first.body.errors).toBeUndefined();
-  const scores = first.body.data.probeCell.scores;
+  const scores = first.body.data.probeCell.probeScores;
   expect(scores.totalCount).toBe(binder.attributes.length);
   expect(scores.nodes.map((s: any) => s.attribute.name)).toEqual(binder.attributes.slice(0, 4).map((a) => a.name));
   // Scores were inserted in reverse attribute order with pearsonR = i / 100.
   const last = binder.attributes.length - 1;
   expect(scores.nodes[0]).toMatchObject({ pearsonR: last / 100, r2: last / 200, twoVsTwo: 0.5, alpha: 1, nullPearsonR: null, qValue: null });
-  expect(first.body.data.probeCell.groupScores.map((g: any) => g.attributeGroup.name)).toEqual(['Vision', 'Audition']);
-  expect(first.body.data.probeCell.groupScores[0]).toMatchObject({ metric: 'PEARSON_R', mean: 0.1, ciLow: 0, ciHigh: 0.2 });
-  const next = await api.graphql(`query($id: ID!, $after: String) { probeCell(id: $id) { scores(first: 4, after: $after) { pageInfo { hasPreviousPage } nodes { attribute { name } } } } }`, {
+  expect(first.body.data.probeCell.probeGroupScores.map((g: any) => g.attributeGroup.name)).toEqual(['Vision', 'Audition']);
+  expect(first.body.data.probeCell.probeGroupScores[0]).toMatchObject({ metric: 'PEARSON_R', mean: 0.1, ciLow: 0, ciHigh: 0.2 });
+  const next = await api.graphql(`query($id: ID!, $after: String) { probeCell(id: $id) { probeScores(first: 4, after: $after) { pageInfo { hasPreviousPage } nodes { attribute { name } } } } }`, {
     id: cellId,
     after: scores.pageInfo.endCursor,
   });
-  expect(next.body.data.probeCell.scores.pageInfo.hasPreviousPage).toBe(true);
-  expect(next.body.data.probeCell.scores.nodes.map((s: any) => s.attribute.name)).toEqual(binder.attributes.slice(4, 8).map((a) => a.name));
+  expect(next.body.data.probeCell.probeScores.pageInfo.hasPreviousPage).toBe(true);
+  expect(next.body.data.probeCell.probeScores.nodes.map((s: any) => s.attribute.name)).toEqual(binder.attributes.slice(4, 8).map((a) => a.name));
 });
 
 test('probe runs filter by extraction run and norms dataset', async () => {
@@ -221,8 +221,26 @@ test.each([['extractionRun'], ['probeRun'], ['probeCell']])('an unknown %s is nu
 });
 
 test('a page larger than maxPageSize on a nested connection names `first`', async () => {
-  const { body } = await api.graphql(`query($id: ID!) { probeRun(id: $id) { cells(first: 100000) { totalCount } } }`, { id: String(probeRunId) });
+  const { body } = await api.graphql(`query($id: ID!) { probeRun(id: $id) { probeCells(first: 100000) { totalCount } } }`, { id: String(probeRunId) });
   expect(body.data.probeRun).toBeNull();
   expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'first' });
-  expect(body.errors![0]!.path).toEqual(['probeRun', 'cells']);
+  expect(body.errors![0]!.path).toEqual(['probeRun', 'probeCells']);
+});
+
+test('a word-embedding extraction reports its own timings shape, read from the JSON the GloVe run stores', async () => {
+  const glove = await seedModel(db.prisma, { name: 'glove-like', components: 1, layers: 1, kind: 'WORD_EMBEDDING' });
+  const run = await db.prisma.extractionRun.create({
+    data: {
+      modelId: glove.id, settingsHash: 'glove-1', promptTemplate: '{concept}', seed: 0, stepCount: 0, device: 'cpu', settings: {}, status: 'COMPLETED',
+      timings: { loadSeconds: 2.5, loadRssDeltaMB: 310, lookupSeconds: 0.25, writeSeconds: 1, totalSeconds: 4 },
+    },
+  });
+  const { body } = await api.graphql(`query($id: ID!) { extractionRun(id: $id) { scheduler device timings {
+    __typename ... on WordEmbeddingExtractionTimings { loadSeconds loadRssDeltaMegabytes lookupSeconds writeSeconds totalSeconds }
+  } } }`, { id: String(run.id) });
+  expect(body.errors).toBeUndefined();
+  expect(body.data.extractionRun).toEqual({
+    scheduler: null, device: 'CPU',
+    timings: { __typename: 'WordEmbeddingExtractionTimings', loadSeconds: 2.5, loadRssDeltaMegabytes: 310, lookupSeconds: 0.25, writeSeconds: 1, totalSeconds: 4 },
+  });
 });

@@ -88,7 +88,7 @@ const ProbeRunResolvers = {
   extractionRun: (run, _args, { loaders }) => related(loaders.extractionRun, run.extractionRunId, 'extraction run'),
   normsDataset: (run, _args, { loaders }) => related(loaders.normsDataset, run.datasetId, 'norms dataset'),
   timings: (run) => probeRunTimings(run.timings),
-  cells: async (run, args: ConnectionArgs, context) => {
+  probeCells: async (run, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.cellPagesByProbeRun(page).load(run.id);
     return toConnection(rows, total, page);
@@ -99,12 +99,12 @@ const ProbeCellResolvers = {
   probeRun: (cell, _args, { loaders }) => related(loaders.probeRun, cell.probeRunId, 'probe run'),
   layer: (cell, _args, { loaders }) => related(loaders.layer, cell.layerId, 'layer'),
   timings: (cell) => probeCellTimings(cell.timings),
-  scores: async (cell, args: ConnectionArgs, context) => {
+  probeScores: async (cell, args: ConnectionArgs, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.scorePagesByCell(page).load(cell.id);
     return toConnection(rows, total, page);
   },
-  groupScores: (cell, _args, { loaders }) => loaders.groupScoresByCell.load(cell.id),
+  probeGroupScores: (cell, _args, { loaders }) => loaders.probeGroupScoresByCell.load(cell.id),
 } satisfies TypeResolvers<ProbeCellRow>;
 
 const ProbeScoreResolvers = {
