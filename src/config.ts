@@ -118,7 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
     },
     limits: {
-      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 12, 1, 100),
       maxCost: integer(env, 'GRAPHQL_MAX_COST', 50_000, 1),
       maxPageSize: integer(env, 'GRAPHQL_MAX_PAGE_SIZE', 500, 1, 100_000),
       maxGridCells: integer(env, 'GRAPHQL_MAX_GRID_CELLS', 100_000, 1),

@@ -1,7 +1,6 @@
 // The N+1 guarantee: the SQL statements behind one request depend on the query's shape, not on how
 // many rows it returns. Counted at the pg pool that Prisma and the raw SQL share.
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { loadConfig } from '../../src/config.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { seedBinder, seedModel, readBinder, type SeededDataset, type SeededModel } from './fixtures.ts';
 
@@ -17,8 +16,8 @@ beforeAll(async () => {
     statements.push(typeof first === 'string' ? first : first.text);
     return query(...args);
   };
-  // Depth 12: the run connections add a `nodes` level each to this deliberately deep catalogue walk.
-  api = await startTestApi(db, { limits: { ...loadConfig({}).limits, maxDepth: 12 } });
+  // The default limits: the deepest catalogue walk (run connections add a `nodes` level each) must fit them.
+  api = await startTestApi(db);
 });
 afterAll(async () => {
   await api?.stop();
