@@ -4,6 +4,7 @@
 // plugin before execution or by the first heavy resolver, and given back only when the response is
 // done AND no heavy work is still in flight, so a disconnected client's statements are cancelled
 // (src/db/grid-connections.ts) before another operation gets its slot.
+import { setMaxListeners } from 'node:events';
 import { OperationTooLargeError, RequestCancelledError } from '../errors.ts';
 import type { AdmissionGate } from './admission.ts';
 import type { RequestLimits } from './resolve.ts';
@@ -22,6 +23,9 @@ export class OperationScope {
   private heavyFields = 0;
 
   constructor(readonly limits: RequestLimits, clientSignal?: AbortSignal) {
+    // Every grid statement of the operation listens while it waits or runs (one per alias, up to
+    // GRAPHQL_MAX_ALIASES at once), and removes its listener after: many at once is expected, not a leak.
+    setMaxListeners(limits.maxAliases + 10, this.signal);
     if (clientSignal?.aborted) this.stop(new RequestCancelledError());
     else clientSignal?.addEventListener('abort', () => this.stop(new RequestCancelledError()), { once: true });
   }
