@@ -94,7 +94,7 @@ export interface ProbeScoreRow {
 
 const DATASET_CONCEPTS: ChildListSql = {
   from: 'dataset_concept dc JOIN concept c ON c.id = dc.concept_id',
-  parent: 'dc.dataset_id',
+  parent: 'dc.norms_dataset_id',
   select: 'c.id AS key, c.id, c.word, dc.category',
   orderBy: 'dc.position, c.id',
 };
@@ -102,9 +102,9 @@ const DATASET_CONCEPTS: ChildListSql = {
 const CONCEPT_RATINGS: ChildListSql = {
   from: 'rating r JOIN attribute a ON a.id = r.attribute_id',
   parent: 'r.concept_id',
-  where: '($4::int IS NULL OR a.dataset_id = $4)',
+  where: '($4::int IS NULL OR a.norms_dataset_id = $4)',
   select: 'r.attribute_id AS key, r.attribute_id AS "attributeId", r.concept_id AS "conceptId", r.value',
-  orderBy: 'a.dataset_id, a.position, a.id',
+  orderBy: 'a.norms_dataset_id, a.position, a.id',
 };
 
 const ATTRIBUTE_RATINGS: ChildListSql = {
@@ -193,7 +193,7 @@ export async function listConcepts(
   const scoped = filter.normsDatasetId !== undefined;
   const params: unknown[] = [];
   const conditions: string[] = [];
-  if (scoped) conditions.push(`dc.dataset_id = $${params.push(filter.normsDatasetId)}`);
+  if (scoped) conditions.push(`dc.norms_dataset_id = $${params.push(filter.normsDatasetId)}`);
   if (filter.search) conditions.push(`c.word ILIKE $${params.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
   const from = scoped ? 'dataset_concept dc JOIN concept c ON c.id = dc.concept_id' : 'concept c';
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';

@@ -154,7 +154,7 @@ function scoreConditions(filters: readonly GridFilter[]): SqlFragment[] {
     if (f.attributeGroupNames) groupConditions.push(sql`ag.name = ANY(${f.attributeGroupNames}::text[])`);
     if (f.attributeGroupIds) groupConditions.push(sql`ag.id = ANY(${intList(f.attributeGroupIds)})`);
     if (groupConditions.length > 0) {
-      conditions.push(sql`ps.attribute_id = ANY(ARRAY(SELECT sa.id FROM attribute sa JOIN attribute_group ag ON ag.id = sa.group_id ${where(groupConditions)}))`);
+      conditions.push(sql`ps.attribute_id = ANY(ARRAY(SELECT sa.id FROM attribute sa JOIN attribute_group ag ON ag.id = sa.attribute_group_id ${where(groupConditions)}))`);
     }
     if (f.attributeIds) conditions.push(sql`ps.attribute_id = ANY(${intList(f.attributeIds)})`);
     if (f.probeRunIds) conditions.push(sql`pc.probe_run_id = ANY(${intList(f.probeRunIds)})`);
@@ -233,7 +233,7 @@ function groupConditions(filters: readonly GridFilter[]): SqlFragment[] {
     if (f.attributeGroupNames) conditions.push(sql`ag.name = ANY(${f.attributeGroupNames}::text[])`);
     if (f.attributeGroupIds) conditions.push(sql`ag.id = ANY(${intList(f.attributeGroupIds)})`);
     if (f.attributeIds) {
-      conditions.push(sql`EXISTS (SELECT 1 FROM attribute fa WHERE fa.group_id = ag.id AND fa.id = ANY(${intList(f.attributeIds)}))`);
+      conditions.push(sql`EXISTS (SELECT 1 FROM attribute fa WHERE fa.attribute_group_id = ag.id AND fa.id = ANY(${intList(f.attributeIds)}))`);
     }
   }
   return conditions;
@@ -257,7 +257,7 @@ const DIMENSION_KEY: Record<GridDimension, SqlFragment> = {
   LAYER: sql`pc.layer_id`,
   TIMESTEP: sql`pc.timestep`,
   POOLING: sql`pc.pooling`,
-  ATTRIBUTE_GROUP: sql`a.group_id`,
+  ATTRIBUTE_GROUP: sql`a.attribute_group_id`,
   ATTRIBUTE: sql`ps.attribute_id`,
 };
 
@@ -299,14 +299,14 @@ function axisSubquery(scope: number, dimension: GridDimension, runs: SqlFragment
     }
     case 'ATTRIBUTE_GROUP':
       return sql`SELECT ${scope}::int AS scope, 'ATTRIBUTE_GROUP' AS dimension, ag.id, NULL::int AS timestep,
-          ag.name AS label, ARRAY[ag.dataset_id, ag.position, ag.id] AS sort
+          ag.name AS label, ARRAY[ag.norms_dataset_id, ag.position, ag.id] AS sort
         FROM attribute_group ag
-        ${where([sql`ag.dataset_id IN (SELECT dataset_id FROM ${runs})`, ...groupConditions(filters)])}`;
+        ${where([sql`ag.norms_dataset_id IN (SELECT norms_dataset_id FROM ${runs})`, ...groupConditions(filters)])}`;
     case 'ATTRIBUTE':
       return sql`SELECT ${scope}::int AS scope, 'ATTRIBUTE' AS dimension, a.id, NULL::int AS timestep,
-          a.name AS label, ARRAY[ag.dataset_id, ag.position, ag.id, a.position, a.id] AS sort
-        FROM attribute a JOIN attribute_group ag ON ag.id = a.group_id
-        ${where([sql`ag.dataset_id IN (SELECT dataset_id FROM ${runs})`, ...attributeConditions(filters)])}`;
+          a.name AS label, ARRAY[ag.norms_dataset_id, ag.position, ag.id, a.position, a.id] AS sort
+        FROM attribute a JOIN attribute_group ag ON ag.id = a.attribute_group_id
+        ${where([sql`ag.norms_dataset_id IN (SELECT norms_dataset_id FROM ${runs})`, ...attributeConditions(filters)])}`;
   }
 }
 
@@ -316,7 +316,7 @@ export function axesStatement(scopes: readonly AxisScope[]): SqlFragment {
   scopes.forEach((scope, index) => {
     const runs = identifier(`runs_${index}`);
     ctes.push(sql`${runs} AS (
-      SELECT pr.id, pr.dataset_id, er.model_id
+      SELECT pr.id, pr.norms_dataset_id, er.model_id
       FROM probe_run pr JOIN extraction_run er ON er.id = pr.extraction_run_id
       ${where(runConditions(scope.filters))})`);
     for (const dimension of scope.dimensions) parts.push(sql`(${axisSubquery(index, dimension, runs, scope.filters)})`);
@@ -585,11 +585,11 @@ export interface BestCell {
 /** One statement: per target, the (layer, timestep) with the highest mean (ties: more scores, then catalogue order). */
 export function bestStatement(query: BestQuery): SqlFragment {
   const { value } = metricColumns(query.metric);
-  const target = query.per === 'ATTRIBUTE' ? sql`ps.attribute_id` : sql`a.group_id`;
+  const target = query.per === 'ATTRIBUTE' ? sql`ps.attribute_id` : sql`a.attribute_group_id`;
   const labels = query.per === 'ATTRIBUTE'
-    ? sql`JOIN attribute ta ON ta.id = best.target_id JOIN attribute_group tg ON tg.id = ta.group_id`
+    ? sql`JOIN attribute ta ON ta.id = best.target_id JOIN attribute_group tg ON tg.id = ta.attribute_group_id`
     : sql`LEFT JOIN attribute ta ON FALSE JOIN attribute_group tg ON tg.id = best.target_id`;
-  return sql`SELECT tg.id AS group_id, tg.name AS group_name, ta.id AS attribute_id, ta.name AS attribute_name,
+  return sql`SELECT tg.id AS attribute_group_id, tg.name AS group_name, ta.id AS attribute_id, ta.name AS attribute_name,
       tc.id AS component_id, tc.name AS component_name, tc.kind::text AS component_kind,
       tl.id AS layer_id, tl.name AS layer_name, tl.index AS layer_index,
       best.timestep, best.pooling, best.mean, best.sd, best.n
@@ -604,11 +604,11 @@ export function bestStatement(query: BestQuery): SqlFragment {
     JOIN layer tl ON tl.id = best.layer_id
     JOIN component tc ON tc.id = tl.component_id
     ${labels}
-    ORDER BY tg.dataset_id, tg.position, tg.id, ta.position NULLS FIRST, ta.id NULLS FIRST`;
+    ORDER BY tg.norms_dataset_id, tg.position, tg.id, ta.position NULLS FIRST, ta.id NULLS FIRST`;
 }
 
 interface BestRow {
-  group_id: number;
+  attribute_group_id: number;
   group_name: string;
   attribute_id: number | null;
   attribute_name: string | null;
@@ -630,7 +630,7 @@ export async function queryBestCells(db: Queryable, query: BestQuery, options: P
   return rows.map((row) => {
     const interval = meanInterval(row.mean, row.sd, row.n);
     return {
-      attributeGroupId: row.group_id,
+      attributeGroupId: row.attribute_group_id,
       attributeGroupName: row.group_name,
       attributeId: row.attribute_id,
       attributeName: row.attribute_name,

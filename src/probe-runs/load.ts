@@ -50,15 +50,15 @@ export async function resolveDataset(client: pg.Pool | pg.PoolClient, reference:
 export async function loadNorms(client: pg.Pool | pg.PoolClient, datasetId: number, settings: ProbeSettings): Promise<NormsData> {
   const concepts = await client.query<{ concept_id: number }>(
     `SELECT concept_id FROM dataset_concept
-     WHERE dataset_id = $1
+     WHERE norms_dataset_id = $1
        AND ($2::text[] IS NULL OR category = ANY($2::text[]))
        AND NOT (coalesce(category, '') = ANY($3::text[]))
      ORDER BY concept_id`,
     [datasetId, settings.categories, settings.excludeCategories],
   );
-  const attributes = await client.query<{ id: number; group_id: number; group_position: number }>(
-    `SELECT a.id, a.group_id, g.position AS group_position FROM attribute a JOIN attribute_group g ON g.id = a.group_id
-     WHERE a.dataset_id = $1 ORDER BY a.position, a.id`,
+  const attributes = await client.query<{ id: number; attribute_group_id: number; group_position: number }>(
+    `SELECT a.id, a.attribute_group_id, g.position AS group_position FROM attribute a JOIN attribute_group g ON g.id = a.attribute_group_id
+     WHERE a.norms_dataset_id = $1 ORDER BY a.position, a.id`,
     [datasetId],
   );
   const attributeIds = attributes.rows.map((row) => row.id);
@@ -69,7 +69,7 @@ export async function loadNorms(client: pg.Pool | pg.PoolClient, datasetId: numb
   const full = new Float64Array(candidateIds.length * m).fill(NaN);
   const ratings = await client.query<{ attribute_id: number; concept_id: number; value: number }>(
     `SELECT r.attribute_id, r.concept_id, r.value FROM rating r JOIN attribute a ON a.id = r.attribute_id
-     WHERE a.dataset_id = $1 AND r.concept_id = ANY($2::int[])`,
+     WHERE a.norms_dataset_id = $1 AND r.concept_id = ANY($2::int[])`,
     [datasetId, candidateIds],
   );
   for (const row of ratings.rows) full[conceptIndex.get(row.concept_id)! * m + attributeIndex.get(row.attribute_id)!] = row.value;
@@ -84,8 +84,8 @@ export async function loadNorms(client: pg.Pool | pg.PoolClient, datasetId: numb
   keep.forEach((i, r) => matrix.set(full.subarray(i * m, (i + 1) * m), r * m));
   const groups = new Map<number, { groupId: number; position: number; attributes: number[] }>();
   attributes.rows.forEach((row, index) => {
-    let group = groups.get(row.group_id);
-    if (!group) groups.set(row.group_id, (group = { groupId: row.group_id, position: row.group_position, attributes: [] }));
+    let group = groups.get(row.attribute_group_id);
+    if (!group) groups.set(row.attribute_group_id, (group = { groupId: row.attribute_group_id, position: row.group_position, attributes: [] }));
     group.attributes.push(index);
   });
   return {

@@ -109,7 +109,7 @@ export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: P
     settingsHash: hash,
     subject: `The probe run for extraction run ${options.extractionRunId} with these settings`,
     create: () => pool.query(
-      `INSERT INTO probe_run (extraction_run_id, dataset_id, settings_hash, method, settings, cv_scheme, progress_total) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO probe_run (extraction_run_id, norms_dataset_id, settings_hash, method, settings, cv_scheme, planned_count) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [options.extractionRunId, datasetId, hash, PROBE_METHOD, JSON.stringify(settings), describeCvScheme(settings), cells.length],
     ),
     signal: options.signal,

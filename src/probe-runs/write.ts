@@ -42,7 +42,7 @@ export async function writeCell(
     );
     const groups = result.groups.filter((g) => finite(g.mean) && finite(g.ciLow) && finite(g.ciHigh));
     await client.query(
-      `INSERT INTO probe_group_score (cell_id, group_id, metric, mean, ci_low, ci_high)
+      `INSERT INTO probe_group_score (cell_id, attribute_group_id, metric, mean, ci_low, ci_high)
        SELECT $1, * FROM unnest($2::int[], $3::text[], $4::float8[], $5::float8[], $6::float8[])`,
       [cellId, groups.map((g) => norms.groups[g.group]!.groupId), groups.map((g) => g.metric), groups.map((g) => g.mean),
         groups.map((g) => g.ciLow), groups.map((g) => g.ciHigh)],

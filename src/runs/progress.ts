@@ -1,4 +1,4 @@
-// Progress and timings of a run, recorded the same way for every kind: `progress_done` is a count the
+// Progress and timings of a run, recorded the same way for every kind: `done_count` is a count the
 // caller takes from the stored rows (inside the transaction that wrote them, so it never overstates
 // what is stored), and `timings` is the kind's own JSON object, replaced whole or merged key by key.
 // The shapes of the timings objects are each kind's (docs/api.md types them per run kind).
@@ -21,7 +21,7 @@ export function roundedSeconds<T extends object>(timings: T): Record<keyof T, nu
 /** Records a run's progress (and optionally its timings) on `db`, usually the client of the unit's own transaction. */
 export async function recordProgress(db: Queryable, table: RunTable, id: number, progressDone: number, timings?: TimingsUpdate): Promise<void> {
   const params: unknown[] = [id, progressDone];
-  const sets = ['progress_done = $2'];
+  const sets = ['done_count = $2'];
   if (timings) sets.push(timingsAssignment(timings, params));
   await db.query(`UPDATE ${table} SET ${sets.join(', ')} WHERE id = $1`, params);
 }

@@ -30,7 +30,7 @@ export type RunLocator =
   | { settingsHash: string }
   | { model: string; settingsContain: Record<string, unknown> };
 
-const FIELDS = 'id, settings_hash, status, settings, timings, progress_done, progress_total, finished_at';
+const FIELDS = 'id, settings_hash, status, settings, timings, done_count, planned_count, finished_at';
 
 interface Row {
   id: number;
@@ -38,14 +38,14 @@ interface Row {
   status: RunStatus;
   settings: unknown;
   timings: unknown;
-  progress_done: number;
-  progress_total: number;
+  done_count: number;
+  planned_count: number;
   finished_at: Date | null;
 }
 
 const stored = (row: Row, created: boolean): StoredRun => ({
   id: row.id, settingsHash: row.settings_hash, status: row.status, created, settings: row.settings, timings: row.timings,
-  progressDone: row.progress_done, progressTotal: row.progress_total, finishedAt: row.finished_at,
+  progressDone: row.done_count, progressTotal: row.planned_count, finishedAt: row.finished_at,
 });
 
 export async function findRun(db: Queryable, table: RunTable, locator: RunLocator): Promise<StoredRun | null> {

@@ -242,7 +242,7 @@ describe('the grid response cache (completed runs only)', () => {
   const shiftOneScore = (delta: number) => db.pool.query(
     `UPDATE probe_score SET pearson_r = pearson_r + $1 WHERE id = (
        SELECT ps.id FROM probe_score ps JOIN probe_cell pc ON pc.id = ps.cell_id JOIN layer l ON l.id = pc.layer_id
-       JOIN component c ON c.id = l.component_id JOIN attribute a ON a.id = ps.attribute_id JOIN attribute_group ag ON ag.id = a.group_id
+       JOIN component c ON c.id = l.component_id JOIN attribute a ON a.id = ps.attribute_id JOIN attribute_group ag ON ag.id = a.attribute_group_id
        WHERE pc.probe_run_id = $2 AND c.kind = 'UNET' AND ag.name = 'Vision' ORDER BY ps.id LIMIT 1)`, [delta, fx.probeRunId]);
   async function request() {
     statements.length = 0;

@@ -151,9 +151,9 @@ test('a run interrupted after one cell resumes and ends with exactly one row per
       if (++seen === 1) throw new Error('killed after one cell');
     },
   })).rejects.toThrow('killed after one cell');
-  const failed = await db.pool.query<{ id: number; status: string; progress_done: number; error: string }>(`SELECT id, status, progress_done, error FROM probe_run WHERE settings->>'seed' = '7'`);
+  const failed = await db.pool.query<{ id: number; status: string; done_count: number; error: string }>(`SELECT id, status, done_count, error FROM probe_run WHERE settings->>'seed' = '7'`);
   expect(failed.rows).toHaveLength(1);
-  expect(failed.rows[0]).toMatchObject({ status: 'FAILED', progress_done: 1, error: 'killed after one cell' });
+  expect(failed.rows[0]).toMatchObject({ status: 'FAILED', done_count: 1, error: 'killed after one cell' });
   expect((await counts(failed.rows[0]!.id)).cells).toBe(1);
 
   const resumed = await runProbe(db.pool, options(settings));
@@ -299,8 +299,8 @@ test('aborting stops after the current cell, marks the run FAILED as interrupted
   const error = await runProbe(db.pool, { ...options(settings), signal: interrupt.signal }, { onCell: () => interrupt.abort() })
     .then(() => null, (e: unknown) => e as ProbeRunError);
   expect(error).toMatchObject({ code: 'INTERRUPTED' });
-  const run = await db.pool.query<{ id: number; status: string; error: string; progress_done: number }>(`SELECT id, status, error, progress_done FROM probe_run WHERE settings->>'seed' = '15'`);
-  expect(run.rows[0]).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume', progress_done: 1 });
+  const run = await db.pool.query<{ id: number; status: string; error: string; done_count: number }>(`SELECT id, status, error, done_count FROM probe_run WHERE settings->>'seed' = '15'`);
+  expect(run.rows[0]).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume', done_count: 1 });
   expect(await runProbe(db.pool, options(settings))).toMatchObject({ probeRunId: run.rows[0]!.id, alreadyDone: 1, written: 2, status: 'COMPLETED' });
 });
 
@@ -328,10 +328,10 @@ test('the command line: --help prints the usage; SIGINT stops the run, marks it 
   });
   expect(stderr).toMatch(/INTERRUPTED/);
   expect(code).toBe(130);
-  const run = await db.pool.query<{ status: string; error: string; progress_done: number }>(`SELECT status, error, progress_done FROM probe_run WHERE settings->>'seed' = '16'`);
+  const run = await db.pool.query<{ status: string; error: string; done_count: number }>(`SELECT status, error, done_count FROM probe_run WHERE settings->>'seed' = '16'`);
   expect(run.rows).toHaveLength(1);
   expect(run.rows[0]).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume' });
-  expect(run.rows[0]!.progress_done).toBeLessThan(3);
+  expect(run.rows[0]!.done_count).toBeLessThan(3);
 });
 
 test('a failed and an interrupted probe run have finished_at set; plan() reports the cells left without running', async () => {

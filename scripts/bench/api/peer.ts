@@ -33,7 +33,7 @@ JOIN probe_cell pc ON pc.id = ps.cell_id
 JOIN layer l ON l.id = pc.layer_id
 JOIN component c ON c.id = l.component_id
 JOIN attribute a ON a.id = ps.attribute_id
-JOIN attribute_group ag ON ag.id = a.group_id`;
+JOIN attribute_group ag ON ag.id = a.attribute_group_id`;
 
 export const PEER_QUERY = `query Heatmap($probeRunId: Int!) {
   allBenchPeerScores(condition: { probeRunId: $probeRunId, componentKind: "UNET", attributeGroup: "Vision" }) {

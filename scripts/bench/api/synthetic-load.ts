@@ -54,11 +54,11 @@ export async function loadSyntheticScores(pool: pg.Pool): Promise<SyntheticLoad>
       `INSERT INTO norms_dataset (name, version, content_hash, citation, source) VALUES ($1, 1, $1, $2, $3) RETURNING id`,
       [SYNTHETIC_LABEL, 'Binder et al. (2016) attribute names only; scores are synthetic', 'scripts/bench/api/synthetic-load.ts']);
     const groupIds = await insertReturningIds(client,
-      `INSERT INTO attribute_group (dataset_id, name, position) SELECT $1, name, ord - 1 FROM unnest($2::text[]) WITH ORDINALITY AS g(name, ord) ORDER BY ord RETURNING id`,
+      `INSERT INTO attribute_group (norms_dataset_id, name, position) SELECT $1, name, ord - 1 FROM unnest($2::text[]) WITH ORDINALITY AS g(name, ord) ORDER BY ord RETURNING id`,
       [datasetId, groups]);
     const attributeIds = await insertReturningIds(client,
-      `INSERT INTO attribute (dataset_id, group_id, name, description, position)
-       SELECT $1, group_id, name, description, ord - 1 FROM unnest($2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS a(group_id, name, description, ord)
+      `INSERT INTO attribute (norms_dataset_id, attribute_group_id, name, description, position)
+       SELECT $1, attribute_group_id, name, description, ord - 1 FROM unnest($2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS a(attribute_group_id, name, description, ord)
        ORDER BY ord RETURNING id`,
       [datasetId, attributes.map((a) => groupIds[groups.indexOf(a.group)]), attributes.map((a) => a.name), attributes.map((a) => a.description)]);
     const [modelId] = await insertReturningIds(client,
@@ -94,7 +94,7 @@ export async function loadSyntheticScores(pool: pg.Pool): Promise<SyntheticLoad>
     let mainProbeRunId = 0;
     for (const pooling of ['mean', 'max']) {
       const [probeRunId] = await insertReturningIds(client,
-        `INSERT INTO probe_run (extraction_run_id, dataset_id, settings_hash, method, settings, cv_scheme, status)
+        `INSERT INTO probe_run (extraction_run_id, norms_dataset_id, settings_hash, method, settings, cv_scheme, status)
          VALUES ($1, $2, $3, 'synthetic', '{"synthetic": true}', 'none: synthetic load', 'COMPLETED') RETURNING id`,
         [extractionRunId, datasetId, `${SYNTHETIC_LABEL}-probe-${pooling}`]);
       if (!mainProbeRunId) mainProbeRunId = probeRunId!;
