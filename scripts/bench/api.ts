@@ -21,6 +21,7 @@ import type { LoadResult, LoadSpec } from './api/load.ts';
 import { PEER_QUERY, PEER_VIEW_SQL, startPeer } from './api/peer.ts';
 import { createScratchDatabase } from './api/scratch-database.ts';
 import { LAYERS_PER_COMPONENT, loadSyntheticScores, SYNTHETIC_LABEL, TIMESTEPS } from './api/synthetic-load.ts';
+import { HEATMAP_COLUMNS_QUERY, HEATMAP_QUERY } from './queries.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -40,20 +41,6 @@ async function explainFloor(pool: pg.Pool, statement: { text: string; values: un
     }
   }
 }
-
-const HEATMAP_QUERY = `query Heatmap($input: GridInput!) {
-  grid(input: $input) {
-    axes { dimension values { key label } }
-    cells { n mean sd ciLow ciHigh }
-  }
-}`;
-// The same data as columns (one list per statistic): what a chart client should ask for.
-const HEATMAP_COLUMNS_QUERY = `query Heatmap($input: GridInput!) {
-  grid(input: $input) {
-    axes { dimension values { key label } }
-    columns { n mean sd ciLow ciHigh }
-  }
-}`;
 
 function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -140,7 +127,7 @@ async function main(): Promise<void> {
     // The three must answer the same question: same cell count, same n and mean per (layer, timestep).
     const ours = (await post(api.url, ourBody)).data.grid;
     const floorRows = (await post(floor.url, ourBody)).rows as { k0: number; k1: number | null; total: boolean; n: number; mean: number }[];
-    const cellsWithScores = ours.cells.filter((cell: { n: number }) => cell.n > 0);
+    const cellsWithScores = ours.cells.filter((cell: { scoreCount: number }) => cell.scoreCount > 0);
     const floorCells = floorRows.filter((row) => !row.total);
     if (ours.cells.length !== LAYERS_PER_COMPONENT * TIMESTEPS.length || cellsWithScores.length !== floorCells.length) {
       throw new Error(`answers differ: API ${ours.cells.length} cells (${cellsWithScores.length} with scores), floor ${floorCells.length} groups`);

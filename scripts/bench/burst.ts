@@ -15,14 +15,14 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createScratchDatabase } from './api/scratch-database.ts';
 import { loadSyntheticScores, SYNTHETIC_LABEL } from './api/synthetic-load.ts';
+import { BURST_GRID_QUERY, BURST_SIZE_QUERY, CHEAP_QUERY, LIMITS_QUERY } from './queries.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BURST = Number(process.env.BENCH_BURST ?? 100);
 const IDLE_SAMPLES = 50;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-const CHEAP_QUERY = JSON.stringify({ query: '{ models { name components { name } } normsDatasets { name } }' });
-const GRID_QUERY = `query Burst($input: GridInput!) { grid(input: $input) { size axes { dimension values { key } } cells { index coordinates n mean sd ciLow ciHigh } } }`;
+const CHEAP_BODY = JSON.stringify({ query: CHEAP_QUERY });
 
 /** Peak resident set size of a Linux process, in MiB (VmHWM), or null where /proc is not there. */
 function peakRssMiB(pid: number): number | null {
@@ -95,17 +95,17 @@ async function main(): Promise<void> {
 
     server = await startServer(scratch.url);
     const input = { metric: 'PEARSON_R', groupBy: ['LAYER', 'TIMESTEP', 'ATTRIBUTE'], filter: { componentKinds: ['UNET'], probeRunIds: [String(load.probeRunId)] } };
-    const gridBody = JSON.stringify({ query: GRID_QUERY, variables: { input } });
-    const limits = (await (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ apiLimits { maxGridCells maxOperationCells maxResponseBytes } }' }) })).json()) as any;
+    const gridBody = JSON.stringify({ query: BURST_GRID_QUERY, variables: { input } });
+    const limits = (await (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: LIMITS_QUERY }) })).json()) as any;
     const single = await timed(server.url, gridBody);
     if (single.status !== 200) throw new Error(`a single grid failed: HTTP ${single.status} ${single.code}`);
-    const { data } = (await (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'query($input: GridInput!) { grid(input: $input) { size } }', variables: { input } }) })).json()) as any;
-    log(`large grid: LAYER × TIMESTEP × ATTRIBUTE over the UNet = ${data.grid.size.toLocaleString('en')} cells (server limits ${JSON.stringify(limits.data.apiLimits)}); one alone: ${single.ms.toFixed(0)} ms`);
+    const { data } = (await (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: BURST_SIZE_QUERY, variables: { input } }) })).json()) as any;
+    log(`large grid: LAYER × TIMESTEP × ATTRIBUTE over the UNet = ${data.grid.cellCount.toLocaleString('en')} cells (server limits ${JSON.stringify(limits.data.apiLimits)}); one alone: ${single.ms.toFixed(0)} ms`);
 
     // The cheap query on the idle server.
-    for (let i = 0; i < 5; i++) await timed(server.url, CHEAP_QUERY);
+    for (let i = 0; i < 5; i++) await timed(server.url, CHEAP_BODY);
     const idle: number[] = [];
-    for (let i = 0; i < IDLE_SAMPLES; i++) idle.push((await timed(server.url, CHEAP_QUERY)).ms);
+    for (let i = 0; i < IDLE_SAMPLES; i++) idle.push((await timed(server.url, CHEAP_BODY)).ms);
     const rssBefore = rssMiB(server.pid);
 
     // The burst, and the cheap query one after another until the burst is over.
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const during: number[] = [];
     const cheapFailures: string[] = [];
     while (!done) {
-      const cheap = await timed(server.url, CHEAP_QUERY);
+      const cheap = await timed(server.url, CHEAP_BODY);
       if (cheap.status === 200) during.push(cheap.ms);
       else cheapFailures.push(`${cheap.status} ${cheap.code}`);
     }

@@ -1,9 +1,11 @@
-// Every GraphQL example in the README and docs/ must stay valid against the schema as it is.
+// Every GraphQL example in the README and docs/, and every document the benchmarks send, must stay
+// valid against the schema as it is.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildASTSchema, parse, validate } from 'graphql';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { loadTypeDefs } from '../../src/graphql/schema.ts';
+import * as benchQueries from '../../scripts/bench/queries.ts';
 
 const schema = buildASTSchema(loadTypeDefs());
 const files = ['README.md', ...readdirSync(path.join(PROJECT_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -19,5 +21,9 @@ test('the docs hold GraphQL examples', () => {
 });
 
 test.each(examples)('$name is valid against the schema', ({ source }) => {
+  expect(validate(schema, parse(source)).map((error) => error.message)).toEqual([]);
+});
+
+test.each(Object.entries(benchQueries).map(([name, source]) => ({ name, source })))('the benchmarks\' $name is valid against the schema', ({ source }) => {
   expect(validate(schema, parse(source)).map((error) => error.message)).toEqual([]);
 });
