@@ -1,5 +1,5 @@
 // The thin data layer: one pg pool per process, shared by Prisma (catalogue, writes) and the
-// hand-written grid SQL (src/db/grid.ts), so the API never holds two sets of connections.
+// hand-written grid SQL (src/grid/grid.ts), so the API never holds two sets of connections.
 // Every wait on PostgreSQL can be bounded (DatabaseTimeouts): the API passes its configured
 // timeouts; scripts that write in bulk pass none (the default) or their own.
 import pg from 'pg';

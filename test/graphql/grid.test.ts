@@ -3,8 +3,8 @@
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { insertGridFixture, type FixtureScore, type GridFixture } from '../db/grid-fixture.ts';
-import { studentTQuantile, summarize } from '../../src/db/grid-stats.ts';
+import { insertGridFixture, type FixtureScore, type GridFixture } from '../grid/fixture.ts';
+import { studentTQuantile, summarize } from '../../src/grid/stats.ts';
 import type { Config } from '../../src/config.ts';
 
 let db: TestDatabase;

@@ -159,7 +159,7 @@ test('ApiLimits lists every limit the server enforces, and serves each', async (
 });
 
 test('the SDL ComponentKind is the database enum (grid filters read it from Prisma)', async () => {
-  const { COMPONENT_KINDS } = await import('../../src/db/grid-input.ts');
+  const { COMPONENT_KINDS } = await import('../../src/grid/input.ts');
   const sdl = types.find((type) => type.name === 'ComponentKind');
   expect(sdl?.kind === 'ENUM' && sdl.enumValues.map((v) => v.name)).toEqual([...COMPONENT_KINDS]);
 });

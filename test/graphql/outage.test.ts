@@ -9,7 +9,7 @@ import type { DatabaseTimeouts } from '../../src/config.ts';
 import { gridResponseCacheFor } from '../../src/graphql/resolvers/grid.ts';
 import { startTestApi, type GraphqlResponse, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { insertGridFixture, type GridFixture } from '../db/grid-fixture.ts';
+import { insertGridFixture, type GridFixture } from '../grid/fixture.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 // Short enough to keep the file quick, long enough for a loaded 2-core machine in normal operation.

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
-import type { CompiledSql } from '../../../src/db/grid-sql.ts';
+import type { CompiledSql } from '../../../src/grid/sql.ts';
 
 export interface RunningFloor {
   url: string;

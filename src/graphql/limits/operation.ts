@@ -3,7 +3,7 @@
 // its heavy-operation slot (admission.ts). The slot is taken once per operation, by the admission
 // plugin before execution or by the first heavy resolver, and given back only when the response is
 // done AND no heavy work is still in flight, so a disconnected client's statements are cancelled
-// (src/db/grid-connections.ts) before another operation gets its slot.
+// (src/grid/connections.ts) before another operation gets its slot.
 import { setMaxListeners } from 'node:events';
 import { OperationTooLargeError, RequestCancelledError } from '../errors.ts';
 import type { AdmissionGate } from './admission.ts';

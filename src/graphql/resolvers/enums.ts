@@ -6,7 +6,7 @@ import type { GLOVE_POOLING } from '../../baselines/glove-run.ts';
 import type { Device } from '../../bundles/sessions.ts';
 import type { Pooling } from '../../extraction/pooling.ts';
 import type { PROBE_METHOD } from '../../probe-runs/settings.ts';
-import type { GridMetric } from '../../db/grid-input.ts';
+import type { GridMetric } from '../../grid/input.ts';
 import { GROUP_METRICS, type GroupMetric } from '../../probes/bootstrap.ts';
 
 type Stored = Pooling | typeof GLOVE_POOLING;

@@ -1,7 +1,7 @@
 // Grid, comparison and best-cell fields: validate (GridInputError → BAD_USER_INPUT naming the
-// argument), run the grid SQL on the shared pool (src/db/grid.ts), shape the result. No Prisma
+// argument), run the grid SQL on the shared pool (src/grid/grid.ts), shape the result. No Prisma
 // in this path: one catalogue statement and one aggregation statement per request (none when the
-// grid's probe runs are all completed and its rows are cached, see src/db/grid-cache.ts). The grid
+// grid's probe runs are all completed and its rows are cached, see src/grid/cache.ts). The grid
 // code speaks statistics (`n`, `size`); the API's names (`scoreCount`, `cellCount`) are given here.
 // Also the grid response cache (an Apollo plugin): a repeated request for a grid of completed runs
 // skips execution and serialisation, after one catalogue statement confirms the answer still holds.
@@ -11,7 +11,7 @@ import type { ApiContext } from '../context.ts';
 import { bytesPerCell } from '../limits/response-size.ts';
 import { asDatabaseUnavailable } from '../database-unavailable.ts';
 import { BadUserInputError } from '../errors.ts';
-import { currentAnswerToken, queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../db/grid.ts';
+import { currentAnswerToken, queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../grid/grid.ts';
 import {
   DEFAULT_MAX_GRID_CELLS,
   GridInputError,
@@ -22,10 +22,10 @@ import {
   type RawCompareInput,
   type GridQuery,
   type RawGridInput,
-} from '../../db/grid-input.ts';
-import type { Axis, GridCell } from '../../db/grid-dense.ts';
-import { GridResultCache } from '../../db/grid-cache.ts';
-import type { SummaryRow } from '../../db/grid.ts';
+} from '../../grid/input.ts';
+import type { Axis, GridCell } from '../../grid/dense.ts';
+import { GridResultCache } from '../../grid/cache.ts';
+import type { SummaryRow } from '../../grid/grid.ts';
 
 // One cache per database pool (a process may serve several databases, e.g. in tests).
 const caches = new WeakMap<object, GridResultCache<SummaryRow[]>>();

@@ -1,5 +1,5 @@
 // The grid caches are bounded by estimated bytes as well as entries: large grids cannot pile up.
-import { GridResultCache } from '../../src/db/grid-cache.ts';
+import { GridResultCache } from '../../src/grid/cache.ts';
 
 const completed = (key: string) => ({ key, cacheable: true });
 

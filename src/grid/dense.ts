@@ -1,7 +1,7 @@
 // Pure assembly of dense grids from sparse aggregate rows: every combination of the axes' values,
 // row-major in groupBy order, n = 0 and nulls where no score exists. Tested on arrays.
-import type { GridDimension } from './grid-input.ts';
-import { meanInterval, welchInterval, type Summary } from './grid-stats.ts';
+import type { GridDimension } from './input.ts';
+import { meanInterval, welchInterval, type Summary } from './stats.ts';
 
 export interface AxisValue {
   index: number;

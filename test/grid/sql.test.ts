@@ -1,5 +1,5 @@
 // The SQL builder: values become bind parameters in order, fragments nest, identifiers are checked.
-import { and, compile, identifier, join, sql, where } from '../../src/db/grid-sql.ts';
+import { and, compile, identifier, join, sql, where } from '../../src/grid/sql.ts';
 
 test('values become numbered parameters, nested fragments keep their order', () => {
   const evil = "Vision'); DROP TABLE probe_score; --";

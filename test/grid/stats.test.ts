@@ -1,5 +1,5 @@
 // The grid's statistics on plain numbers, against published Student-t quantiles.
-import { meanInterval, studentTCdf, studentTQuantile, summarize, welchInterval } from '../../src/db/grid-stats.ts';
+import { meanInterval, studentTCdf, studentTQuantile, summarize, welchInterval } from '../../src/grid/stats.ts';
 
 test.each([
   [1, 12.706204736],

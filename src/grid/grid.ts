@@ -1,12 +1,12 @@
 // Hand-written SQL for the chart grid, comparisons and best cells. A grid request runs one
 // catalogue statement for the axes (plus the fingerprint of the selected probe runs) and exactly
 // one aggregation statement over probe_score ⋈ probe_cell, concurrently. The axes stay a separate
-// statement: the dense grid is assembled from them in TypeScript (grid-dense.ts) after its size
+// statement: the dense grid is assembled from them in TypeScript (dense.ts) after its size
 // is checked against the bound, whereas a dense cross product built in SQL would exist before the
 // bound could refuse it; and the same axes query serves both sides of a comparison.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { compile, empty, identifier, join, sql, where, type SqlFragment } from './grid-sql.ts';
+import { compile, empty, identifier, join, sql, where, type SqlFragment } from './sql.ts';
 import {
   DEFAULT_MAX_GRID_CELLS,
   GRID_METRICS,
@@ -17,7 +17,7 @@ import {
   type GridFilter,
   type GridMetric,
   type GridQuery,
-} from './grid-input.ts';
+} from './input.ts';
 import {
   assembleComparison,
   assembleDense,
@@ -28,10 +28,10 @@ import {
   type AxisValue,
   type ComparisonCell,
   type GridCell,
-} from './grid-dense.ts';
-import { meanInterval } from './grid-stats.ts';
-import type { GridResultCache, RunFingerprint } from './grid-cache.ts';
-import { queryWithSignal } from './grid-connections.ts';
+} from './dense.ts';
+import { meanInterval } from './stats.ts';
+import type { GridResultCache, RunFingerprint } from './cache.ts';
+import { queryWithSignal } from './connections.ts';
 
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
@@ -39,11 +39,11 @@ export interface Queryable {
 
 export interface GridOptions {
   maxCells?: number;
-  /** Reuses aggregation rows of completed probe runs (see grid-cache.ts). */
+  /** Reuses aggregation rows of completed probe runs (see cache.ts). */
   cache?: GridResultCache<SummaryRow[]>;
   /**
    * Stops the request: a wait for a connection ends, a running statement is cancelled on the server
-   * (grid-connections.ts), and no result is assembled. Only honoured when `db` is a pg Pool.
+   * (connections.ts), and no result is assembled. Only honoured when `db` is a pg Pool.
    */
   signal?: AbortSignal;
   /** Told the dense size once the axes are read, before the cells are built; throws to refuse it (a per-operation budget). */
@@ -176,7 +176,7 @@ function runConditions(filters: readonly GridFilter[]): SqlFragment[] {
 
 /**
  * Identity and state of the probe runs a request selects, as one text ending in `|true` when all
- * are COMPLETED: the result cache's validity check (grid-cache.ts). The axes statement and the
+ * are COMPLETED: the result cache's validity check (cache.ts). The axes statement and the
  * aggregation statement both compute it, each in its own snapshot, so cached rows are always
  * stored with the fingerprint of the very snapshot they were read from.
  */

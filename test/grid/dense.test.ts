@@ -1,5 +1,5 @@
 // Dense-grid assembly on arrays: row-major order, holes, broadcasting and axis unions.
-import { assembleComparison, assembleDense, coordinatesOf, mergeAxisValues, type Axis, type AxisValue } from '../../src/db/grid-dense.ts';
+import { assembleComparison, assembleDense, coordinatesOf, mergeAxisValues, type Axis, type AxisValue } from '../../src/grid/dense.ts';
 
 const value = (index: number, key: string, sort: number[]): AxisValue => ({
   index, key, label: key, id: key === 'none' ? null : Number(key), timestep: null, sort,

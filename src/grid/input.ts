@@ -1,8 +1,8 @@
 // Validation of grid, comparison and best-cell requests: raw (GraphQL-shaped) input in, typed
 // queries out, or a GridInputError naming the offending argument path (e.g. `input.filter.layerIds`).
-// Pure: the SQL layer and the resolvers both call it. Ids are read by db/ids.ts, as every API argument is.
+// Pure: the SQL layer and the resolvers both call it. Ids are read by src/db/ids.ts, as every API argument is.
 import { ComponentKind as PrismaComponentKind } from '../generated/prisma/enums.ts';
-import { idProblem, idValue } from './ids.ts';
+import { idProblem, idValue } from '../db/ids.ts';
 import { CodedError } from '../errors.ts';
 
 export const GRID_DIMENSIONS = ['COMPONENT', 'LAYER', 'TIMESTEP', 'POOLING', 'ATTRIBUTE_GROUP', 'ATTRIBUTE'] as const;

@@ -1,10 +1,10 @@
 // The grid SQL against a real database holding real score rows: every expected number is computed
 // here, in TypeScript, from the rows the fixture inserted, never from the SQL under test.
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { insertGridFixture, type FixtureScore, type GridFixture } from './grid-fixture.ts';
-import { queryBestCells, queryComparison, queryGrid } from '../../src/db/grid.ts';
-import { GridInputError, parseBestInput, parseCompareInput, parseGridInput } from '../../src/db/grid-input.ts';
-import { studentTQuantile, summarize, type Summary } from '../../src/db/grid-stats.ts';
+import { insertGridFixture, type FixtureScore, type GridFixture } from './fixture.ts';
+import { queryBestCells, queryComparison, queryGrid } from '../../src/grid/grid.ts';
+import { GridInputError, parseBestInput, parseCompareInput, parseGridInput } from '../../src/grid/input.ts';
+import { studentTQuantile, summarize, type Summary } from '../../src/grid/stats.ts';
 
 let db: TestDatabase;
 let fx: GridFixture;
@@ -273,8 +273,8 @@ test('invalid ids are refused by validation, naming the argument and element', (
 });
 
 test('aggregation rows of completed probe runs are reused until a run changes; others are never cached', async () => {
-  const { GridResultCache } = await import('../../src/db/grid-cache.ts');
-  const cache = new GridResultCache<import('../../src/db/grid.ts').SummaryRow[]>();
+  const { GridResultCache } = await import('../../src/grid/cache.ts');
+  const cache = new GridResultCache<import('../../src/grid/grid.ts').SummaryRow[]>();
   const query = parseGridInput({ groupBy: ['LAYER'], filter: { probeRunIds: [fx.otherProbeRunId] } });
   const aggregations: string[] = [];
   const counting = {
@@ -282,7 +282,7 @@ test('aggregation rows of completed probe runs are reused until a run changes; o
       if (/FROM probe_score/.test(config.text)) aggregations.push(config.text);
       return db.pool.query(config);
     },
-  } as unknown as import('../../src/db/grid.ts').Queryable;
+  } as unknown as import('../../src/grid/grid.ts').Queryable;
 
   // A run that is not COMPLETED (being written) is recomputed every time.
   await queryGrid(counting, query, { cache });
@@ -312,7 +312,7 @@ test('aggregation rows of completed probe runs are reused until a run changes; o
 });
 
 test('the cache evicts the least recently used entry and expires old ones', async () => {
-  const { GridResultCache } = await import('../../src/db/grid-cache.ts');
+  const { GridResultCache } = await import('../../src/grid/cache.ts');
   let now = 0;
   const cache = new GridResultCache<number>(2, 1000, () => now);
   const ok = { key: 'runs', cacheable: true };
@@ -330,7 +330,7 @@ test('the cache evicts the least recently used entry and expires old ones', asyn
 });
 
 test('answer tokens (the response cache key): null unless every run is COMPLETED; change with the run state or the axes', async () => {
-  const { currentAnswerToken } = await import('../../src/db/grid.ts');
+  const { currentAnswerToken } = await import('../../src/grid/grid.ts');
   const query = parseGridInput({ groupBy: ['LAYER'], filter: { probeRunIds: [fx.otherProbeRunId] } });
   expect((await queryGrid(db.pool, query)).answerToken).toBeNull(); // the run is PENDING
   expect(await currentAnswerToken(db.pool, query)).toBeNull();
@@ -359,7 +359,7 @@ test('answer tokens (the response cache key): null unless every run is COMPLETED
 });
 
 test('peek returns an entry whatever its validity; get still checks it', async () => {
-  const { GridResultCache } = await import('../../src/db/grid-cache.ts');
+  const { GridResultCache } = await import('../../src/grid/cache.ts');
   const cache = new GridResultCache<number>();
   cache.set('a', { key: 'runs v1', cacheable: true }, 1);
   expect(cache.peek('a')).toBe(1);

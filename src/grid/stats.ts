@@ -1,5 +1,5 @@
 // Pure statistics for the grid: Student-t quantiles, t-intervals on a mean, Welch intervals on a
-// difference of means. No I/O; tested on numbers (test/db/grid-stats.test.ts).
+// difference of means. No I/O; tested on numbers (test/grid/stats.test.ts).
 
 /** ln Γ(x), Lanczos approximation (g = 7, n = 9): ~1e-15 relative accuracy for x > 0. */
 function logGamma(x: number): number {

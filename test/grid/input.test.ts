@@ -1,5 +1,5 @@
 // Validation of grid requests: every refusal names the argument at fault.
-import { GridInputError, parseBestInput, parseCompareInput, parseGridInput, type RawGridFilter } from '../../src/db/grid-input.ts';
+import { GridInputError, parseBestInput, parseCompareInput, parseGridInput, type RawGridFilter } from '../../src/grid/input.ts';
 
 function argumentOf(run: () => unknown): string {
   try {
