@@ -1,48 +1,60 @@
-// The SDL's closed sets whose stored spelling differs from the enum value's name: each maps its
-// values to what the database holds (`EOT` ⇄ 'eot'), so resolvers pass stored values through and
-// arguments arrive stored-shaped. Typed against the writers' own unions: a new pooling, device or
-// method there fails type-checking here until the SDL lists it.
+// The SDL's enums, tied to every hand-kept copy of their values. The SDL is the source: the generated
+// types (src/graphql/generated/resolvers-types.ts) are its enums, with the stored spellings of
+// src/graphql/enum-values.ts as internal values (`EOT` ⇄ 'eot'), which the executable schema maps so
+// resolvers pass stored values through and arguments arrive stored-shaped. Each other copy — the
+// writers' unions, the Prisma enums, the grid's inputs, the API's ErrorCode — must be the same set as
+// the generated type: a value added or dropped on one side only fails type-checking here, naming it.
 import type { GLOVE_POOLING } from '../../baselines/glove-run.ts';
-import type { Device } from '../../bundles/sessions.ts';
-import type { Pooling } from '../../extraction/pooling.ts';
+import type { Device as StoredDevice } from '../../bundles/sessions.ts';
+import type { Pooling as ExtractionPooling } from '../../extraction/pooling.ts';
 import type { PROBE_METHOD } from '../../probe-runs/settings.ts';
-import type { GridMetric } from '../../grid/input.ts';
+import type { BestPer, GridDimension as GridInputDimension, GridMetric } from '../../grid/input.ts';
+import type { ComponentKind as PrismaComponentKind, ModelKind as PrismaModelKind, RunStatus as PrismaRunStatus } from '../../generated/prisma/enums.ts';
 import { GROUP_METRICS, type GroupMetric } from '../../probes/bootstrap.ts';
+import { DEVICE_VALUES, POOLING_VALUES, PROBE_METHOD_VALUES } from '../enum-values.ts';
+import type { ErrorCode as ApiErrorCode } from '../errors.ts';
+import type {
+  BestCellsPer,
+  ComponentKind,
+  Device,
+  ErrorCode,
+  GridDimension,
+  Metric,
+  ModelKind,
+  Pooling,
+  ProbeMethod,
+  Resolvers,
+  RunStatus,
+} from '../generated/resolvers-types.ts';
 
-type Stored = Pooling | typeof GLOVE_POOLING;
+/** `true` when A and B hold the same values; otherwise the values only one of them has. */
+type SameValues<A, B> = [Exclude<A, B> | Exclude<B, A>] extends [never] ? true : { onlyOnOneSide: Exclude<A, B> | Exclude<B, A> };
 
-const POOLING = {
-  EOT: 'eot',
-  MEAN: 'mean',
-  CONCEPT: 'concept',
-  SPATIAL_MEAN: 'spatial_mean',
-  GUIDED_SPATIAL_MEAN: 'guided_spatial_mean',
-  WORD: 'word',
-} as const satisfies Record<string, Stored>;
-
-/** Every stored pooling has an enum value (a compile error names the one missing). */
-type MissingPooling = Exclude<Stored, (typeof POOLING)[keyof typeof POOLING]>;
-const everyPooling: [MissingPooling] extends [never] ? true : MissingPooling = true;
-
-const DEVICE = { CPU: 'cpu', CUDA: 'cuda' } as const satisfies Record<string, Device>;
-const everyDevice: [Exclude<Device, (typeof DEVICE)[keyof typeof DEVICE]>] extends [never] ? true : never = true;
-
-const PROBE_METHOD_VALUES = { RIDGE_LOO_V1: 'ridge-loo/v1' } as const satisfies Record<string, typeof PROBE_METHOD>;
+const sameAsSdl: [
+  SameValues<ExtractionPooling | typeof GLOVE_POOLING, Pooling>,
+  SameValues<StoredDevice, Device>,
+  SameValues<typeof PROBE_METHOD, ProbeMethod>,
+  SameValues<PrismaModelKind, ModelKind>,
+  SameValues<PrismaComponentKind, ComponentKind>,
+  SameValues<PrismaRunStatus, RunStatus>,
+  SameValues<GridMetric, Metric>,
+  SameValues<GridInputDimension, GridDimension>,
+  SameValues<BestPer, BestCellsPer>,
+  SameValues<`${ApiErrorCode}`, ErrorCode>,
+] = [true, true, true, true, true, true, true, true, true, true];
+void sameAsSdl;
 
 /** `Metric` keeps its names as values (the grid inputs use them); a stored group-score metric maps to its name. */
-const METRIC_BY_STORED: Record<GroupMetric, GridMetric> = { pearson_r: 'PEARSON_R', r2: 'R2', two_vs_two: 'TWO_VS_TWO' };
+const METRIC_BY_STORED: Record<GroupMetric, Metric> = { pearson_r: 'PEARSON_R', r2: 'R2', two_vs_two: 'TWO_VS_TWO' };
 
-export function metricOfStored(stored: string): GridMetric {
+export function metricOfStored(stored: string): Metric {
   const metric = METRIC_BY_STORED[stored as GroupMetric];
   if (!metric) throw new Error(`Stored metric ${JSON.stringify(stored)} is none of ${GROUP_METRICS.join(', ')}.`);
   return metric;
 }
 
-void everyPooling;
-void everyDevice;
-
 export const enumResolvers = {
-  Pooling: POOLING,
-  Device: DEVICE,
+  Pooling: POOLING_VALUES,
+  Device: DEVICE_VALUES,
   ProbeMethod: PROBE_METHOD_VALUES,
-};
+} satisfies Resolvers;
