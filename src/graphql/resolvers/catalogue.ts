@@ -1,21 +1,24 @@
 // Catalogue: models → components → layers, norms datasets → attribute groups → attributes, concepts and ratings.
-import type {
-  Attribute,
-  AttributeGroup,
-  Component,
-  Concept,
-  DatasetConcept,
-  Layer,
-  Model,
-  NormsDataset,
-} from '../../generated/prisma/client.ts';
 import type { ModelKind } from '../../generated/prisma/enums.ts';
-import { listConcepts, MAX_CONCEPT_SEARCH_LENGTH, type ConceptRow, type RatingRow } from '../../db/catalogue.ts';
+import { listConcepts, MAX_CONCEPT_SEARCH_LENGTH } from '../../db/catalogue.ts';
 import { BadUserInputError, NotFoundError } from '../errors.ts';
 import { parseOptionalId } from '../ids.ts';
-import { toConnection, type Edge } from '../pagination.ts';
+import { toConnection } from '../pagination.ts';
 import { findById, lookupById, pageOf, related, runPage } from './lookup.ts';
-import type { ConnectionArgs, Resolver, TypeResolvers } from './types.ts';
+import type {
+  AttributeGroupResolvers as AttributeGroupFields,
+  AttributeResolvers as AttributeFields,
+  ComponentResolvers as ComponentFields,
+  ConceptEdgeResolvers as ConceptEdgeFields,
+  ConceptResolvers as ConceptFields,
+  LayerResolvers as LayerFields,
+  ModelResolvers as ModelFields,
+  NormsDatasetMembershipResolvers as NormsDatasetMembershipFields,
+  NormsDatasetResolvers as NormsDatasetFields,
+  QueryResolvers,
+  RatingResolvers as RatingFields,
+  Resolvers,
+} from '../generated/resolvers-types.ts';
 
 const MODEL_KIND_LABELS: Record<ModelKind, string> = {
   STABLE_DIFFUSION: 'Stable Diffusion',
@@ -23,29 +26,24 @@ const MODEL_KIND_LABELS: Record<ModelKind, string> = {
   WORD_EMBEDDING: 'Word embeddings (no diffusion)',
 };
 
-interface ConceptsArgs extends ConnectionArgs {
-  normsDatasetId?: string | null;
-  search?: string | null;
-}
-
 const Query = {
-  models: (async (_parent, _args, { db, loaders }) => {
+  models: async (_parent, _args, { db, loaders }) => {
     const models = await db.prisma.model.findMany({ orderBy: { name: 'asc' } });
     for (const model of models) loaders.model.prime(model.id, model);
     return models;
-  }) satisfies Resolver<unknown, {}, Model[]>,
+  },
   model: lookupById((loaders) => loaders.model, 'model'),
   component: lookupById((loaders) => loaders.component, 'component'),
   layer: lookupById((loaders) => loaders.layer, 'layer'),
-  normsDatasets: (async (_parent, _args, { db, loaders }) => {
+  normsDatasets: async (_parent, _args, { db, loaders }) => {
     const datasets = await db.prisma.normsDataset.findMany({ orderBy: [{ name: 'asc' }, { version: 'asc' }] });
     for (const dataset of datasets) loaders.normsDataset.prime(dataset.id, dataset);
     return datasets;
-  }) satisfies Resolver<unknown, {}, NormsDataset[]>,
+  },
   normsDataset: lookupById((loaders) => loaders.normsDataset, 'norms dataset'),
   attributeGroup: lookupById((loaders) => loaders.attributeGroup, 'attribute group'),
   attribute: lookupById((loaders) => loaders.attribute, 'attribute'),
-  concepts: (async (_parent, args, context) => {
+  concepts: async (_parent, args, context) => {
     const page = pageOf(args, context);
     const normsDatasetId = parseOptionalId(args.normsDatasetId, 'normsDatasetId');
     const search = args.search ?? undefined;
@@ -55,31 +53,31 @@ const Query = {
     }
     const { rows, total } = await listConcepts(context.db.pool, { normsDatasetId, search }, page);
     return toConnection(rows, total, page);
-  }) satisfies Resolver<unknown, ConceptsArgs>,
-  concept: (async (_parent, { id, word }, { loaders }) => {
+  },
+  concept: async (_parent, { id, word }, { loaders }) => {
     if (id != null && word != null) throw new BadUserInputError('word', 'cannot be combined with `id`: give exactly one of them.');
     if (id != null) return findById(loaders.concept, id, 'concept');
     if (word == null) throw new BadUserInputError('id', 'or `word` is required: give exactly one of them.');
     const concept = await loaders.conceptByWord.load(word);
     if (!concept) throw new NotFoundError('concept', 'word', word);
     return concept;
-  }) satisfies Resolver<unknown, { id?: string | null; word?: string | null }>,
-};
+  },
+} satisfies QueryResolvers;
 
 const ModelResolvers = {
   kindLabel: (model) => MODEL_KIND_LABELS[model.kind],
   components: (model, _args, { loaders }) => loaders.componentsByModel.load(model.id),
-  extractionRuns: (model, args: ConnectionArgs, context) => runPage(context, args, context.loaders.extractionRunPagesByModel, model.id, context.loaders.extractionRun),
-} satisfies TypeResolvers<Model>;
+  extractionRuns: (model, args, context) => runPage(context, args, context.loaders.extractionRunPagesByModel, model.id, context.loaders.extractionRun),
+} satisfies ModelFields;
 
 const ComponentResolvers = {
   model: (component, _args, { loaders }) => related(loaders.model, component.modelId, 'model'),
   layers: (component, _args, { loaders }) => loaders.layersByComponent.load(component.id),
-} satisfies TypeResolvers<Component>;
+} satisfies ComponentFields;
 
 const LayerResolvers = {
   component: (layer, _args, { loaders }) => related(loaders.component, layer.componentId, 'component'),
-} satisfies TypeResolvers<Layer>;
+} satisfies LayerFields;
 
 const NOISE_CEILING_UNAVAILABLE =
   'Norms are imported as mean ratings per concept and attribute, without rater-level data (split halves or ' +
@@ -91,50 +89,50 @@ const NormsDatasetResolvers = {
   attributes: (dataset, _args, { loaders }) => loaders.attributesByNormsDataset.load(dataset.id),
   // The import format (src/norms/) keeps mean ratings only: no dataset can carry what a ceiling needs.
   noiseCeiling: () => ({ available: false, reason: NOISE_CEILING_UNAVAILABLE }),
-  concepts: async (dataset, args: ConnectionArgs, context) => {
+  concepts: async (dataset, args, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.conceptPagesByNormsDataset(page).load(dataset.id);
     return toConnection(rows, total, page);
   },
-} satisfies TypeResolvers<NormsDataset>;
+} satisfies NormsDatasetFields;
 
 const AttributeGroupResolvers = {
   normsDataset: (group, _args, { loaders }) => related(loaders.normsDataset, group.datasetId, 'norms dataset'),
   attributes: (group, _args, { loaders }) => loaders.attributesByAttributeGroup.load(group.id),
-} satisfies TypeResolvers<AttributeGroup>;
+} satisfies AttributeGroupFields;
 
 const AttributeResolvers = {
   attributeGroup: (attribute, _args, { loaders }) => related(loaders.attributeGroup, attribute.groupId, 'attribute group'),
   normsDataset: (attribute, _args, { loaders }) => related(loaders.normsDataset, attribute.datasetId, 'norms dataset'),
-  ratings: async (attribute, args: ConnectionArgs, context) => {
+  ratings: async (attribute, args, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.ratingPagesByAttribute(page).load(attribute.id);
     return toConnection(rows, total, page);
   },
-} satisfies TypeResolvers<Attribute>;
+} satisfies AttributeFields;
 
 const ConceptResolvers = {
   memberships: (concept, _args, { loaders }) => loaders.membershipsByConcept.load(concept.id),
-  ratings: async (concept, args: ConnectionArgs & { normsDatasetId?: string | null }, context) => {
+  ratings: async (concept, args, context) => {
     const page = pageOf(args, context);
     const normsDatasetId = parseOptionalId(args.normsDatasetId, 'normsDatasetId') ?? null;
     const { rows, total } = await context.loaders.ratingPagesByConcept(page, normsDatasetId).load(concept.id);
     return toConnection(rows, total, page);
   },
-} satisfies TypeResolvers<Pick<Concept, 'id' | 'word'>>;
+} satisfies ConceptFields;
 
 const NormsDatasetMembershipResolvers = {
   normsDataset: (membership, _args, { loaders }) => related(loaders.normsDataset, membership.datasetId, 'norms dataset'),
-} satisfies TypeResolvers<DatasetConcept>;
+} satisfies NormsDatasetMembershipFields;
 
 const RatingResolvers = {
   concept: (rating, _args, { loaders }) => related(loaders.concept, rating.conceptId, 'concept'),
   attribute: (rating, _args, { loaders }) => related(loaders.attribute, rating.attributeId, 'attribute'),
-} satisfies TypeResolvers<RatingRow>;
+} satisfies RatingFields;
 
 const ConceptEdgeResolvers = {
   category: (edge) => edge.node.category ?? null,
-} satisfies TypeResolvers<Edge<Partial<ConceptRow>>>;
+} satisfies ConceptEdgeFields;
 
 export const catalogueResolvers = {
   Query,
@@ -148,4 +146,4 @@ export const catalogueResolvers = {
   NormsDatasetMembership: NormsDatasetMembershipResolvers,
   Rating: RatingResolvers,
   ConceptEdge: ConceptEdgeResolvers,
-};
+} satisfies Resolvers;

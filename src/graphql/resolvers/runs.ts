@@ -1,13 +1,20 @@
 // Extraction runs and probe runs (both `Run`s): status, progress, settings, typed timings, the
 // probed cells, and the run lists as connections.
-import type { ExtractionRun, ProbeGroupScore, ProbeRun, RunStatus } from '../../generated/prisma/client.ts';
-import type { ProbeCellRow, ProbeScoreRow } from '../../db/catalogue.ts';
 import { parseOptionalId } from '../ids.ts';
 import { toConnection } from '../pagination.ts';
 import { metricOfStored } from './enums.ts';
 import { lookupById, pageOf, related, runPage } from './lookup.ts';
-import { pipelineExtractionTimings, probeCellTimings, probeRunTimings, wordEmbeddingExtractionTimings, type ExtractionTimingsKind } from './timings.ts';
-import type { ConnectionArgs, Resolver, TypeResolvers } from './types.ts';
+import { pipelineExtractionTimings, probeCellTimings, probeRunTimings, wordEmbeddingExtractionTimings } from './timings.ts';
+import type {
+  ExtractionRunResolvers as ExtractionRunFields,
+  ProbeCellResolvers as ProbeCellFields,
+  ProbeGroupScoreResolvers as ProbeGroupScoreFields,
+  ProbeRunResolvers as ProbeRunFields,
+  ProbeScoreResolvers as ProbeScoreFields,
+  QueryResolvers,
+  Resolvers,
+  SkippedProbeCellResolvers as SkippedProbeCellFields,
+} from '../generated/resolvers-types.ts';
 
 interface RunTimes {
   progressDone: number;
@@ -29,19 +36,8 @@ const runCommon = {
 
 const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
-interface ExtractionRunsArgs extends ConnectionArgs {
-  modelId?: string | null;
-  status?: RunStatus | null;
-}
-
-interface ProbeRunsArgs extends ConnectionArgs {
-  extractionRunId?: string | null;
-  normsDatasetId?: string | null;
-  status?: RunStatus | null;
-}
-
 const Query = {
-  extractionRuns: (async (_parent, args, context) => {
+  extractionRuns: async (_parent, args, context) => {
     const page = pageOf(args, context);
     const where = { modelId: parseOptionalId(args.modelId, 'modelId'), status: args.status ?? undefined };
     const [runs, total] = await Promise.all([
@@ -50,9 +46,9 @@ const Query = {
     ]);
     for (const run of runs) context.loaders.extractionRun.prime(run.id, run);
     return toConnection(runs, total, page);
-  }) satisfies Resolver<unknown, ExtractionRunsArgs>,
+  },
   extractionRun: lookupById((loaders) => loaders.extractionRun, 'extraction run'),
-  probeRuns: (async (_parent, args, context) => {
+  probeRuns: async (_parent, args, context) => {
     const page = pageOf(args, context);
     const where = {
       extractionRunId: parseOptionalId(args.extractionRunId, 'extractionRunId'),
@@ -65,69 +61,69 @@ const Query = {
     ]);
     for (const run of runs) context.loaders.probeRun.prime(run.id, run);
     return toConnection(runs, total, page);
-  }) satisfies Resolver<unknown, ProbeRunsArgs>,
+  },
   probeRun: lookupById((loaders) => loaders.probeRun, 'probe run'),
   probeCell: lookupById((loaders) => loaders.probeCell, 'probe cell'),
-};
+} satisfies QueryResolvers;
 
 const ExtractionRunResolvers = {
   ...runCommon,
   model: (run, _args, { loaders }) => related(loaders.model, run.modelId, 'model'),
   timesteps: (run, _args, { loaders }) => loaders.timestepsByExtractionRun.load(run.id),
-  probeRuns: (run, args: ConnectionArgs, context) =>
+  probeRuns: (run, args, context) =>
     runPage(context, args, context.loaders.probeRunPagesByExtractionRun, run.id, context.loaders.probeRun),
   // The shape follows the model's kind: word embeddings are looked up, every other model runs a pipeline.
   timings: async (run, _args, { loaders }) => {
     const model = await related(loaders.model, run.modelId, 'model');
     return model.kind === 'WORD_EMBEDDING' ? wordEmbeddingExtractionTimings(run.timings) : pipelineExtractionTimings(run.timings);
   },
-} satisfies TypeResolvers<ExtractionRun>;
+} satisfies ExtractionRunFields;
 
 const ProbeRunResolvers = {
   ...runCommon,
   extractionRun: (run, _args, { loaders }) => related(loaders.extractionRun, run.extractionRunId, 'extraction run'),
   normsDataset: (run, _args, { loaders }) => related(loaders.normsDataset, run.datasetId, 'norms dataset'),
   timings: (run) => probeRunTimings(run.timings),
-  probeCells: async (run, args: ConnectionArgs, context) => {
+  probeCells: async (run, args, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.cellPagesByProbeRun(page).load(run.id);
     return toConnection(rows, total, page);
   },
-} satisfies TypeResolvers<ProbeRun>;
+} satisfies ProbeRunFields;
 
 const ProbeCellResolvers = {
   probeRun: (cell, _args, { loaders }) => related(loaders.probeRun, cell.probeRunId, 'probe run'),
   layer: (cell, _args, { loaders }) => related(loaders.layer, cell.layerId, 'layer'),
   timings: (cell) => probeCellTimings(cell.timings),
-  probeScores: async (cell, args: ConnectionArgs, context) => {
+  probeScores: async (cell, args, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.scorePagesByCell(page).load(cell.id);
     return toConnection(rows, total, page);
   },
   probeGroupScores: (cell, _args, { loaders }) => loaders.probeGroupScoresByCell.load(cell.id),
-} satisfies TypeResolvers<ProbeCellRow>;
+} satisfies ProbeCellFields;
 
 const ProbeScoreResolvers = {
   attribute: (score, _args, { loaders }) => related(loaders.attribute, score.attributeId, 'attribute'),
-} satisfies TypeResolvers<ProbeScoreRow>;
+} satisfies ProbeScoreFields;
 
 const ProbeGroupScoreResolvers = {
   attributeGroup: (score, _args, { loaders }) => related(loaders.attributeGroup, score.groupId, 'attribute group'),
   metric: (score) => metricOfStored(score.metric),
-} satisfies TypeResolvers<ProbeGroupScore>;
+} satisfies ProbeGroupScoreFields;
 
 const SkippedProbeCellResolvers = {
   layer: (cell, _args, { loaders }) => related(loaders.layer, cell.layerId, 'layer'),
-} satisfies TypeResolvers<{ layerId: number }>;
+} satisfies SkippedProbeCellFields;
 
 export const runsResolvers = {
   Query,
-  Run: { __resolveType: (run: ExtractionRun | ProbeRun) => ('cvScheme' in run ? 'ProbeRun' : 'ExtractionRun') },
-  ExtractionRunTimings: { __resolveType: (timings: { kind: ExtractionTimingsKind }) => timings.kind },
+  Run: { __resolveType: (run) => ('cvScheme' in run ? 'ProbeRun' : 'ExtractionRun') },
+  ExtractionRunTimings: { __resolveType: (timings) => timings.kind },
   ExtractionRun: ExtractionRunResolvers,
   ProbeRun: ProbeRunResolvers,
   ProbeCell: ProbeCellResolvers,
   ProbeScore: ProbeScoreResolvers,
   ProbeGroupScore: ProbeGroupScoreResolvers,
   SkippedProbeCell: SkippedProbeCellResolvers,
-};
+} satisfies Resolvers;

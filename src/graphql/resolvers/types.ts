@@ -1,21 +1,16 @@
-// Resolver signatures typed by parent, arguments and result (parents are Prisma rows or SQL rows).
-import type { GraphQLResolveInfo } from 'graphql';
+// Resolver signatures come from the SDL (src/graphql/generated/resolvers-types.ts, `npm run codegen`):
+// each module's map `satisfies` the generated `XResolvers` of its types, so a resolver that returns the
+// wrong shape, reads an argument the SDL does not declare or takes the wrong parent fails `tsc`.
+// What is left here: the shapes the lookup helpers share.
 import type { ApiContext } from '../context.ts';
+import type { ResolverFn } from '../generated/resolvers-types.ts';
+import type { PageArgs } from '../pagination.ts';
 
-export type Resolver<Parent, Args = Record<string, never>, Result = unknown> = (
-  parent: Parent,
-  args: Args,
-  context: ApiContext,
-  info: GraphQLResolveInfo,
-) => Result | Promise<Result>;
+/** One resolver function in the generated types' shape (for helpers that build fields). */
+export type Resolver<Parent, Args, Result> = ResolverFn<Result, Parent, ApiContext, Args>;
 
-/** The fields of one GraphQL object type whose parent value is `Parent`. */
-export type TypeResolvers<Parent> = Record<string, Resolver<Parent, any, unknown>>;
-
-export interface ConnectionArgs {
-  first?: number | null;
-  after?: string | null;
-}
+/** The arguments of every connection field (`first`, `after`). */
+export type ConnectionArgs = PageArgs;
 
 export interface IdArgs {
   id: string;
