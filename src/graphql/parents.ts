@@ -18,8 +18,7 @@ import type {
   ProbeRun,
 } from '../generated/prisma/client.ts';
 import type { ConceptRow, ProbeCellRow, ProbeScoreRow, RatingRow } from '../db/catalogue.ts';
-import type { BestCell, ChanceLevel, GridResult } from '../grid/grid.ts';
-import type { Axis, AxisValue, GridCell } from '../grid/dense.ts';
+import type { Axis, AxisValue, BestCell, ChanceLevel, GridCell, GridResult } from '../grid/index.ts';
 import type { Edge } from './pagination.ts';
 import type { pipelineExtractionTimings, probeRunTimings, wordEmbeddingExtractionTimings } from './resolvers/timings.ts';
 

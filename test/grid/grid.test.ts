@@ -2,7 +2,7 @@
 // here, in TypeScript, from the rows the fixture inserted, never from the SQL under test.
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { insertGridFixture, type FixtureScore, type GridFixture } from './fixture.ts';
-import { queryBestCells, queryComparison, queryGrid } from '../../src/grid/grid.ts';
+import { queryBestCells, queryComparison, queryGrid } from '../../src/grid/index.ts';
 import { GridInputError, parseBestInput, parseCompareInput, parseGridInput } from '../../src/grid/input.ts';
 import { studentTQuantile, summarize, type Summary } from '../../src/grid/stats.ts';
 
@@ -274,7 +274,7 @@ test('invalid ids are refused by validation, naming the argument and element', (
 
 test('aggregation rows of completed probe runs are reused until a run changes; others are never cached', async () => {
   const { GridResultCache } = await import('../../src/grid/cache.ts');
-  const cache = new GridResultCache<import('../../src/grid/grid.ts').SummaryRow[]>();
+  const cache = new GridResultCache<import('../../src/grid/index.ts').SummaryRow[]>();
   const query = parseGridInput({ groupBy: ['LAYER'], filter: { probeRunIds: [fx.otherProbeRunId] } });
   const aggregations: string[] = [];
   const counting = {
@@ -282,7 +282,7 @@ test('aggregation rows of completed probe runs are reused until a run changes; o
       if (/FROM probe_score/.test(config.text)) aggregations.push(config.text);
       return db.pool.query(config);
     },
-  } as unknown as import('../../src/grid/grid.ts').Queryable;
+  } as unknown as import('../../src/grid/index.ts').Queryable;
 
   // A run that is not COMPLETED (being written) is recomputed every time.
   await queryGrid(counting, query, { cache });
@@ -330,7 +330,7 @@ test('the cache evicts the least recently used entry and expires old ones', asyn
 });
 
 test('answer tokens (the response cache key): null unless every run is COMPLETED; change with the run state or the axes', async () => {
-  const { currentAnswerToken } = await import('../../src/grid/grid.ts');
+  const { currentAnswerToken } = await import('../../src/grid/index.ts');
   const query = parseGridInput({ groupBy: ['LAYER'], filter: { probeRunIds: [fx.otherProbeRunId] } });
   expect((await queryGrid(db.pool, query)).answerToken).toBeNull(); // the run is PENDING
   expect(await currentAnswerToken(db.pool, query)).toBeNull();

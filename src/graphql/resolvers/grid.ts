@@ -11,21 +11,27 @@ import type { ApiContext } from '../context.ts';
 import { bytesPerCell } from '../limits/response-size.ts';
 import { asDatabaseUnavailable } from '../database-unavailable.ts';
 import { BadUserInputError } from '../errors.ts';
-import { currentAnswerToken, queryBestCells, queryComparison, queryGrid, type BestCell, type GridResult } from '../../grid/grid.ts';
 import {
+  currentAnswerToken,
   DEFAULT_MAX_GRID_CELLS,
   GridInputError,
+  GridResultCache,
   parseBestInput,
   parseCompareInput,
   parseGridInput,
+  queryBestCells,
+  queryComparison,
+  queryGrid,
+  type Axis,
+  type BestCell,
+  type GridCell,
+  type GridQuery,
+  type GridResult,
   type RawBestInput,
   type RawCompareInput,
-  type GridQuery,
   type RawGridInput,
-} from '../../grid/input.ts';
-import type { Axis, GridCell } from '../../grid/dense.ts';
-import { GridResultCache } from '../../grid/cache.ts';
-import type { SummaryRow } from '../../grid/grid.ts';
+  type SummaryRow,
+} from '../../grid/index.ts';
 
 // One cache per database pool (a process may serve several databases, e.g. in tests).
 const caches = new WeakMap<object, GridResultCache<SummaryRow[]>>();
