@@ -22,8 +22,8 @@ import { heavyAdmission } from './limits/admission-plugin.ts';
 import { queryLimitsPlugin } from './limits/plugin.ts';
 import { resolveLimits } from './limits/resolve.ts';
 import { markTokenLimit } from './limits/token-limit.ts';
+import { gridResponseCachePlugin, hasCachedGridResponse, stringifyResult } from './plugins/grid-response-cache.ts';
 import { KnownOperationTypesRule } from './read-only-rule.ts';
-import { gridResponseCachePlugin, hasCachedGridResponse, stringifyResult } from './resolvers/grid.ts';
 import { resolvers } from './resolvers/index.ts';
 import { buildExecutableSchema, loadTypeDefs } from './schema.ts';
 

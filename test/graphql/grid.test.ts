@@ -262,7 +262,7 @@ describe('the grid response cache (completed runs only)', () => {
   });
 
   test('a repeat is answered from the response cache after one catalogue statement', async () => {
-    const { gridResponseCacheFor } = await import('../../src/graphql/resolvers/grid.ts');
+    const { gridResponseCacheFor } = await import('../../src/graphql/plugins/grid-response-cache.ts');
     const cache = gridResponseCacheFor(db.pool);
     await complete(new Date('2026-01-01T00:00:00Z'));
     const first = await request();

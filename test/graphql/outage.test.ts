@@ -6,7 +6,7 @@
 // saying nothing of the database's own messages; the details go to the log. Then it recovers.
 import { connectDatabase, type Database } from '../../src/db/client.ts';
 import type { DatabaseTimeouts } from '../../src/config.ts';
-import { gridResponseCacheFor } from '../../src/graphql/resolvers/grid.ts';
+import { gridResponseCacheFor } from '../../src/graphql/plugins/grid-response-cache.ts';
 import { startTestApi, type GraphqlResponse, type TestApi } from '../support/api.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { insertGridFixture, type GridFixture } from '../grid/fixture.ts';

@@ -3,17 +3,14 @@
 // in this path: one catalogue statement and one aggregation statement per request (none when the
 // grid's probe runs are all completed and its rows are cached, see src/grid/cache.ts). The grid
 // code speaks statistics (`n`, `size`); the API's names (`scoreCount`, `cellCount`) are given here.
-// Also the grid response cache (an Apollo plugin): a repeated request for a grid of completed runs
-// skips execution and serialisation, after one catalogue statement confirms the answer still holds.
-import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type FormattedExecutionResult, type GraphQLResolveInfo, type OperationDefinitionNode } from 'graphql';
+// The grid response cache that may answer a repeated request before these run is a server plugin
+// (src/graphql/plugins/grid-response-cache.ts); the grid resolver tells it what it answered.
+import type { GraphQLResolveInfo } from 'graphql';
 import type { ApiContext } from '../context.ts';
 import { bytesPerCell } from '../limits/response-size.ts';
-import { asDatabaseUnavailable } from '../database-unavailable.ts';
+import { maxGridCells, outageBeforeExecution, recordGridAnswer } from '../plugins/grid-response-cache.ts';
 import { BadUserInputError } from '../errors.ts';
 import {
-  currentAnswerToken,
-  DEFAULT_MAX_GRID_CELLS,
   GridInputError,
   GridResultCache,
   parseBestInput,
@@ -25,7 +22,6 @@ import {
   type Axis,
   type BestCell,
   type GridCell,
-  type GridQuery,
   type GridResult,
   type RawBestInput,
   type RawCompareInput,
@@ -61,10 +57,6 @@ async function asBadInputAsync<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-function maxCells(context: ApiContext): number {
-  return context.config.limits.maxGridCells ?? DEFAULT_MAX_GRID_CELLS;
-}
-
 /** Estimated response bytes of one best cell with its catalogue objects. */
 const BEST_CELL_BYTES = 1_024;
 
@@ -94,136 +86,21 @@ function gridPayload(result: GridResult) {
   return { ...result, columns: () => columns(result.cells) };
 }
 
-// ───────────────────────────── response cache ─────────────────────────────
-
-interface CachedResponse {
-  query: GridQuery;
-  data: Record<string, unknown>;
-  /** Estimated JSON bytes of `data` (the operation's reserved response bytes). */
-  bytes: number;
-}
-
-/** Grid answers computed while resolving a request, for the response cache to store. */
-const answered = new WeakMap<ApiContext, { query: GridQuery; token: string | null }[]>();
-const responseCaches = new WeakMap<object, GridResultCache<CachedResponse>>();
-/** A database outage met by the cache check before execution, for the grid resolver to report. */
-const outageSeen = new WeakMap<ApiContext, Error>();
-/** Serialised form of the `data` of cached responses (filled on first use). */
-const cachedJson = new WeakMap<object, string | null>();
-
-export function gridResponseCacheFor(pool: object): GridResultCache<CachedResponse> {
-  let cache = responseCaches.get(pool);
-  // The data's objects take ~1.3× its JSON on the heap, and the JSON itself is kept once serialised.
-  if (!cache) responseCaches.set(pool, (cache = new GridResultCache<CachedResponse>(256, undefined, undefined, { weigh: (entry) => 1_024 + entry.bytes * 2.5 })));
-  return cache;
-}
-
-/** The response cache's key of a `grid`-only request. */
-function responseKey(requestContext: { source?: string; request: { operationName?: string | null; variables?: Record<string, unknown> }; contextValue: ApiContext }): string {
-  const { request } = requestContext;
-  return JSON.stringify([requestContext.source, request.operationName ?? null, request.variables ?? {}, maxCells(requestContext.contextValue)]);
-}
-
-/**
- * Whether a cached response may answer this request without execution (admission control lets it
- * through: one catalogue statement). If the entry proves stale, the grid resolver takes a slot itself.
- */
-export function hasCachedGridResponse(requestContext: Parameters<typeof responseKey>[0] & { operation?: OperationDefinitionNode }): boolean {
-  return isGridOnly(requestContext.operation) && gridResponseCacheFor(requestContext.contextValue.db.pool).has(responseKey(requestContext));
-}
-
-/** A query whose only root field is `grid`: its whole response is a function of that grid's answer. */
-function isGridOnly(operation: OperationDefinitionNode | undefined): boolean {
-  if (operation?.operation !== 'query' || operation.selectionSet.selections.length !== 1) return false;
-  const [field] = operation.selectionSet.selections;
-  return field?.kind === Kind.FIELD && field.name.value === 'grid' && !field.directives?.length;
-}
-
-/**
- * Reuses the whole response of a `grid`-only query for an identical request (document, operation
- * name, variables, cell bound) while its answer token — run fingerprint and axes, read by the one
- * catalogue statement a hit costs — is unchanged; so only answers over COMPLETED runs are reused.
- * Runs after validation and the depth/cost limits; responses with errors are never stored.
- */
-export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
-  return {
-    async requestDidStart() {
-      let key: string | undefined;
-      let hit = false;
-      return {
-        async responseForOperation(requestContext) {
-          if (!isGridOnly(requestContext.operation)) return null;
-          const context = requestContext.contextValue;
-          key = responseKey(requestContext);
-          const cache = gridResponseCacheFor(context.db.pool);
-          const candidate = cache.peek(key);
-          if (!candidate) return null;
-          let token: string | null;
-          try {
-            token = await currentAnswerToken(context.db.pool, candidate.query);
-          } catch (error) {
-            // Thrown from a plugin hook, Apollo would mask it as a bare 500. An outage instead becomes
-            // the grid field's own DATABASE_UNAVAILABLE (503), as on every other field, without a second wait.
-            const unavailable = asDatabaseUnavailable(error);
-            if (!unavailable) throw error;
-            outageSeen.set(context, unavailable);
-            return null;
-          }
-          const entry = token === null ? undefined : cache.get(key, { key: token, cacheable: true });
-          if (!entry) {
-            if (token === null) cache.get(key, { key: '', cacheable: false }); // drops the stale entry
-            return null;
-          }
-          hit = true;
-          return { http: requestContext.response.http, body: { kind: 'single', singleResult: { data: entry.data } } };
-        },
-        async willSendResponse(requestContext) {
-          if (hit || key === undefined) return;
-          const { body } = requestContext.response;
-          if (body.kind !== 'single' || body.singleResult.errors?.length || !body.singleResult.data) return;
-          const answers = answered.get(requestContext.contextValue);
-          if (answers?.length !== 1 || answers[0]!.token === null) return;
-          const data = body.singleResult.data;
-          const bytes = requestContext.contextValue.operation.reserved.bytes;
-          gridResponseCacheFor(requestContext.contextValue.db.pool).set(key, { key: answers[0]!.token, cacheable: true }, { query: answers[0]!.query, data, bytes });
-          cachedJson.set(data, null);
-        },
-      };
-    },
-  };
-}
-
-/**
- * Apollo's `stringifyResult`: as Apollo's own (`JSON.stringify(value) + '\n'`), but a cached grid
- * response is serialised once, not on every hit.
- */
-export function stringifyResult(value: FormattedExecutionResult): string {
-  const data = value.data as object | null | undefined;
-  const cached = data && !value.errors && !value.extensions ? cachedJson.get(data) : undefined;
-  if (cached) return cached;
-  const json = `${JSON.stringify(value)}\n`;
-  // Only a response exactly `{ data }` can be reused for another request with the same data.
-  if (cached === null && Object.keys(value).every((k) => k === 'data' || (value as Record<string, unknown>)[k] === undefined)) cachedJson.set(data!, json);
-  return json;
-}
-
 export const gridResolvers = {
   Query: {
     async grid(_parent: unknown, args: { input: RawGridInput }, context: ApiContext, info: GraphQLResolveInfo) {
-      const outage = outageSeen.get(context);
+      const outage = outageBeforeExecution(context);
       if (outage) throw outage;
       const query = asBadInput(() => parseGridInput(args.input));
       const result = await context.operation.run(() =>
-        asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxCells(context), cache: gridCacheFor(context.db.pool), ...budget(context, info, query.groupBy.length) })));
-      const answers = answered.get(context) ?? [];
-      answers.push({ query, token: result.answerToken });
-      answered.set(context, answers);
+        asBadInputAsync(() => queryGrid(context.db.pool, query, { maxCells: maxGridCells(context), cache: gridCacheFor(context.db.pool), ...budget(context, info, query.groupBy.length) })));
+      recordGridAnswer(context, query, result.answerToken);
       return gridPayload(result);
     },
     async compareGrid(_parent: unknown, args: { input: RawCompareInput }, context: ApiContext, info: GraphQLResolveInfo) {
       const query = asBadInput(() => parseCompareInput(args.input));
       const result = await context.operation.run(() =>
-        asBadInputAsync(() => queryComparison(context.db.pool, query, { maxCells: maxCells(context), ...budget(context, info, query.groupBy.length) })));
+        asBadInputAsync(() => queryComparison(context.db.pool, query, { maxCells: maxGridCells(context), ...budget(context, info, query.groupBy.length) })));
       return {
         ...result,
         cellCount: result.size,
