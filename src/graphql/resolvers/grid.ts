@@ -7,6 +7,8 @@
 // (src/graphql/plugins/grid-response-cache.ts); the grid resolver tells it what it answered.
 import type { GraphQLResolveInfo } from 'graphql';
 import type { ApiContext } from '../context.ts';
+import type { Resolvers } from '../generated/resolvers-types.ts';
+import { related } from './lookup.ts';
 import { bytesPerCell } from '../limits/response-size.ts';
 import { maxGridCells, outageBeforeExecution, recordGridAnswer } from '../plugins/grid-response-cache.ts';
 import { BadUserInputError } from '../errors.ts';
@@ -19,13 +21,8 @@ import {
   queryBestCells,
   queryComparison,
   queryGrid,
-  type Axis,
-  type BestCell,
   type GridCell,
   type GridResult,
-  type RawBestInput,
-  type RawCompareInput,
-  type RawGridInput,
   type SummaryRow,
 } from '../../grid/index.ts';
 
@@ -88,7 +85,7 @@ function gridPayload(result: GridResult) {
 
 export const gridResolvers = {
   Query: {
-    async grid(_parent: unknown, args: { input: RawGridInput }, context: ApiContext, info: GraphQLResolveInfo) {
+    async grid(_parent, args, context, info) {
       const outage = outageBeforeExecution(context);
       if (outage) throw outage;
       const query = asBadInput(() => parseGridInput(args.input));
@@ -97,7 +94,7 @@ export const gridResolvers = {
       recordGridAnswer(context, query, result.answerToken);
       return gridPayload(result);
     },
-    async compareGrid(_parent: unknown, args: { input: RawCompareInput }, context: ApiContext, info: GraphQLResolveInfo) {
+    async compareGrid(_parent, args, context, info) {
       const query = asBadInput(() => parseCompareInput(args.input));
       const result = await context.operation.run(() =>
         asBadInputAsync(() => queryComparison(context.db.pool, query, { maxCells: maxGridCells(context), ...budget(context, info, query.groupBy.length) })));
@@ -117,7 +114,7 @@ export const gridResolvers = {
         })),
       };
     },
-    async bestCells(_parent: unknown, args: { input: RawBestInput }, context: ApiContext, info: GraphQLResolveInfo) {
+    async bestCells(_parent, args, context, info) {
       const query = asBadInput(() => parseBestInput(args.input));
       return context.operation.run(async () => {
         const cells = await queryBestCells(context.db.pool, query, { signal: context.operation.signal });
@@ -128,24 +125,24 @@ export const gridResolvers = {
     },
   },
   BestCell: {
-    attributeGroup: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.attributeGroup.load(cell.attributeGroupId),
-    attribute: (cell: BestCell, _args: unknown, context: ApiContext) =>
+    attributeGroup: (cell, _args, context) => related(context.loaders.attributeGroup, cell.attributeGroupId, 'attribute group'),
+    attribute: (cell, _args, context) =>
       cell.attributeId === null ? null : context.loaders.attribute.load(cell.attributeId),
-    component: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.component.load(cell.componentId),
-    layer: (cell: BestCell, _args: unknown, context: ApiContext) => context.loaders.layer.load(cell.layerId),
-    scoreCount: (cell: BestCell) => cell.n,
+    component: (cell, _args, context) => related(context.loaders.component, cell.componentId, 'component'),
+    layer: (cell, _args, context) => related(context.loaders.layer, cell.layerId, 'layer'),
+    scoreCount: (cell) => cell.n,
   },
   Grid: {
-    cellCount: (grid: GridResult) => grid.size,
+    cellCount: (grid) => grid.size,
   },
   GridCell: {
-    scoreCount: (cell: GridCell) => cell.n,
+    scoreCount: (cell) => cell.n,
   },
   ChanceLevel: {
-    measuredScoreCount: (chance: GridResult['chance']) => chance.measuredN,
+    measuredScoreCount: (chance) => chance.measuredN,
   },
   GridAxis: {
     // A POOLING axis value carries its pooling (the `Pooling` enum maps the stored name, its key).
-    values: (axis: Axis) => (axis.dimension === 'POOLING' ? axis.values.map((value) => ({ ...value, pooling: value.key })) : axis.values),
+    values: (axis) => (axis.dimension === 'POOLING' ? axis.values.map((value) => ({ ...value, pooling: value.key })) : axis.values),
   },
-};
+} satisfies Resolvers;

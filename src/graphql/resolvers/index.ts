@@ -1,4 +1,6 @@
 // All resolver modules merged into one map: object types' fields are combined (each domain extends Query).
+// Each module is typed by the generated `Resolvers` (src/graphql/generated/resolvers-types.ts).
+import type { Resolvers } from '../generated/resolvers-types.ts';
 import type { ResolverMap } from '../schema.ts';
 import { catalogueResolvers } from './catalogue.ts';
 import { commonResolvers } from './common.ts';
@@ -6,7 +8,7 @@ import { enumResolvers } from './enums.ts';
 import { gridResolvers } from './grid.ts';
 import { runsResolvers } from './runs.ts';
 
-export function mergeResolvers(...modules: object[]): ResolverMap {
+export function mergeResolvers(...modules: Resolvers[]): ResolverMap {
   const merged: Record<string, any> = {};
   for (const module of modules) {
     for (const [typeName, implementation] of Object.entries(module)) {
