@@ -44,7 +44,7 @@ async function main() {
     const dataset = await db.prisma.normsDataset.create({ data: { name: 'bench', version: 1, contentHash: 'bench', citation: 'bench', source: 'bench' } });
     for (const [position, word] of words.entries()) {
       const concept = await db.prisma.concept.upsert({ where: { word }, update: {}, create: { word } });
-      await db.prisma.datasetConcept.create({ data: { datasetId: dataset.id, conceptId: concept.id, position } });
+      await db.prisma.datasetConcept.create({ data: { normsDatasetId: dataset.id, conceptId: concept.id, position } });
     }
 
     // ── extraction ──

@@ -185,7 +185,7 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
     create: () => db.prisma.extractionRun.create({
       data: {
         modelId, settingsHash, promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, guidanceScale: null, device: 'cpu',
-        settings: settings as unknown as object, status: 'PENDING', progressTotal: vectors.length,
+        settings: settings as unknown as object, status: 'PENDING', plannedCount: vectors.length,
       },
     }),
     signal: options.signal,
@@ -193,7 +193,7 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
   return openRun(db.pool, spec, async (run): Promise<GloveRunResult> => {
     if (run.stored.status === 'COMPLETED') {
       // Completed by another process meanwhile.
-      return { runId: run.id, status: 'NOTHING_TO_DO', conceptCount: conceptSet.count, vectorsStored: run.stored.progressDone, written: 0, oov, multiWord, timings: run.stored.timings as Record<string, number> };
+      return { runId: run.id, status: 'NOTHING_TO_DO', conceptCount: conceptSet.count, vectorsStored: run.stored.doneCount, written: 0, oov, multiWord, timings: run.stored.timings as Record<string, number> };
     }
     // Rows already committed stay when it fails: a re-run resumes from them.
     return run.guard(async () => {
@@ -205,7 +205,7 @@ export async function runGloveBaseline(db: GloveDatabase, options: GloveRunOptio
         writeSeconds: (performance.now() - writeStarted) / 1000, totalSeconds: (performance.now() - started) / 1000,
       };
       const stored = (await storedConcepts(db.pool, run.id)).size;
-      await run.complete({ progressDone: stored, progressTotal: vectors.length, timings: { replace: timings } });
+      await run.complete({ doneCount: stored, plannedCount: vectors.length, timings: { replace: timings } });
       return { runId: run.id, status: 'COMPLETED', conceptCount: conceptSet.count, vectorsStored: stored, written, oov, multiWord, timings };
     });
   });

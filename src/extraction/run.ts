@@ -85,7 +85,7 @@ async function resolveDataset(db: Database, norms: string): Promise<{ id: number
 }
 
 async function datasetConcepts(db: Database, datasetId: number, only?: string[]): Promise<{ id: number; word: string }[]> {
-  const rows = await db.prisma.datasetConcept.findMany({ where: { datasetId }, orderBy: { position: 'asc' }, include: { concept: true } });
+  const rows = await db.prisma.datasetConcept.findMany({ where: { normsDatasetId: datasetId }, orderBy: { position: 'asc' }, include: { concept: true } });
   const all = rows.map((r) => ({ id: r.concept.id, word: r.concept.word }));
   if (!only) return all;
   const byWord = new Map(all.map((c) => [c.word, c]));
@@ -293,7 +293,7 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
     onFailed: (message) => emit({ event: 'failed', runId: run.id, error: message }),
   });
   timings.wall = (performance.now() - wallStart) / 1000;
-  await run.complete({ progressDone: progress, timings: { replace: roundedSeconds(timings) } });
+  await run.complete({ doneCount: progress, timings: { replace: roundedSeconds(timings) } });
   emit({ event: 'done', runId: run.id, rows: rowsWritten, seconds: Math.round(timings.wall * 1000) / 1000 });
   return report('COMPLETED', written, rowsWritten);
 }

@@ -103,22 +103,22 @@ export function createLoaders(db: Database) {
       (row) => row.name,
     ),
     attributeGroupsByNormsDataset: groupedBy<number, AttributeGroup>(
-      (ids) => prisma.attributeGroup.findMany({ where: { datasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
-      (row) => row.datasetId,
+      (ids) => prisma.attributeGroup.findMany({ where: { normsDatasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.normsDatasetId,
     ),
     attributesByAttributeGroup: groupedBy<number, Attribute>(
-      (ids) => prisma.attribute.findMany({ where: { groupId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
-      (row) => row.groupId,
+      (ids) => prisma.attribute.findMany({ where: { attributeGroupId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.attributeGroupId,
     ),
     attributesByNormsDataset: groupedBy<number, Attribute>(
-      (ids) => prisma.attribute.findMany({ where: { datasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
-      (row) => row.datasetId,
+      (ids) => prisma.attribute.findMany({ where: { normsDatasetId: { in: ids } }, orderBy: [{ position: 'asc' }, { id: 'asc' }] }),
+      (row) => row.normsDatasetId,
     ),
     membershipsByConcept: groupedBy<number, DatasetConcept>(
       (ids) =>
         prisma.datasetConcept.findMany({
           where: { conceptId: { in: ids } },
-          orderBy: [{ dataset: { name: 'asc' } }, { dataset: { version: 'asc' } }],
+          orderBy: [{ normsDataset: { name: 'asc' } }, { normsDataset: { version: 'asc' } }],
         }),
       (row) => row.conceptId,
     ),
@@ -126,7 +126,7 @@ export function createLoaders(db: Database) {
       (ids) =>
         prisma.probeGroupScore.findMany({
           where: { cellId: { in: ids } },
-          orderBy: [{ group: { position: 'asc' } }, { metric: 'asc' }],
+          orderBy: [{ attributeGroup: { position: 'asc' } }, { metric: 'asc' }],
         }),
       (row) => row.cellId,
     ),

@@ -61,13 +61,13 @@ export async function importNormsDataset(
     });
 
     const groups = await tx.attributeGroup.createManyAndReturn({
-      data: dataset.groups.map((group, position) => ({ datasetId: stored.id, name: group, position })),
+      data: dataset.groups.map((group, position) => ({ normsDatasetId: stored.id, name: group, position })),
       select: { id: true, name: true },
     });
     const groupId = new Map(groups.map((g) => [g.name, g.id]));
     const attributes = await tx.attribute.createManyAndReturn({
       data: dataset.attributes.map((a, position) => ({
-        datasetId: stored.id, groupId: groupId.get(a.group)!, name: a.name, description: a.description, position, metadata: a.metadata,
+        normsDatasetId: stored.id, attributeGroupId: groupId.get(a.group)!, name: a.name, description: a.description, position, metadata: a.metadata,
       })),
       select: { id: true, name: true },
     });
@@ -80,7 +80,7 @@ export async function importNormsDataset(
     const conceptId = new Map(concepts.map((c) => [c.word, c.id]));
     await tx.datasetConcept.createMany({
       data: dataset.concepts.map((c, position) => ({
-        datasetId: stored.id, conceptId: conceptId.get(c.word)!, category: c.category, position, metadata: c.metadata,
+        normsDatasetId: stored.id, conceptId: conceptId.get(c.word)!, category: c.category, position, metadata: c.metadata,
       })),
     });
 

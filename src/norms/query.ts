@@ -29,7 +29,7 @@ export async function selectConcepts(prisma: PrismaClient, datasetId: number, fi
   if (filter.excludeCategories && filter.excludeCategories.length > 0) category.notIn = [...filter.excludeCategories];
   const rows = await prisma.datasetConcept.findMany({
     where: {
-      datasetId,
+      normsDatasetId: datasetId,
       // SQL `NOT IN` drops NULLs; a concept without a category is not in an excluded category.
       ...(category.notIn && !category.in
         ? { OR: [{ category: { notIn: category.notIn } }, { category: null }] }

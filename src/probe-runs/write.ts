@@ -95,6 +95,6 @@ export async function finishRun(run: ActiveRun, runTimings: Record<string, unkno
       `UPDATE probe_score SET q_value = u.q FROM unnest($1::int[], $2::float8[]) AS u(id, q) WHERE probe_score.id = u.id`,
       [scores.rows.map((row) => row.id), Array.from(q)],
     );
-    await run.complete({ progressDone: (await listFinishedCells(client, run.id)).size, timings: { merge: runTimings } }, client);
+    await run.complete({ doneCount: (await listFinishedCells(client, run.id)).size, timings: { merge: runTimings } }, client);
   });
 }

@@ -56,7 +56,7 @@ export class ActiveRun {
   }
 
   async start(progress: { done?: number; total?: number }): Promise<void> {
-    await moveRun(this.pool, this.table, this.id, this.status, 'RUNNING', { progressDone: progress.done, progressTotal: progress.total });
+    await moveRun(this.pool, this.table, this.id, this.status, 'RUNNING', { doneCount: progress.done, plannedCount: progress.total });
     this.status = 'RUNNING';
   }
 

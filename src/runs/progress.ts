@@ -19,8 +19,8 @@ export function roundedSeconds<T extends object>(timings: T): Record<keyof T, nu
 }
 
 /** Records a run's progress (and optionally its timings) on `db`, usually the client of the unit's own transaction. */
-export async function recordProgress(db: Queryable, table: RunTable, id: number, progressDone: number, timings?: TimingsUpdate): Promise<void> {
-  const params: unknown[] = [id, progressDone];
+export async function recordProgress(db: Queryable, table: RunTable, id: number, doneCount: number, timings?: TimingsUpdate): Promise<void> {
+  const params: unknown[] = [id, doneCount];
   const sets = ['done_count = $2'];
   if (timings) sets.push(timingsAssignment(timings, params));
   await db.query(`UPDATE ${table} SET ${sets.join(', ')} WHERE id = $1`, params);

@@ -28,8 +28,8 @@ export function canMove(from: RunStatus, to: RunStatus): boolean {
 export interface StatusChange {
   /** FAILED: the error stored (COMPLETED and RUNNING clear it). */
   error?: string;
-  progressDone?: number;
-  progressTotal?: number;
+  doneCount?: number;
+  plannedCount?: number;
   timings?: TimingsUpdate;
 }
 
@@ -40,8 +40,8 @@ export async function moveRun(db: Queryable, table: RunTable, id: number, from: 
   const sets = ['status = $2', 'error = $3'];
   if (to === 'RUNNING') sets.push('started_at = now()', 'finished_at = NULL');
   else if (isTerminal(to)) sets.push('finished_at = now()');
-  if (change.progressDone !== undefined) sets.push(`done_count = $${params.push(change.progressDone)}`);
-  if (change.progressTotal !== undefined) sets.push(`planned_count = $${params.push(change.progressTotal)}`);
+  if (change.doneCount !== undefined) sets.push(`done_count = $${params.push(change.doneCount)}`);
+  if (change.plannedCount !== undefined) sets.push(`planned_count = $${params.push(change.plannedCount)}`);
   if (change.timings) sets.push(timingsAssignment(change.timings, params));
   await db.query(`UPDATE ${table} SET ${sets.join(', ')} WHERE id = $1`, params);
 }

@@ -20,8 +20,8 @@ export interface StoredRun {
   created: boolean;
   settings: unknown;
   timings: unknown;
-  progressDone: number;
-  progressTotal: number;
+  doneCount: number;
+  plannedCount: number;
   finishedAt: Date | null;
 }
 
@@ -45,7 +45,7 @@ interface Row {
 
 const stored = (row: Row, created: boolean): StoredRun => ({
   id: row.id, settingsHash: row.settings_hash, status: row.status, created, settings: row.settings, timings: row.timings,
-  progressDone: row.done_count, progressTotal: row.planned_count, finishedAt: row.finished_at,
+  doneCount: row.done_count, plannedCount: row.planned_count, finishedAt: row.finished_at,
 });
 
 export async function findRun(db: Queryable, table: RunTable, locator: RunLocator): Promise<StoredRun | null> {

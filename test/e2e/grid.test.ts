@@ -91,7 +91,7 @@ test('the grid serves text-encoder layers without a timestep and UNet blocks × 
   expect(timestepAxis.values.map((v: { timestep: number | null }) => v.timestep)).toEqual([null, ...SCHEDULE]);
   expect(grid.cellCount).toBe(layerAxis.values.length * timestepAxis.values.length);
 
-  const layers = await db.prisma.layer.findMany({ where: { component: { model: { runs: { some: { id: extraction.runId } } } } }, include: { component: true } });
+  const layers = await db.prisma.layer.findMany({ where: { component: { model: { extractionRuns: { some: { id: extraction.runId } } } } }, include: { component: true } });
   const componentOf = new Map(layers.map((l) => [String(l.id), l.component.name]));
   expect(layers.filter((l) => l.component.name === 'text_encoder')).toHaveLength(6);
   expect(layers.filter((l) => l.component.name === 'unet')).toHaveLength(5);

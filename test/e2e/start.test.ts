@@ -92,10 +92,10 @@ test('stopped during the extraction, resumed by the next start; skipped with DEM
   const stopped = await db.prisma.extractionRun.findFirstOrThrow();
   expect(stopped.status).toBe('FAILED');
   expect(stopped.error).toMatch(/stopped/);
-  expect(stopped.progressDone).toBeGreaterThanOrEqual(1);
-  expect(stopped.progressDone).toBeLessThan(CONCEPTS);
+  expect(stopped.doneCount).toBeGreaterThanOrEqual(1);
+  expect(stopped.doneCount).toBeLessThan(CONCEPTS);
   const storedConcepts = await db.pool.query<{ n: number }>('SELECT count(DISTINCT concept_id)::int AS n FROM activation_summary WHERE run_id = $1', [stopped.id]);
-  expect(storedConcepts.rows[0]!.n).toBe(stopped.progressDone); // whole concepts only
+  expect(storedConcepts.rows[0]!.n).toBe(stopped.doneCount); // whole concepts only
 
   // 2. DEMO_PIPELINE=false: no demo; the API shows the stopped run as it is.
   const quiet = capturingLogger();
@@ -105,7 +105,7 @@ test('stopped during the extraction, resumed by the next start; skipped with DEM
     expect(quiet.lines.some((l) => l.message === 'demo pipeline: skipped (DEMO_PIPELINE=false)')).toBe(true);
     const runs = await graphql(idle, RUNS);
     expect(runs.body.data.extractionRuns.nodes).toEqual([
-      { id: String(stopped.id), status: 'FAILED', error: stopped.error, progress: { done: stopped.progressDone, total: CONCEPTS, fraction: stopped.progressDone / CONCEPTS }, model: { kind: 'TINY_TEST_NETWORK' } },
+      { id: String(stopped.id), status: 'FAILED', error: stopped.error, progress: { done: stopped.doneCount, total: CONCEPTS, fraction: stopped.doneCount / CONCEPTS }, model: { kind: 'TINY_TEST_NETWORK' } },
     ]);
   } finally {
     await idle.stop();
@@ -121,7 +121,7 @@ test('stopped during the extraction, resumed by the next start; skipped with DEM
     expect(done.reports.map((r) => [r.name, r.status])).toEqual([
       ['demo-tiny-bundle', 'already-done'], ['demo-tiny-extraction', 'ran'], ['demo-tiny-probes', 'ran'],
     ]);
-    expect(done.reports[1]!.summary).toContain(`${CONCEPTS - stopped.progressDone} concepts extracted, ${stopped.progressDone} already stored`);
+    expect(done.reports[1]!.summary).toContain(`${CONCEPTS - stopped.doneCount} concepts extracted, ${stopped.doneCount} already stored`);
     const runs = await graphql(resumed, RUNS);
     expect(runs.body.data.extractionRuns.nodes).toEqual([
       { id: String(stopped.id), status: 'COMPLETED', error: null, progress: { done: CONCEPTS, total: CONCEPTS, fraction: 1 }, model: { kind: 'TINY_TEST_NETWORK' } },

@@ -28,7 +28,7 @@ export async function insertDataset(prisma: PrismaClient, name: string, words: r
   const conceptIds = new Map<string, number>();
   for (const [position, word] of words.entries()) {
     const concept = await prisma.concept.upsert({ where: { word }, update: {}, create: { word } });
-    await prisma.datasetConcept.create({ data: { datasetId: dataset.id, conceptId: concept.id, position } });
+    await prisma.datasetConcept.create({ data: { normsDatasetId: dataset.id, conceptId: concept.id, position } });
     conceptIds.set(word, concept.id);
   }
   return { datasetId: dataset.id, conceptIds };

@@ -78,7 +78,7 @@ test('a SIGKILLed run resumes where it stopped and ends with exactly one row per
   expect(second.events.find((e) => e.event === 'start')).toMatchObject({ skipped: committedConcepts, todo: WORDS.length - committedConcepts });
 
   const finished = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: run.id } });
-  expect(finished).toMatchObject({ status: 'COMPLETED', progressDone: WORDS.length, progressTotal: WORDS.length, error: null });
+  expect(finished).toMatchObject({ status: 'COMPLETED', doneCount: WORDS.length, plannedCount: WORDS.length, error: null });
   const perConcept = 6 * 3 + 5 * STEPS; // text layers × poolings + UNet layers × timesteps
   const rows = await db.pool.query<{ concepts: string; total: string; distinct_keys: string }>(
     `SELECT count(DISTINCT concept_id) AS concepts, count(*) AS total,
@@ -103,8 +103,8 @@ test('SIGINT stops after the current concept: exit 130, run FAILED "interrupted"
   expect(outcome.stderr).toMatch(/interrupted; re-run to resume/);
   expect(outcome.events.find((e) => e.event === 'start')).toMatchObject({ concepts: 5, todo: 5 });
   const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { seed: 3 } });
-  expect(run).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume', progressTotal: 5 });
+  expect(run).toMatchObject({ status: 'FAILED', error: 'interrupted; re-run to resume', plannedCount: 5 });
   const stored = await db.pool.query<{ n: number }>('SELECT count(DISTINCT concept_id)::int AS n FROM activation_summary WHERE run_id = $1', [run.id]);
-  expect(run.progressDone).toBe(stored.rows[0]!.n);
-  expect(run.progressDone).toBeLessThan(5);
+  expect(run.doneCount).toBe(stored.rows[0]!.n);
+  expect(run.doneCount).toBeLessThan(5);
 });

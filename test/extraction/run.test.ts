@@ -47,7 +47,7 @@ test('3 concepts × 3 steps store one row per (concept, layer, timestep, pooling
   expect(await count('SELECT count(*) AS n FROM activation_summary WHERE run_id = $1', [report.runId])).toBe(3 * perConcept);
 
   const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: report.runId } });
-  expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 3, progressTotal: 3, stepCount: 3, guidanceScale: 7.5, device: 'cpu', error: null });
+  expect(run).toMatchObject({ status: 'COMPLETED', doneCount: 3, plannedCount: 3, stepCount: 3, guidanceScale: 7.5, device: 'cpu', error: null });
   const timings = run.timings as Record<string, number>;
   expect(timings.unet).toBeGreaterThan(0);
   expect(timings.concepts).toBe(3);
@@ -104,7 +104,7 @@ test('a non-finite activation fails the run naming concept, layer and timestep; 
   await expect(promise).rejects.toThrow(/Concept "banana": text_encoder layer embeddings produced a non-finite value/);
   const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { status: 'FAILED' } });
   expect(run.error).toMatch(/banana/);
-  expect(run.progressDone).toBe(1);
+  expect(run.doneCount).toBe(1);
   const perConcept = await db.pool.query<{ word: string; n: string }>(
     'SELECT c.word, count(*) AS n FROM activation_summary s JOIN concept c ON c.id = s.concept_id WHERE s.run_id = $1 GROUP BY c.word', [run.id]);
   expect(perConcept.rows.map((r) => r.word)).toEqual(['hammer']);
@@ -208,10 +208,10 @@ test('aborting stops after the concept in flight: FAILED "interrupted", progress
   const stored = await count('SELECT count(DISTINCT concept_id) AS n FROM activation_summary WHERE run_id = $1', [run.id]);
   expect(stored).toBeGreaterThanOrEqual(1);
   expect(stored).toBeLessThan(4);
-  expect(run.progressDone).toBe(stored);
+  expect(run.doneCount).toBe(stored);
   const resumed = await runExtraction(options);
   expect(resumed).toMatchObject({ runId: run.id, status: 'COMPLETED', conceptsSkipped: stored, conceptsWritten: 4 - stored });
-  expect((await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: run.id } })).progressDone).toBe(4);
+  expect((await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: run.id } })).doneCount).toBe(4);
 });
 
 test('plan() reports what is left of a partly done extraction run without running it', async () => {
@@ -220,7 +220,7 @@ test('plan() reports what is left of a partly done extraction run without runnin
   const tiny = loadBundle(bundle.dir);
   const hash = extractionSettingsHash({ bundle: tiny, settings: { ...defaultSettings(tiny), ...options.settings }, taps: resolvedTapSummary(tiny), device: 'cpu' });
   const dataset = await db.prisma.normsDataset.findFirstOrThrow({ where: { name: 'plan-norms' } });
-  const concepts = (await db.prisma.datasetConcept.findMany({ where: { datasetId: dataset.id }, orderBy: { position: 'asc' }, include: { concept: true } }))
+  const concepts = (await db.prisma.datasetConcept.findMany({ where: { normsDatasetId: dataset.id }, orderBy: { position: 'asc' }, include: { concept: true } }))
     .map((c) => ({ id: c.concept.id, word: c.concept.word }));
   expect(await planExtraction(db.pool, hash, concepts)).toMatchObject({ run: null, total: 4, done: [], complete: false });
 

@@ -61,13 +61,13 @@ export async function seedBinder(
   });
   const groups: AttributeGroup[] = [];
   for (const [position, name] of [...groupNames.entries()].reverse()) {
-    groups.unshift(await prisma.attributeGroup.create({ data: { datasetId: dataset.id, name, position } }));
+    groups.unshift(await prisma.attributeGroup.create({ data: { normsDatasetId: dataset.id, name, position } }));
   }
   const groupId = new Map(groups.map((group) => [group.name, group.id]));
   const createdAttributes: Attribute[] = (
     await prisma.attribute.createManyAndReturn({
       data: [...attributes.entries()].reverse().map(([position, row]) => ({
-        datasetId: dataset.id, groupId: groupId.get(row.group)!, name: row.attribute, description: row.description, position,
+        normsDatasetId: dataset.id, attributeGroupId: groupId.get(row.group)!, name: row.attribute, description: row.description, position,
       })),
     })
   ).sort((a, b) => a.position - b.position);
@@ -75,7 +75,7 @@ export async function seedBinder(
   const concepts = await prisma.concept.findMany({ where: { word: { in: conceptRows.map((row) => row.concept!) } } });
   const conceptId = new Map(concepts.map((concept) => [concept.word, concept.id]));
   await prisma.datasetConcept.createMany({
-    data: conceptRows.map((row, position) => ({ datasetId: dataset.id, conceptId: conceptId.get(row.concept!)!, category: row.category, position })),
+    data: conceptRows.map((row, position) => ({ normsDatasetId: dataset.id, conceptId: conceptId.get(row.concept!)!, category: row.category, position })),
   });
   await prisma.rating.createMany({
     data: conceptRows.flatMap((row) =>

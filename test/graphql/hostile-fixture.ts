@@ -23,7 +23,7 @@ export async function insertLargeGrid(db: TestDatabase): Promise<LargeGrid> {
     data: { modelId: model.id, settingsHash: 'hostile-extraction', promptTemplate: 'a photo of a {concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {} },
   });
   const probe = await db.prisma.probeRun.create({
-    data: { extractionRunId: extraction.id, datasetId: dataset.id, settingsHash: 'hostile-probe', method: 'ridge', settings: {}, cvScheme: 'test', status: 'RUNNING' },
+    data: { extractionRunId: extraction.id, normsDatasetId: dataset.id, settingsHash: 'hostile-probe', method: 'ridge', settings: {}, cvScheme: 'test', status: 'RUNNING' },
   });
   const layerIds = model.components.flatMap((component) => component.layers.map((layer) => layer.id));
   await db.pool.query(

@@ -30,7 +30,7 @@ async function seedRuns(model: SeededModel, dataset: SeededDataset, tag: string)
     data: { modelId: model.id, settingsHash: `x-${tag}`, promptTemplate: '{concept}', seed: 0, stepCount: 0, device: 'cpu', settings: {} },
   });
   const probe = await db.prisma.probeRun.create({
-    data: { extractionRunId: run.id, datasetId: dataset.id, settingsHash: `p-${tag}`, method: 'ridge', settings: {}, cvScheme: 'test' },
+    data: { extractionRunId: run.id, normsDatasetId: dataset.id, settingsHash: `p-${tag}`, method: 'ridge', settings: {}, cvScheme: 'test' },
   });
   const cells = await db.prisma.probeCell.createManyAndReturn({
     data: model.components.flatMap((c) => c.layers).map((layer) => ({ probeRunId: probe.id, layerId: layer.id, timestep: null, pooling: 'mean', conceptCount: 1 })),
@@ -39,7 +39,7 @@ async function seedRuns(model: SeededModel, dataset: SeededDataset, tag: string)
     data: cells.flatMap((cell) => dataset.attributes.map((a) => ({ cellId: cell.id, attributeId: a.id, pearsonR: 0, r2: 0, twoVsTwo: 0.5, alpha: 1 }))),
   });
   await db.prisma.probeGroupScore.createMany({
-    data: cells.flatMap((cell) => dataset.groups.map((g) => ({ cellId: cell.id, groupId: g.id, metric: 'pearson_r', mean: 0, ciLow: 0, ciHigh: 0 }))),
+    data: cells.flatMap((cell) => dataset.groups.map((g) => ({ cellId: cell.id, attributeGroupId: g.id, metric: 'pearson_r', mean: 0, ciLow: 0, ciHigh: 0 }))),
   });
 }
 

@@ -29,8 +29,8 @@ beforeAll(async () => {
       device: 'cpu',
       settings: { poolings: ['mean'], steps: 3 },
       status: 'COMPLETED',
-      progressDone: 3,
-      progressTotal: 4,
+      doneCount: 3,
+      plannedCount: 4,
       timings: { unet: 1.25 },
       startedAt: new Date('2026-01-01T00:00:00Z'),
       finishedAt: new Date('2026-01-01T00:01:30Z'),
@@ -56,14 +56,14 @@ beforeAll(async () => {
   const probeRun = await db.prisma.probeRun.create({
     data: {
       extractionRunId: run.id,
-      datasetId: binder.id,
+      normsDatasetId: binder.id,
       settingsHash: 'probe-1',
       method: 'ridge-loo/v1',
       settings: { folds: 10, alphas: [0.1, 1, 10] },
       cvScheme: '10-fold outer CV over concepts, seed 0; alpha by exact LOO',
       status: 'RUNNING',
-      progressDone: 0,
-      progressTotal: 0,
+      doneCount: 0,
+      plannedCount: 0,
       timings: { skipped: { [`${textEncoder.layers[0]!.id}||eot`]: 'too few concepts' } },
     },
   });
@@ -83,7 +83,7 @@ beforeAll(async () => {
       })),
     });
     await db.prisma.probeGroupScore.createMany({
-      data: [...binder.groups].reverse().map((group) => ({ cellId: cell.id, groupId: group.id, metric: 'pearson_r', mean: 0.1, ciLow: 0, ciHigh: 0.2 })),
+      data: [...binder.groups].reverse().map((group) => ({ cellId: cell.id, attributeGroupId: group.id, metric: 'pearson_r', mean: 0.1, ciLow: 0, ciHigh: 0.2 })),
     });
   }
   api = await startTestApi(db);

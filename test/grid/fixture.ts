@@ -71,13 +71,13 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
   let groupPosition = 0;
   let attributePosition = 0;
   for (const [groupName, attributeNames] of Object.entries(GROUPS)) {
-    const group = await prisma.attributeGroup.create({ data: { datasetId: dataset.id, name: groupName, position: groupPosition++ } });
+    const group = await prisma.attributeGroup.create({ data: { normsDatasetId: dataset.id, name: groupName, position: groupPosition++ } });
     const attributes = [];
     for (const name of attributeNames) {
       const known = binder.get(name);
       if (known?.group !== groupName) throw new Error(`fixture: ${name} is not a ${groupName} attribute in attributes.csv`);
       const attribute = await prisma.attribute.create({
-        data: { datasetId: dataset.id, groupId: group.id, name, description: known.description, position: attributePosition++ },
+        data: { normsDatasetId: dataset.id, attributeGroupId: group.id, name, description: known.description, position: attributePosition++ },
       });
       attributes.push({ id: attribute.id, name });
     }
@@ -103,10 +103,10 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
     data: { modelId: model.id, settingsHash: 'grid-test-run', promptTemplate: 'a photo of a {concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {} },
   });
   const probeRun = await prisma.probeRun.create({
-    data: { extractionRunId: extractionRun.id, datasetId: dataset.id, settingsHash: 'grid-test-probe', method: 'ridge', settings: {}, cvScheme: 'test' },
+    data: { extractionRunId: extractionRun.id, normsDatasetId: dataset.id, settingsHash: 'grid-test-probe', method: 'ridge', settings: {}, cvScheme: 'test' },
   });
   const otherProbeRun = await prisma.probeRun.create({
-    data: { extractionRunId: extractionRun.id, datasetId: dataset.id, settingsHash: 'grid-test-probe-2', method: 'ridge', settings: {}, cvScheme: 'test' },
+    data: { extractionRunId: extractionRun.id, normsDatasetId: dataset.id, settingsHash: 'grid-test-probe-2', method: 'ridge', settings: {}, cvScheme: 'test' },
   });
 
   const random = generator(20_251_126);

@@ -40,21 +40,21 @@ const snapshot = () => tableSnapshot(db.pool, TABLES);
 test('imports groups, attributes, concepts and ratings with positions, categories and metadata', async () => {
   const result = await importNormsDataset(db.prisma, parse(), { name: 'tiny' });
   expect(result).toMatchObject({ status: 'imported', name: 'tiny', version: 1, counts: { groups: 2, attributes: 3, concepts: 3, newConcepts: 3, ratings: 8 } });
-  const groups = await db.prisma.attributeGroup.findMany({ where: { datasetId: result.datasetId }, orderBy: { position: 'asc' } });
+  const groups = await db.prisma.attributeGroup.findMany({ where: { normsDatasetId: result.datasetId }, orderBy: { position: 'asc' } });
   expect(groups.map((g) => [g.name, g.position])).toEqual([['Vision', 0], ['Audition', 1]]);
-  const attributes = await db.prisma.attribute.findMany({ where: { datasetId: result.datasetId }, orderBy: { position: 'asc' }, include: { group: true } });
-  expect(attributes.map((a) => [a.name, a.group.name, a.position, a.metadata])).toEqual([
+  const attributes = await db.prisma.attribute.findMany({ where: { normsDatasetId: result.datasetId }, orderBy: { position: 'asc' }, include: { attributeGroup: true } });
+  expect(attributes.map((a) => [a.name, a.attributeGroup.name, a.position, a.metadata])).toEqual([
     ['Bright', 'Vision', 0, { note: 'a' }], ['Loud', 'Audition', 1, { note: 'b' }], ['Dark', 'Vision', 2, { note: 'c' }],
   ]);
   const dataset = await db.prisma.normsDataset.findUniqueOrThrow({ where: { id: result.datasetId } });
   expect(dataset).toMatchObject({ citation: 'Doe (2020).', source: 'hand-written', contentHash: result.contentHash });
-  const loud = await db.prisma.rating.findFirstOrThrow({ where: { attribute: { name: 'Loud', datasetId: result.datasetId }, concept: { word: 'drum' } } });
+  const loud = await db.prisma.rating.findFirstOrThrow({ where: { attribute: { name: 'Loud', normsDatasetId: result.datasetId }, concept: { word: 'drum' } } });
   expect(loud.value).toBe(5.5);
 });
 
 test('a sparse (empty) cell stores no rating row', async () => {
   const result = await importNormsDataset(db.prisma, parse(), { name: 'tiny' });
-  const drumDark = await db.prisma.rating.count({ where: { attribute: { name: 'Dark', datasetId: result.datasetId }, concept: { word: 'drum' } } });
+  const drumDark = await db.prisma.rating.count({ where: { attribute: { name: 'Dark', normsDatasetId: result.datasetId }, concept: { word: 'drum' } } });
   expect(drumDark).toBe(0);
   expect(await db.prisma.rating.count()).toBe(8);
 });
@@ -75,7 +75,7 @@ test('a changed file creates version 2 alongside version 1; concepts are shared 
   expect(await db.prisma.concept.count()).toBe(4);
   expect(await db.prisma.attribute.count()).toBe(6);
   const hammerBright = await db.prisma.rating.findMany({ where: { attribute: { name: 'Bright' }, concept: { word: 'hammer' } }, include: { attribute: true } });
-  expect(Object.fromEntries(hammerBright.map((r) => [r.attribute.datasetId, r.value]))).toEqual({ [v1.datasetId]: 1.5, [v2.datasetId]: 1.7 });
+  expect(Object.fromEntries(hammerBright.map((r) => [r.attribute.normsDatasetId, r.value]))).toEqual({ [v1.datasetId]: 1.5, [v2.datasetId]: 1.7 });
   // Another name with the same content is its own dataset, version 1.
   const other = await importNormsDataset(db.prisma, parse(), { name: 'tiny-copy' });
   expect(other).toMatchObject({ status: 'imported', version: 1 });

@@ -146,7 +146,7 @@ describe('concept keys', () => {
     expect(result.counts).toMatchObject({ concepts: 275, ratings: 17875 });
     const { readFile } = await import('node:fs/promises');
     const fileKeys = (await readFile(path.join(dir, 'ratings.csv'), 'utf8')).trim().split('\n').slice(1).map((line) => line.split(',')[0]);
-    const stored = await db.prisma.datasetConcept.findMany({ where: { datasetId: result.datasetId }, orderBy: { position: 'asc' }, select: { concept: { select: { word: true } } } });
+    const stored = await db.prisma.datasetConcept.findMany({ where: { normsDatasetId: result.datasetId }, orderBy: { position: 'asc' }, select: { concept: { select: { word: true } } } });
     expect(stored.map((s) => s.concept.word)).toEqual(fileKeys);
     expect(await db.prisma.normsDataset.findUniqueOrThrow({ where: { id: result.datasetId } })).toMatchObject({ scaleMin: 0, scaleMax: 6 });
   });

@@ -35,10 +35,10 @@ beforeAll(async () => {
   const dataset = await prisma.normsDataset.create({ data: { name: 'binder2016', version: 1, contentHash: 'test-subset', citation: 'Binder et al. 2016', source: 'data/norms/binder2016 (first 60 concepts)' } });
   const groupNames = [...new Set(attributes.map((a) => a.group!))];
   const groups = new Map<string, number>();
-  for (const [position, name] of groupNames.entries()) groups.set(name, (await prisma.attributeGroup.create({ data: { datasetId: dataset.id, name, position } })).id);
+  for (const [position, name] of groupNames.entries()) groups.set(name, (await prisma.attributeGroup.create({ data: { normsDatasetId: dataset.id, name, position } })).id);
   const attributeIds = new Map<string, number>();
   for (const [position, a] of attributes.entries()) {
-    const created = await prisma.attribute.create({ data: { datasetId: dataset.id, groupId: groups.get(a.group!)!, name: a.attribute!, description: a.description!, position } });
+    const created = await prisma.attribute.create({ data: { normsDatasetId: dataset.id, attributeGroupId: groups.get(a.group!)!, name: a.attribute!, description: a.description!, position } });
     attributeIds.set(a.attribute!, created.id);
   }
   attributeCount = attributes.length;
@@ -47,7 +47,7 @@ beforeAll(async () => {
   for (const [position, row] of ratings.entries()) {
     const concept = await prisma.concept.create({ data: { word: row.concept! } });
     conceptIds.push(concept.id);
-    await prisma.datasetConcept.create({ data: { datasetId: dataset.id, conceptId: concept.id, category: row.category!, position } });
+    await prisma.datasetConcept.create({ data: { normsDatasetId: dataset.id, conceptId: concept.id, category: row.category!, position } });
     await prisma.rating.createMany({ data: attributes.map((a) => ({ attributeId: attributeIds.get(a.attribute!)!, conceptId: concept.id, value: Number(row[a.attribute!]) })) });
   }
   eligibleConcepts = ratings.filter((row) => row.category !== 'group').length;
@@ -110,25 +110,25 @@ test('a run stores every cell with its scores, group scores and pair scores; a r
   expect(await counts(summary.probeRunId)).toEqual(expected);
 
   const run = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } });
-  expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 3, progressTotal: 3, method: 'ridge-loo/v1' });
+  expect(run).toMatchObject({ status: 'COMPLETED', doneCount: 3, plannedCount: 3, method: 'ridge-loo/v1' });
   expect(run.settings).toMatchObject({ folds: 5, permutations: 5, bootstrap: 50, excludeCategories: ['group'] });
   expect(run.cvScheme).toMatch(/^5-fold outer CV over concepts/);
 
-  const cells = await db.prisma.probeCell.findMany({ where: { probeRunId: run.id }, include: { scores: true }, orderBy: [{ layerId: 'asc' }, { timestep: 'asc' }] });
+  const cells = await db.prisma.probeCell.findMany({ where: { probeRunId: run.id }, include: { probeScores: true }, orderBy: [{ layerId: 'asc' }, { timestep: 'asc' }] });
   for (const cell of cells) {
     expect(cell.conceptCount).toBe(eligibleConcepts);
     expect(cell.conceptTwoVsTwo).toBeGreaterThanOrEqual(0);
     expect(cell.conceptTwoVsTwo).toBeLessThanOrEqual(1);
     expect(Object.keys(cell.timings as object).length).toBeGreaterThan(0);
   }
-  const meanR = (cell: (typeof cells)[number]) => cell.scores.reduce((s, x) => s + x.pearsonR, 0) / cell.scores.length;
+  const meanR = (cell: (typeof cells)[number]) => cell.probeScores.reduce((s, x) => s + x.pearsonR, 0) / cell.probeScores.length;
   const [signal, , noise] = [cells.find((c) => c.timestep === null)!, cells.find((c) => c.timestep === 900)!, cells.find((c) => c.timestep === 100)!];
   // the layer built from the ratings decodes them; the pure-noise cell does not
   expect(meanR(signal)).toBeGreaterThan(0.6);
   expect(meanR(noise)).toBeLessThan(0.2);
   expect(meanR(signal)).toBeGreaterThan(meanR(noise) + 0.4);
   expect(signal.attributeRsa!).toBeGreaterThan(noise.attributeRsa ?? -1);
-  for (const score of signal.scores) {
+  for (const score of signal.probeScores) {
     expect(score.pValue).toBeGreaterThanOrEqual(1 / 6);
     expect(score.qValue).toBeGreaterThanOrEqual(score.pValue!);
     expect(score.nullPearsonR).not.toBeNull();
@@ -237,7 +237,7 @@ test('cells with too few concepts are recorded as skipped: progress reaches the 
     expect(events.at(-1)).toMatchObject({ done: 2, total: 2 });
     expect(events.find((e) => e.skipped)?.skipped).toMatch(/only 4 concepts/);
     const run = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } });
-    expect(run).toMatchObject({ status: 'COMPLETED', progressDone: 2, progressTotal: 2 });
+    expect(run).toMatchObject({ status: 'COMPLETED', doneCount: 2, plannedCount: 2 });
     expect(Object.values((run.timings as { skipped: Record<string, string> }).skipped)).toEqual([expect.stringMatching(/only 4 concepts/)]);
     const scores = JSON.stringify((await db.pool.query('SELECT * FROM probe_score ORDER BY id')).rows);
 
@@ -340,7 +340,7 @@ test('a failed and an interrupted probe run have finished_at set; plan() reports
   await expect(runProbe(db.pool, options(failedSettings), { onCell: () => { if (++seen === 1) throw new Error('failed after one cell'); } }))
     .rejects.toThrow('failed after one cell');
   const failed = await db.prisma.probeRun.findFirstOrThrow({ where: { settings: { path: ['seed'], equals: 18 } } });
-  expect(failed).toMatchObject({ status: 'FAILED', error: 'failed after one cell', progressDone: 1 });
+  expect(failed).toMatchObject({ status: 'FAILED', error: 'failed after one cell', doneCount: 1 });
   expect(failed.finishedAt).toBeInstanceOf(Date);
 
   // What is left, read without running (and without changing anything).

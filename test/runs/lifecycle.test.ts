@@ -60,7 +60,7 @@ test('finished_at is set whenever a run leaves RUNNING for COMPLETED or FAILED, 
   const spec = { table: 'extraction_run' as const, settingsHash: 'status-rule', subject: 'Test run', create: createRun('status-rule') };
   await openRun(db.pool, spec, async (run) => {
     await run.start({ done: 0, total: 2 });
-    expect(await row('status-rule')).toMatchObject({ status: 'RUNNING', finishedAt: null, error: null, progressTotal: 2 });
+    expect(await row('status-rule')).toMatchObject({ status: 'RUNNING', finishedAt: null, error: null, plannedCount: 2 });
     expect((await row('status-rule')).startedAt).toBeInstanceOf(Date);
     await expect(run.guard(async () => { throw new Error('boom'); })).rejects.toThrow('boom');
   });
@@ -72,10 +72,10 @@ test('finished_at is set whenever a run leaves RUNNING for COMPLETED or FAILED, 
     expect(run.stored.status).toBe('FAILED');
     await run.start({ total: 2 });
     expect(await row('status-rule')).toMatchObject({ status: 'RUNNING', finishedAt: null, error: null });
-    await run.complete({ progressDone: 2, timings: { replace: { wall: 1.5 } } });
+    await run.complete({ doneCount: 2, timings: { replace: { wall: 1.5 } } });
   });
   const completed = await row('status-rule');
-  expect(completed).toMatchObject({ status: 'COMPLETED', progressDone: 2, timings: { wall: 1.5 }, error: null });
+  expect(completed).toMatchObject({ status: 'COMPLETED', doneCount: 2, timings: { wall: 1.5 }, error: null });
   expect(completed.finishedAt).toBeInstanceOf(Date);
 });
 

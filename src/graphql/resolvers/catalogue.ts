@@ -97,13 +97,13 @@ const NormsDatasetResolvers = {
 } satisfies NormsDatasetFields;
 
 const AttributeGroupResolvers = {
-  normsDataset: (group, _args, { loaders }) => related(loaders.normsDataset, group.datasetId, 'norms dataset'),
+  normsDataset: (group, _args, { loaders }) => related(loaders.normsDataset, group.normsDatasetId, 'norms dataset'),
   attributes: (group, _args, { loaders }) => loaders.attributesByAttributeGroup.load(group.id),
 } satisfies AttributeGroupFields;
 
 const AttributeResolvers = {
-  attributeGroup: (attribute, _args, { loaders }) => related(loaders.attributeGroup, attribute.groupId, 'attribute group'),
-  normsDataset: (attribute, _args, { loaders }) => related(loaders.normsDataset, attribute.datasetId, 'norms dataset'),
+  attributeGroup: (attribute, _args, { loaders }) => related(loaders.attributeGroup, attribute.attributeGroupId, 'attribute group'),
+  normsDataset: (attribute, _args, { loaders }) => related(loaders.normsDataset, attribute.normsDatasetId, 'norms dataset'),
   ratings: async (attribute, args, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.ratingPagesByAttribute(page).load(attribute.id);
@@ -122,7 +122,7 @@ const ConceptResolvers = {
 } satisfies ConceptFields;
 
 const NormsDatasetMembershipResolvers = {
-  normsDataset: (membership, _args, { loaders }) => related(loaders.normsDataset, membership.datasetId, 'norms dataset'),
+  normsDataset: (membership, _args, { loaders }) => related(loaders.normsDataset, membership.normsDatasetId, 'norms dataset'),
 } satisfies NormsDatasetMembershipFields;
 
 const RatingResolvers = {

@@ -17,8 +17,8 @@ import type {
 } from '../generated/resolvers-types.ts';
 
 interface RunTimes {
-  progressDone: number;
-  progressTotal: number;
+  doneCount: number;
+  plannedCount: number;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
@@ -26,9 +26,9 @@ interface RunTimes {
 /** Fields every run shares, derived from its columns. */
 const runCommon = {
   progress: (run: RunTimes) => ({
-    doneCount: run.progressDone,
-    plannedCount: run.progressTotal,
-    fraction: run.progressTotal > 0 ? Math.min(1, run.progressDone / run.progressTotal) : null,
+    doneCount: run.doneCount,
+    plannedCount: run.plannedCount,
+    fraction: run.plannedCount > 0 ? Math.min(1, run.doneCount / run.plannedCount) : null,
   }),
   durationSeconds: (run: RunTimes) =>
     run.startedAt && run.finishedAt ? (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000 : null,
@@ -52,7 +52,7 @@ const Query = {
     const page = pageOf(args, context);
     const where = {
       extractionRunId: parseOptionalId(args.extractionRunId, 'extractionRunId'),
-      datasetId: parseOptionalId(args.normsDatasetId, 'normsDatasetId'),
+      normsDatasetId: parseOptionalId(args.normsDatasetId, 'normsDatasetId'),
       status: args.status ?? undefined,
     };
     const [runs, total] = await Promise.all([
@@ -82,7 +82,7 @@ const ExtractionRunResolvers = {
 const ProbeRunResolvers = {
   ...runCommon,
   extractionRun: (run, _args, { loaders }) => related(loaders.extractionRun, run.extractionRunId, 'extraction run'),
-  normsDataset: (run, _args, { loaders }) => related(loaders.normsDataset, run.datasetId, 'norms dataset'),
+  normsDataset: (run, _args, { loaders }) => related(loaders.normsDataset, run.normsDatasetId, 'norms dataset'),
   timings: (run) => probeRunTimings(run.timings),
   probeCells: async (run, args, context) => {
     const page = pageOf(args, context);
@@ -108,7 +108,7 @@ const ProbeScoreResolvers = {
 } satisfies ProbeScoreFields;
 
 const ProbeGroupScoreResolvers = {
-  attributeGroup: (score, _args, { loaders }) => related(loaders.attributeGroup, score.groupId, 'attribute group'),
+  attributeGroup: (score, _args, { loaders }) => related(loaders.attributeGroup, score.attributeGroupId, 'attribute group'),
   metric: (score) => metricOfStored(score.metric),
 } satisfies ProbeGroupScoreFields;
 
