@@ -5,16 +5,14 @@
 import pg from 'pg';
 import { connectDatabase } from '../../src/db/client.ts';
 import { canConnect } from '../../src/db/servers.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { connectAdmin, createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let db: TestDatabase;
 let admin: pg.Client;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  admin = new pg.Client({ connectionString: process.env.PROBE_ATLAS_TEST_SERVER_URL });
-  admin.on('error', () => {});
-  await admin.connect();
+  admin = await connectAdmin();
 });
 afterAll(async () => {
   await admin?.end();

@@ -6,15 +6,13 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { connectDatabase, type Database } from '../../src/db/client.ts';
 import { databaseFailure } from '../../src/db/unavailable.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { connectAdmin, createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let db: TestDatabase;
 let admin: pg.Client;
 beforeAll(async () => {
   db = await createTestDatabase();
-  admin = new pg.Client({ connectionString: process.env.PROBE_ATLAS_TEST_SERVER_URL });
-  admin.on('error', () => {});
-  await admin.connect();
+  admin = await connectAdmin();
 });
 afterAll(async () => {
   await admin?.end();
@@ -48,16 +46,21 @@ test('statement_timeout (57014), through pg and through Prisma, is a timeout', a
   });
 });
 
+/** Waits (bounded) until backend `pid` is running its `pg_sleep`; throws rather than act too early. */
+async function sleepVisiblyRunning(pid: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const state = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`, [pid]);
+    if (state.rowCount) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`backend ${pid} never showed its pg_sleep as active in pg_stat_activity`);
+}
+
 test('a backend terminated under a running query (57P01) is unreachable', async () => {
   await withDatabase(db.url, { maxConnections: 1 }, async (own) => {
     const { rows } = await own.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const running = failure(() => own.pool.query('SELECT pg_sleep(30)'));
-    // Terminate once the sleep is visibly running.
-    for (let i = 0; i < 200; i++) {
-      const state = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`, [rows[0]!.pid]);
-      if (state.rowCount) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await sleepVisiblyRunning(rows[0]!.pid); // terminate it mid-statement, not before it starts
     await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
     const error = await running;
     expect(databaseFailure(error)).toBe('unreachable');
@@ -98,11 +101,7 @@ test('a statement cancelled on request (57014 without a timeout) is not an outag
   await withDatabase(db.url, { maxConnections: 1 }, async (own) => {
     const { rows } = await own.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const running = failure(() => own.pool.query('SELECT pg_sleep(30)'));
-    for (let i = 0; i < 200; i++) {
-      const state = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`, [rows[0]!.pid]);
-      if (state.rowCount) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await sleepVisiblyRunning(rows[0]!.pid); // a cancel sent before the statement starts would be lost
     await admin.query('SELECT pg_cancel_backend($1)', [rows[0]!.pid]);
     const error = await running;
     expect((error as { code?: string }).code).toBe('57014');

@@ -18,11 +18,17 @@ export interface TestDatabase extends Database {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** A connected client on the test server's maintenance database (to watch or terminate backends); end() it. */
+export async function connectAdmin(): Promise<pg.Client> {
   const serverUrl = process.env.PROBE_ATLAS_TEST_SERVER_URL;
   if (!serverUrl) throw new Error('PROBE_ATLAS_TEST_SERVER_URL is not set: run the tests through jest (global-setup.ts).');
   const client = guardClient(new pg.Client({ connectionString: serverUrl }));
   await client.connect();
+  return client;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectAdmin();
   try {
     return await fn(client);
   } finally {
