@@ -20,7 +20,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { defaultPageSize } from '../pagination.ts';
-import { fragmentsOf } from './measure.ts';
+import { fragmentMeasures } from './measure.ts';
 
 function fieldDefinition(schema: GraphQLSchema, parent: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined {
   if (name === '__typename') return TypeNameMetaFieldDef;
@@ -53,19 +53,7 @@ export function operationCost(options: {
 }): number {
   const { schema, maxPageSize } = options;
   const variables = options.variables ?? {};
-  const fragments = fragmentsOf(options.document);
-  const memo = new Map<string, number | null>();
-
-  const fragmentCost = (name: string): number => {
-    const known = memo.get(name);
-    if (known !== undefined) return known ?? 0; // null: a cycle (refused by validation anyway)
-    const fragment = fragments.get(name);
-    if (!fragment) return 0;
-    memo.set(name, null);
-    const cost = costOf(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value));
-    memo.set(name, cost);
-    return cost;
-  };
+  const fragmentCost = fragmentMeasures(options.document, (fragment) => costOf(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value)), 0);
 
   const costOf = (selectionSet: SelectionSetNode, parent: GraphQLNamedType | undefined): number => {
     let total = 0;

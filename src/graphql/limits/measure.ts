@@ -24,30 +24,35 @@ export interface OperationMeasure {
 
 const EMPTY: OperationMeasure = { depth: 0, nesting: 0, aliases: 0, directives: 0, heavy: false };
 
-export function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+/**
+ * `measure` of each fragment of the document, computed once whatever the number of spreads (the
+ * linear-time mechanism shared by this file and cost.ts); an unknown fragment, or one met again
+ * while it is being measured (a cycle, which validation refuses anyway), measures as `empty`.
+ */
+export function fragmentMeasures<T>(document: DocumentNode, measure: (fragment: FragmentDefinitionNode) => T, empty: T): (name: string) => T {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  return fragments;
-}
-
-export function measureOperation(operation: OperationDefinitionNode, document: DocumentNode): OperationMeasure {
-  const fragments = fragmentsOf(document);
-  // undefined: not measured yet; null: being measured (a cycle, which validation refuses anyway).
-  const memo = new Map<string, OperationMeasure | null>();
-
-  const fragmentMeasure = (name: string): OperationMeasure => {
+  // undefined: not measured yet; null: being measured.
+  const memo = new Map<string, T | null>();
+  return (name) => {
     const known = memo.get(name);
-    if (known !== undefined) return known ?? EMPTY;
+    if (known !== undefined) return known ?? empty;
     const fragment = fragments.get(name);
-    if (!fragment) return EMPTY;
+    if (!fragment) return empty;
     memo.set(name, null);
-    const inner = measureSet(fragment.selectionSet);
-    const measured = { ...inner, directives: inner.directives + (fragment.directives?.length ?? 0) };
+    const measured = measure(fragment);
     memo.set(name, measured);
     return measured;
   };
+}
+
+export function measureOperation(operation: OperationDefinitionNode, document: DocumentNode): OperationMeasure {
+  const fragmentMeasure = fragmentMeasures(document, (fragment): OperationMeasure => {
+    const inner = measureSet(fragment.selectionSet);
+    return { ...inner, directives: inner.directives + (fragment.directives?.length ?? 0) };
+  }, EMPTY);
 
   const measureSet = (selectionSet: SelectionSetNode): OperationMeasure => {
     const total = { ...EMPTY };
