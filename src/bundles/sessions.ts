@@ -2,7 +2,7 @@
 // for CUDA where its libraries (or a GPU) are missing throws at session creation, so we catch that,
 // warn once in plain words, and retry on the CPU.
 import * as ort from 'onnxruntime-node';
-import type { TappedModel } from './taps.ts';
+import type { TappedModel } from './tapped-model.ts';
 
 export type Device = 'cpu' | 'cuda';
 

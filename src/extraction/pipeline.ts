@@ -4,7 +4,8 @@
 import type { Bundle } from '../bundles/bundle.ts';
 import type { DigestCache } from '../bundles/file-digest.ts';
 import { createSession, ort, type Device } from '../bundles/sessions.ts';
-import { DEFAULT_TAPS, resolveTaps, writeTappedModel, type ComponentName, type Tap, type TapConfig } from '../bundles/taps.ts';
+import { DEFAULT_TAPS, resolveTaps, type ComponentName, type Tap, type TapConfig } from '../bundles/taps.ts';
+import { writeTappedModel } from '../bundles/tapped-model.ts';
 import { TEXT_POOLINGS, firstNonFinite, guided, meanOverTokens, promptPositions, spatialMean, tokenState, type Pooling, type SpatialPooling, type TextPooling } from './pooling.ts';
 import { DEFAULT_TEMPLATE, renderPrompt } from './prompt.ts';
 import { conceptSeed, gaussian } from './random.ts';
