@@ -5,7 +5,7 @@
 //   UNet / VAE [channels, h, w]: spatial_mean (mean over h×w per channel)
 // Inputs are row-major typed arrays with a batch index, exactly as onnxruntime returns them.
 
-export type TextPooling = 'eot' | 'mean' | 'concept';
+export type TextPooling = 'eot' | 'mean' | 'concept' | 'concept_last' | 'sequence_mean';
 export type SpatialPooling = 'spatial_mean' | 'guided_spatial_mean';
 export type Pooling = TextPooling | SpatialPooling;
 

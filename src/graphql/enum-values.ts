@@ -8,6 +8,8 @@ export const POOLING_VALUES = {
   EOT: 'eot',
   MEAN: 'mean',
   CONCEPT: 'concept',
+  CONCEPT_LAST: 'concept_last',
+  SEQUENCE_MEAN: 'sequence_mean',
   SPATIAL_MEAN: 'spatial_mean',
   GUIDED_SPATIAL_MEAN: 'guided_spatial_mean',
   WORD: 'word',

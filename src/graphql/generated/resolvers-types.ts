@@ -758,12 +758,16 @@ export type PipelineExtractionTimings = {
 export type Pooling =
   /** Text encoder: mean over the concept's own tokens. */
   | 'concept'
+  /** Text encoder: the state at the concept's last sub-token (under causal attention, the one that has seen the whole word). */
+  | 'concept_last'
   /** Text encoder: the end-of-text token's state. */
   | 'eot'
   /** UNet: mean over height × width of the classifier-free-guided prediction. */
   | 'guided_spatial_mean'
   /** Text encoder: mean over the prompt's tokens (start through end token, padding excluded). */
   | 'mean'
+  /** Text encoder: mean over all positions of the sequence the UNet attends to (77 for CLIP), padding included. */
+  | 'sequence_mean'
   /** UNet and VAE: mean over height × width per channel (of the conditional branch). */
   | 'spatial_mean'
   /** Word embeddings: the concept's vector itself (the mean of its words' vectors for a multi-word concept). */
@@ -1792,7 +1796,7 @@ export type PipelineExtractionTimingsResolvers<ContextType = ApiContext, ParentT
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
-export type PoolingResolvers = { CONCEPT: 'concept', EOT: 'eot', GUIDED_SPATIAL_MEAN: 'guided_spatial_mean', MEAN: 'mean', SPATIAL_MEAN: 'spatial_mean', WORD: 'word' };
+export type PoolingResolvers = { CONCEPT: 'concept', CONCEPT_LAST: 'concept_last', EOT: 'eot', GUIDED_SPATIAL_MEAN: 'guided_spatial_mean', MEAN: 'mean', SEQUENCE_MEAN: 'sequence_mean', SPATIAL_MEAN: 'spatial_mean', WORD: 'word' };
 
 export type ProbeCellResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ProbeCell'] = ResolversParentTypes['ProbeCell']> = {
   attributeRsa?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
