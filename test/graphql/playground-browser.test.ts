@@ -25,7 +25,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-browserTest('GraphiQL mounts offline with the Catalogue, Heatmap and Comparison tabs and introspects this server', async () => {
+browserTest('GraphiQL mounts offline with the Catalogue, Heatmap and Comparison tabs and the explorer plugin, and introspects this server', async () => {
   const netLog = path.join(mkdtempSync(path.join(tmpdir(), 'probe-atlas-chromium-')), 'net-log.json');
   const { stdout } = await promisify(execFile)(
     CHROMIUM!,
@@ -46,6 +46,8 @@ browserTest('GraphiQL mounts offline with the Catalogue, Heatmap and Comparison 
   expect(stdout).toContain('graphiql-container');
   const tabs = [...stdout.matchAll(/class="[^"]*graphiql-tab-button"[^>]*>([^<]+)</g)].map((match) => match[1]!.trim());
   expect(tabs).toEqual(['Catalogue', 'Heatmap', 'Comparison']);
+  // The explorer plugin (served locally too) has its button in GraphiQL's sidebar.
+  expect(stdout).toMatch(/<button[^>]*aria-label="Show GraphiQL Explorer"/);
   // GraphiQL's schema fetch reached the endpoint, and the page loaded its scripts from this server.
   const log = readFileSync(netLog, 'utf8');
   rmSync(path.dirname(netLog), { recursive: true, force: true });

@@ -1,5 +1,5 @@
-// The playground's static files, served by the API itself from node_modules (no CDN): GraphiQL's and
-// React's UMD builds plus our start-up script. URLs carry a content hash, so they are cached forever.
+// The playground's static files, served by the API itself from node_modules (no CDN): GraphiQL's,
+// its explorer plugin's and React's UMD builds plus our start-up script. URLs carry a content hash, so they are cached forever.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
 
-/** Name → file; order is the order scripts must load in (React before ReactDOM before GraphiQL). */
+/** Name → file; order is the order scripts must load in (React before ReactDOM before GraphiQL before its explorer plugin). */
 const SOURCES: Array<{ name: string; file: () => string; contentType: string }> = [
   { name: 'graphiql.min.css', file: () => path.join(packageDir('graphiql'), 'graphiql.min.css'), contentType: CSS },
   { name: 'react.production.min.js', file: () => path.join(packageDir('react'), 'umd', 'react.production.min.js'), contentType: JS },
@@ -34,6 +34,9 @@ const SOURCES: Array<{ name: string; file: () => string; contentType: string }> 
     contentType: JS,
   },
   { name: 'graphiql.min.js', file: () => path.join(packageDir('graphiql'), 'graphiql.min.js'), contentType: JS },
+  // The explorer's UMD build reads the globals React, GraphiQL.React and GraphiQL.GraphQL.
+  { name: 'plugin-explorer.css', file: () => path.join(packageDir('@graphiql/plugin-explorer'), 'dist', 'style.css'), contentType: CSS },
+  { name: 'plugin-explorer.umd.js', file: () => path.join(packageDir('@graphiql/plugin-explorer'), 'dist', 'index.umd.js'), contentType: JS },
   { name: 'playground.js', file: () => path.join(here, 'client.js'), contentType: JS },
 ];
 

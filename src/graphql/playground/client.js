@@ -1,5 +1,6 @@
-// Starts GraphiQL (UMD globals React, ReactDOM, GraphiQL, all served by this server) with the saved
-// example queries as tabs. Configuration comes from the JSON block in the page.
+// Starts GraphiQL (UMD globals React, ReactDOM, GraphiQL, GraphiQLPluginExplorer, all served by this
+// server) with the saved example queries as tabs and the explorer plugin (build a query by ticking
+// fields of the schema). Configuration comes from the JSON block in the page.
 (function startPlayground() {
   var config = JSON.parse(document.getElementById('playground-config').textContent);
   var fetcher = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).href });
@@ -10,6 +11,7 @@
       defaultTabs: config.tabs,
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: false,
+      plugins: [GraphiQLPluginExplorer.explorerPlugin()],
     }),
   );
 })();

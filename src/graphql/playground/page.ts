@@ -20,6 +20,7 @@ export function renderPlaygroundPage(options: { endpoint: string; assets: AssetT
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>probe-atlas · GraphQL playground</title>
 <link rel="stylesheet" href="${url('graphiql.min.css')}">
+<link rel="stylesheet" href="${url('plugin-explorer.css')}">
 <style>html, body, #graphiql { height: 100%; margin: 0; }</style>
 </head>
 <body>
@@ -28,6 +29,7 @@ export function renderPlaygroundPage(options: { endpoint: string; assets: AssetT
 <script src="${url('react.production.min.js')}"></script>
 <script src="${url('react-dom.production.min.js')}"></script>
 <script src="${url('graphiql.min.js')}"></script>
+<script src="${url('plugin-explorer.umd.js')}"></script>
 <script src="${url('playground.js')}"></script>
 </body>
 </html>
