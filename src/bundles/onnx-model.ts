@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { CodedError } from '../errors.ts';
+import { attachNodeMetadata } from './node-metadata.ts';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -49,6 +50,8 @@ export function decodeModel(bytes: Uint8Array, file: string): ModelProto {
   if (!model.graph || (model.graph.node?.length ?? 0) === 0 || (model.graph.output?.length ?? 0) === 0) {
     throw new OnnxDecodeError(file, new Error('no graph, nodes or outputs'));
   }
+  // onnx-proto (onnx 1.10) drops NodeProto.metadata_props, where dynamo exports keep module scopes.
+  attachNodeMetadata(model.graph.node, bytes);
   return model;
 }
 
