@@ -16,6 +16,7 @@ import { ProbeRunError } from './errors.ts';
 import { cellKeyString, listCells, listFinishedCells, loadNorms, resolveDataset, type CellKey, type NormsData } from './load.ts';
 import { PROBE_METHOD, describeCvScheme, normaliseSettings, probeSettingsHash, type ProbeSettings } from './settings.ts';
 import { finishRun, recordSkippedCell, writeCell } from './write.ts';
+import { recordExcludedAttributes } from './selection.ts';
 
 export interface ProbeRunOptions {
   extractionRunId: number;
@@ -45,7 +46,8 @@ export interface CellEvent {
 export interface ProbeRunHooks {
   /** Called after each cell; throwing stops the run (it stays resumable). */
   onCell?: (event: CellEvent) => void | Promise<void>;
-  onStart?: (info: { probeRunId: number; created: boolean; total: number; alreadyDone: number }) => void;
+  /** `attributeCount`: attributes probed (after the run's selection); `excludedAttributeCount`: those it left out. */
+  onStart?: (info: { probeRunId: number; created: boolean; total: number; alreadyDone: number; attributeCount: number; excludedAttributeCount: number }) => void;
 }
 
 export interface ProbeRunSummary {
@@ -126,12 +128,13 @@ interface Prepared {
 
 async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks, prepared: Prepared): Promise<ProbeRunSummary> {
   const { settings, norms, cells, run } = prepared;
+  const attributeCounts = { attributeCount: norms.attributeIds.length, excludedAttributeCount: norms.excludedAttributes.length };
   const { created } = run.stored;
   const left = await planFor(pool, run.stored, cellUnits(cells));
   const todo = left.left;
   const alreadyDone = left.done.length;
   if (left.complete) {
-    hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone });
+    hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone, ...attributeCounts });
     return { probeRunId: run.id, created: false, total: cells.length, written: 0, alreadyDone, skipped: 0, status: 'NOTHING_TO_DO' };
   }
 
@@ -140,7 +143,9 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
   // From here on every failure marks the run FAILED, so it is never left RUNNING by a dead process path.
   await run.guard(async () => {
     await run.start({ total: cells.length });
-    hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone });
+    // What the selection left out is part of what the run is; recorded before any cell (idempotent).
+    await recordExcludedAttributes(pool, run.id, norms.excludedAttributes);
+    hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone, ...attributeCounts });
     const backend = options.backend ?? (await createOnnxBackend());
     // Folds over the run's whole concept list: every cell sees the same split (paired cells).
     const runFoldOf = assignFolds(norms.conceptIds.length, settings.folds, settings.seed);
@@ -177,7 +182,7 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
         }, backend);
         // Seconds per stage; the write itself is in the same transaction as this record, so it is not in it.
         const timings = { read, ...result.timings, beforeWrite: (performance.now() - cellStarted) / 1000 };
-        const cellId = await writeCell(run, cell, norms, result, timings);
+        const cellId = await writeCell(run, cell, norms, summaries.conceptIds, result, timings);
         if (cellId !== null) written++;
         const seconds = (performance.now() - cellStarted) / 1000;
         const elapsed = (performance.now() - started) / 1000;

@@ -1,9 +1,11 @@
-// Writes of a probe run. A cell — probe_cell, its scores, group scores and pair scores, and the run's
-// progress — goes in ONE transaction, so a killed run leaves whole cells or nothing, and the
-// q-values of the whole grid are filled in one transaction when the run ends.
+// Writes of a probe run. A cell — probe_cell, its scores, group scores, its attribute × attribute
+// matrices and out-of-fold predictions (src/db/cell-matrices.ts), and the run's progress — goes in
+// ONE transaction, so a killed run leaves whole cells or nothing, and the q-values of the whole grid
+// are filled in one transaction when the run ends.
 import type pg from 'pg';
 import { benjaminiHochberg } from '../probes/fdr.ts';
 import { finiteOrNull, type CellResult } from '../probes/cell.ts';
+import { writeCellMatrices, writeCellPredictions } from '../db/cell-matrices.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { ActiveRun } from '../runs/lifecycle.ts';
 import { listFinishedCells, type CellKey, type NormsData } from './load.ts';
@@ -15,9 +17,12 @@ async function recordCellsDone(client: pg.PoolClient, run: ActiveRun): Promise<v
   await run.progress(client, (await listFinishedCells(client, run.id)).size);
 }
 
-/** Returns the new cell id, or null when the cell already existed (another process wrote it). */
+/**
+ * Returns the new cell id, or null when the cell already existed (another process wrote it).
+ * `conceptIds` are the cell's concepts in the rows' order of `result` (its predictions).
+ */
 export async function writeCell(
-  run: ActiveRun, cell: CellKey, norms: NormsData, result: CellResult, timings: Record<string, number>,
+  run: ActiveRun, cell: CellKey, norms: NormsData, conceptIds: readonly number[], result: CellResult, timings: Record<string, number>,
 ): Promise<number | null> {
   const probeRunId = run.id;
   return inTransaction(run.pool, async (client) => {
@@ -47,21 +52,12 @@ export async function writeCell(
       [cellId, groups.map((g) => norms.groups[g.group]!.groupId), groups.map((g) => g.metric), groups.map((g) => g.mean),
         groups.map((g) => g.ciLow), groups.map((g) => g.ciHigh)],
     );
-    const pairA: number[] = [], pairB: number[] = [], accuracy: number[] = [];
-    const m = norms.attributeIds.length;
-    let pair = 0;
-    for (let a = 0; a < m; a++) for (let b = a + 1; b < m; b++, pair++) {
-      const value = result.pairAccuracies[pair]!;
-      if (!finite(value)) continue;
-      pairA.push(norms.attributeIds[a]!);
-      pairB.push(norms.attributeIds[b]!);
-      accuracy.push(value);
-    }
-    await client.query(
-      `INSERT INTO attribute_pair_score (cell_id, attribute_a_id, attribute_b_id, accuracy)
-       SELECT $1, * FROM unnest($2::int[], $3::int[], $4::float8[])`,
-      [cellId, pairA, pairB, accuracy],
-    );
+    // One float32 array per measure and one for the predictions, not a row per attribute pair:
+    // 2,526 attributes make 3.2 M pairs (docs/database.md, "Cell results").
+    await writeCellMatrices(client, cellId, norms.attributeIds, {
+      pair_accuracy: result.pairAccuracies, model_similarity: result.modelSimilarity, human_similarity: result.humanSimilarity,
+    });
+    await writeCellPredictions(client, cellId, conceptIds, norms.attributeIds, result.predictions);
     await recordCellsDone(client, run);
     return cellId;
   });

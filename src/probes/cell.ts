@@ -2,7 +2,7 @@
 // the ridge CV on the real ratings and on P jointly-permuted copies (one pass: permuted copies are
 // extra target columns sharing each fold's decomposition), per-attribute scores with measured chance
 // and permutation p-values, group means with bootstrap intervals, and the disentanglement measures.
-import { attributePairTwoVsTwo, attributeRsa } from './disentanglement.ts';
+import { attributePairTwoVsTwo, attributeSimilarities, rsaOfTriangles } from './disentanglement.ts';
 import { bootstrapGroups, type GroupInterval, type GroupMetric } from './bootstrap.ts';
 import { permutationPValue } from './fdr.ts';
 import { conceptTwoVsTwo, pearson, rSquared, twoVsTwo } from './metrics.ts';
@@ -43,8 +43,12 @@ export interface CellResult {
   n: number;
   attributes: AttributeResult[];
   groups: GroupInterval[];
-  /** Attribute-pair 2-vs-2 accuracies for a < b, row-major pair order. */
+  /** Attribute-pair 2-vs-2 accuracies for a < b, row-major pair order (stored as the 'pair_accuracy' matrix). */
   pairAccuracies: Float64Array;
+  /** Pearson r between attributes' out-of-fold predictions over concepts, a < b, same order ('model_similarity'). */
+  modelSimilarity: Float64Array;
+  /** Pearson r between attributes' human ratings over concepts, a < b, same order ('human_similarity'). */
+  humanSimilarity: Float64Array;
   attributeTwoVsTwo: number;
   attributeRsa: number;
   /** Concept-level 2-vs-2 over whole profiles (stored as probe_cell.concept_two_vs_two, API ProbeCell.conceptTwoVsTwo). */
@@ -133,13 +137,16 @@ export async function probeCell(input: CellInput, backend: MatmulBackend = types
     pairSum += v;
     pairCount++;
   }
+  const similarity = attributeSimilarities(predictions, ratings, n, m, m);
   const result: CellResult = {
     n,
     attributes: results,
     groups,
     pairAccuracies,
+    modelSimilarity: similarity.model,
+    humanSimilarity: similarity.human,
     attributeTwoVsTwo: pairCount > 0 ? pairSum / pairCount : NaN,
-    attributeRsa: attributeRsa(predictions, ratings, n, m, m),
+    attributeRsa: rsaOfTriangles(similarity.model, similarity.human),
     conceptTwoVsTwo: conceptTwoVsTwo(predictions, ratings, m, m, cv.folds),
     predictions,
     timings: { fit, products: cv.timings.products, decomposition: cv.timings.decomposition, score, bootstrap, disentanglement: 0 },

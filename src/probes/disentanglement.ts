@@ -78,13 +78,32 @@ export function attributeCorrelations(values: Float64Array, n: number, columns: 
   return out;
 }
 
-/** Pearson r between the upper triangles (diagonal excluded) of the predicted and human attribute correlation matrices; NaN entries are skipped pairwise. */
-export function attributeRsa(predicted: Float64Array, truth: Float64Array, n: number, columns: number, attributes: number): number {
-  const p = attributeCorrelations(predicted, n, columns, attributes);
-  const t = attributeCorrelations(truth, n, columns, attributes);
+/** Upper triangle (i < j, row-major; the layout src/db/cell-matrices.ts stores) of a full attributes × attributes matrix. */
+export function upperTriangleOf(full: Float64Array, attributes: number): Float64Array {
+  const out = new Float64Array((attributes * (attributes - 1)) / 2);
+  let k = 0;
+  for (let a = 0; a < attributes; a++) for (let b = a + 1; b < attributes; b++) out[k++] = full[a * attributes + b]!;
+  return out;
+}
+
+/**
+ * The attribute similarity matrices of a cell as upper triangles (i < j, row-major): Pearson r over
+ * concepts between two attributes' out-of-fold predictions (model) and between their human ratings
+ * (human); NaN where an attribute is constant. Stored per cell as 'model_similarity' and
+ * 'human_similarity' (docs/metrics.md §6).
+ */
+export function attributeSimilarities(predicted: Float64Array, truth: Float64Array, n: number, columns: number, attributes: number): { model: Float64Array; human: Float64Array } {
+  return {
+    model: upperTriangleOf(attributeCorrelations(predicted, n, columns, attributes), attributes),
+    human: upperTriangleOf(attributeCorrelations(truth, n, columns, attributes), attributes),
+  };
+}
+
+/** Pearson r between two upper triangles (model and human attribute similarities); NaN entries are skipped pairwise. */
+export function rsaOfTriangles(model: Float64Array, human: Float64Array): number {
   const xs: number[] = [], ys: number[] = [];
-  for (let a = 0; a < attributes; a++) for (let b = a + 1; b < attributes; b++) {
-    const x = p[a * attributes + b]!, y = t[a * attributes + b]!;
+  for (let k = 0; k < model.length; k++) {
+    const x = model[k]!, y = human[k]!;
     if (Number.isNaN(x) || Number.isNaN(y)) continue;
     xs.push(x);
     ys.push(y);
@@ -99,4 +118,10 @@ export function attributeRsa(predicted: Float64Array, truth: Float64Array, n: nu
     vy += (y - my) ** 2;
   });
   return vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : NaN;
+}
+
+/** Pearson r between the upper triangles (diagonal excluded) of the predicted and human attribute correlation matrices; NaN entries are skipped pairwise. */
+export function attributeRsa(predicted: Float64Array, truth: Float64Array, n: number, columns: number, attributes: number): number {
+  const { model, human } = attributeSimilarities(predicted, truth, n, columns, attributes);
+  return rsaOfTriangles(model, human);
 }

@@ -94,19 +94,20 @@ async function counts(probeRunId: number) {
     `SELECT (SELECT count(*) FROM probe_cell WHERE probe_run_id = $1)::int AS cells,
             (SELECT count(*) FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS scores,
             (SELECT count(*) FROM probe_group_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS group_scores,
-            (SELECT count(*) FROM attribute_pair_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS pair_scores,
+            (SELECT count(*) FROM probe_cell_matrix s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS matrices,
+            (SELECT count(*) FROM probe_cell_prediction s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1)::int AS predictions,
             (SELECT count(*) FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id WHERE c.probe_run_id = $1 AND s.q_value IS NOT NULL)::int AS q_values`,
     [probeRunId],
   )).rows;
-  return row as { cells: number; scores: number; group_scores: number; pair_scores: number; q_values: number };
+  return row as { cells: number; scores: number; group_scores: number; matrices: number; predictions: number; q_values: number };
 }
 
 const options = (settings: object): ProbeRunOptions => ({ extractionRunId, norms: 'binder2016', settings: { ...SETTINGS, ...settings } });
 
-test('a run stores every cell with its scores, group scores and pair scores; a re-run writes nothing', async () => {
+test('a run stores every cell with its scores, group scores, three attribute matrices and its predictions; a re-run writes nothing', async () => {
   const summary = await runProbe(db.pool, options({}));
   expect(summary).toMatchObject({ created: true, total: 3, written: 3, alreadyDone: 0, status: 'COMPLETED' });
-  const expected = { cells: 3, scores: 3 * attributeCount, group_scores: 3 * groupCount * 3, pair_scores: (3 * attributeCount * (attributeCount - 1)) / 2, q_values: 3 * attributeCount };
+  const expected = { cells: 3, scores: 3 * attributeCount, group_scores: 3 * groupCount * 3, matrices: 3 * 3, predictions: 3, q_values: 3 * attributeCount };
   expect(await counts(summary.probeRunId)).toEqual(expected);
 
   const run = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } });
@@ -159,7 +160,7 @@ test('a run interrupted after one cell resumes and ends with exactly one row per
   const resumed = await runProbe(db.pool, options(settings));
   expect(resumed).toMatchObject({ probeRunId: failed.rows[0]!.id, created: false, alreadyDone: 1, written: 2, status: 'COMPLETED' });
   expect(await counts(resumed.probeRunId)).toEqual({
-    cells: 3, scores: 3 * attributeCount, group_scores: 3 * groupCount * 3, pair_scores: (3 * attributeCount * (attributeCount - 1)) / 2, q_values: 3 * attributeCount,
+    cells: 3, scores: 3 * attributeCount, group_scores: 3 * groupCount * 3, matrices: 3 * 3, predictions: 3, q_values: 3 * attributeCount,
   });
 });
 
