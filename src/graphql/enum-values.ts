@@ -15,7 +15,7 @@ export const POOLING_VALUES = {
   WORD: 'word',
 } as const;
 
-export const DEVICE_VALUES = { CPU: 'cpu', CUDA: 'cuda' } as const;
+export const DEVICE_VALUES = { CPU: 'cpu', CUDA: 'cuda', WEBGPU: 'webgpu' } as const;
 
 export const PROBE_METHOD_VALUES = { RIDGE_LOO_V1: 'ridge-loo/v1' } as const;
 

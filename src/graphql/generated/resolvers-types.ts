@@ -299,12 +299,14 @@ export type ConceptEdge = {
   node: Concept;
 };
 
-/** Where a run's networks were executed. */
+/** Where a run's networks were executed: the execution provider that actually ran, not the one requested (a GPU request that fell back is CPU). */
 export type Device =
   /** onnxruntime's CPU execution provider. */
   | 'cpu'
   /** onnxruntime's CUDA execution provider (an NVIDIA GPU). */
-  | 'cuda';
+  | 'cuda'
+  /** onnxruntime's WebGPU execution provider (a GPU through Vulkan on Linux). */
+  | 'webgpu';
 
 /**
  * Machine-readable error codes, found in `errors[].extensions.code` of a response: exactly the codes
@@ -1642,7 +1644,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
-export type DeviceResolvers = { CPU: 'cpu', CUDA: 'cuda' };
+export type DeviceResolvers = { CPU: 'cpu', CUDA: 'cuda', WEBGPU: 'webgpu' };
 
 export type ExtractionRunResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ExtractionRun'] = ResolversParentTypes['ExtractionRun']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
