@@ -1,5 +1,5 @@
 // npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps 981,501,1]
-//   [--device cuda|cpu] [--concepts hammer,apple] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]
+//   [--device cpu|cuda|webgpu] [--concepts hammer,apple] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]
 //   [--latent-size 64] [--guided-pooling] [--no-vae] [--taps taps.json] [--cache-dir dir] [--threads n]
 // Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
 // otherwise. Exit 0 done, 1 run failed (or is being written by another process), 2 bad arguments or
@@ -12,12 +12,13 @@ import { connectDatabase } from '../src/db/client.ts';
 import { BundleError } from '../src/bundles/errors.ts';
 import { readTapConfig } from '../src/bundles/tap-config.ts';
 import type { TapConfig } from '../src/bundles/taps.ts';
+import { DEVICES, isDevice } from '../src/bundles/sessions.ts';
 import { ArgumentError } from '../src/errors.ts';
 import type { ExtractionSettings } from '../src/extraction/pipeline.ts';
 import { validateTemplate } from '../src/extraction/prompt.ts';
 import { runExtraction, type RunEvent } from '../src/extraction/run.ts';
 
-const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cuda|cpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
+const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cpu|cuda|webgpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
 
 function integer(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined) return undefined;
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(USAGE);
   if (!values.bundle) throw new ArgumentError(`--bundle is required.\n${USAGE}`);
   if (!values.norms) throw new ArgumentError(`--norms is required.\n${USAGE}`);
-  if (values.device !== 'cpu' && values.device !== 'cuda') throw new ArgumentError(`--device must be cpu or cuda, got ${JSON.stringify(values.device)}.`);
+  if (!isDevice(values.device)) throw new ArgumentError(`--device must be ${DEVICES.join(', ')}, got ${JSON.stringify(values.device)}.`);
   const settings: Partial<ExtractionSettings> = {};
   const steps = integer('steps', values.steps, 1, 1000);
   if (steps !== undefined) settings.steps = steps;
