@@ -12,7 +12,7 @@ import { throttledProgress } from '../../src/demo/pipeline/progress.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { tableSnapshot } from '../support/snapshot.ts';
 
-const TABLES = ['model', 'component', 'layer', 'extraction_run', 'activation_summary', 'probe_run', 'probe_cell', 'probe_score', 'probe_group_score', 'attribute_pair_score'] as const;
+const TABLES = ['model', 'component', 'layer', 'extraction_run', 'activation_summary', 'probe_run', 'probe_cell', 'probe_score', 'probe_group_score', 'probe_cell_matrix', 'probe_cell_prediction'] as const;
 const STEP_NAMES = ['demo-tiny-bundle', 'demo-tiny-extraction', 'demo-tiny-probes', 'demo-glove-baseline', 'demo-glove-probes'];
 
 let db: TestDatabase;
