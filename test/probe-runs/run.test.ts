@@ -6,9 +6,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { readCellMatrices, readCellPredictions } from '../../src/db/cell-matrices.ts';
 import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
 import { PROJECT_ROOT } from '../../src/config.ts';
+import { pearson } from '../../src/probes/metrics.ts';
 import { seededRandom } from '../../src/probes/random.ts';
+import type { CellResult } from '../../src/probes/cell.ts';
 import { planProbe, runProbe, type ProbeRunOptions } from '../../src/probe-runs/run.ts';
 import { ProbeRunError } from '../../src/probe-runs/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -142,6 +145,54 @@ test('a run stores every cell with its scores, group scores, three attribute mat
   expect(await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } })).toEqual(run);
   expect(await counts(summary.probeRunId)).toEqual(expected);
   expect(JSON.stringify(await db.pool.query('SELECT * FROM probe_score ORDER BY id').then((r) => r.rows))).toBe(before);
+});
+
+test('a cell\'s stored matrices are its CellResult\'s as float32, and its stored predictions reproduce probe_score.pearson_r against the ratings', async () => {
+  const results = new Map<number, CellResult>();
+  const summary = await runProbe(db.pool, options({ seed: 3, permutations: 0, bootstrap: 10 }), {
+    onCell: (event) => {
+      if (event.cellId !== null && event.result) results.set(event.cellId, event.result);
+    },
+  });
+  expect(results.size).toBe(3);
+  const attributeIds = (await db.pool.query<{ id: number }>('SELECT id FROM attribute ORDER BY position, id')).rows.map((row) => row.id);
+  const cellIds = [...results.keys()];
+  const stored = {
+    pair_accuracy: await readCellMatrices(db.pool, cellIds, 'pair_accuracy'),
+    model_similarity: await readCellMatrices(db.pool, cellIds, 'model_similarity'),
+    human_similarity: await readCellMatrices(db.pool, cellIds, 'human_similarity'),
+  };
+  const predictions = await readCellPredictions(db.pool, cellIds);
+  for (const [cellId, result] of results) {
+    const expected = { pair_accuracy: result.pairAccuracies, model_similarity: result.modelSimilarity, human_similarity: result.humanSimilarity };
+    for (const measure of ['pair_accuracy', 'model_similarity', 'human_similarity'] as const) {
+      const matrix = stored[measure].get(cellId)!;
+      expect(matrix.attributeIds).toEqual(attributeIds);
+      expect(matrix.values).toEqual(Float32Array.from(expected[measure]));
+    }
+    expect([...result.humanSimilarity].some((v) => Math.abs(v) > 0.2)).toBe(true); // real correlations, not zeros
+
+    // Recompute Pearson r from the stored float32 predictions and the ratings in the database.
+    const stored32 = predictions.get(cellId)!;
+    expect(stored32.attributeIds).toEqual(attributeIds);
+    const n = stored32.conceptIds.length, m = attributeIds.length;
+    expect(n).toBe(eligibleConcepts);
+    const ratings = await db.pool.query<{ concept_id: number; attribute_id: number; value: number }>(
+      'SELECT concept_id, attribute_id, value FROM rating WHERE concept_id = ANY($1::int[])', [stored32.conceptIds],
+    );
+    const row = new Map(stored32.conceptIds.map((id, i) => [id, i]));
+    const column = new Map(attributeIds.map((id, a) => [id, a]));
+    const truth = new Float64Array(n * m);
+    for (const r of ratings.rows) truth[row.get(r.concept_id)! * m + column.get(r.attribute_id)!] = r.value;
+    const predicted = Float64Array.from(stored32.values);
+    const scores = await db.pool.query<{ attribute_id: number; pearson_r: number }>('SELECT attribute_id, pearson_r FROM probe_score WHERE cell_id = $1', [cellId]);
+    expect(scores.rows).toHaveLength(m);
+    for (const score of scores.rows) {
+      const r = pearson(predicted, truth, n, m, column.get(score.attribute_id)!);
+      expect(Math.abs(r - score.pearson_r)).toBeLessThan(1e-5);
+    }
+  }
+  expect(summary.status).toBe('COMPLETED');
 });
 
 test('a run interrupted after one cell resumes and ends with exactly one row per cell', async () => {
