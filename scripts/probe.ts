@@ -1,8 +1,12 @@
 // npm run probe -- --run <extraction run id> --norms <name[@version] | id> [--category a,b]
 //   [--exclude-category human,group] [--folds 10] [--seed 0] [--alphas 0.01,0.1,…] [--permutations 100]
 //   [--bootstrap 1000] [--pooling a,b] [--layers 1,2] [--timesteps none,981,…]
-//   [--help]
+//   [--min-support K] [--min-variance v] [--help]
 // Fits ridge probes for every cell of a COMPLETED extraction run; re-running resumes (docs/metrics.md).
+// --min-support K keeps the attributes with a non-zero, non-missing rating for at least K of the run's
+// concepts, --min-variance v those whose ratings vary at least that much over them (sparse
+// feature-production norms: docs/norms.md); what they leave out is recorded with the run. It warns when
+// the permutations are too few for any q-value to be below 0.05.
 // Ctrl-C stops after the current cell and marks the run FAILED ("interrupted; re-run to resume").
 // Exit codes: 0 done, 1 run failed, 2 bad argument, 3 not found, 4 nothing to probe (or extraction not
 // completed), 5 run locked by another process, 130 interrupted (the one table, src/errors.ts).
@@ -16,6 +20,8 @@ import { ArgumentError, EXIT_CODES } from '../src/errors.ts';
 import { parseProbeArguments } from '../src/probe-runs/arguments.ts';
 import { cellLabel } from '../src/probe-runs/load.ts';
 import { runProbe } from '../src/probe-runs/run.ts';
+import { normaliseSettings } from '../src/probe-runs/settings.ts';
+import { significanceWarning } from '../src/probe-runs/significance.ts';
 import { closeFoldPool } from '../src/probes/ridge.ts';
 
 /** The usage is this file's header comment, so the two cannot drift apart. */
@@ -32,6 +38,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = parseProbeArguments(argv);
+  const { permutations } = normaliseSettings(options.settings ?? {});
   const databaseUrl = loadConfig().databaseUrl;
   if (!databaseUrl) throw new ArgumentError('DATABASE_URL is not set: probe runs write to an existing PostgreSQL database.');
   const db = connectDatabase(databaseUrl, { maxConnections: 2 });
@@ -49,9 +56,17 @@ async function main(): Promise<number> {
   const bar = tty ? new cliProgress.SingleBar({ format: 'probe {bar} {value}/{total} cells | ETA {eta_formatted} | {cell}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   try {
     const summary = await runProbe(db.pool, { ...options, signal: interrupt.signal }, {
-      onStart: ({ probeRunId, created, total, alreadyDone }) => {
-        if (bar) bar.start(total, alreadyDone, { cell: '' });
-        else console.log(JSON.stringify({ event: 'start', probeRunId, created, total, alreadyDone }));
+      onStart: ({ probeRunId, created, total, alreadyDone, attributeCount, excludedAttributeCount }) => {
+        // Said before the bar starts, so a terminal shows it above the bar.
+        const warning = significanceWarning(permutations, attributeCount, total);
+        if (warning !== null) {
+          if (bar) console.error(`probe: warning: ${warning}`);
+          else console.log(JSON.stringify({ event: 'warning', probeRunId, message: warning }));
+        }
+        if (bar) {
+          if (excludedAttributeCount > 0) console.error(`probe: ${attributeCount} attributes probed, ${excludedAttributeCount} left out by the selection (recorded with run ${probeRunId})`);
+          bar.start(total, alreadyDone, { cell: '' });
+        } else console.log(JSON.stringify({ event: 'start', probeRunId, created, total, alreadyDone, attributeCount, excludedAttributeCount }));
       },
       onCell: (event) => {
         const line = {

@@ -11,6 +11,7 @@ const OPTIONS = {
   folds: { type: 'string' }, seed: { type: 'string' }, permutations: { type: 'string' }, bootstrap: { type: 'string' },
   category: { type: 'string' }, 'exclude-category': { type: 'string' }, alphas: { type: 'string' },
   pooling: { type: 'string' }, layers: { type: 'string' }, timesteps: { type: 'string' },
+  'min-support': { type: 'string' }, 'min-variance': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 function number(flag: string, raw: string): number {
@@ -49,5 +50,9 @@ export function parseProbeArguments(argv: readonly string[]): ProbeRunOptions {
   if (layers) settings.layers = layers.map((l) => integer('layers', l));
   const timesteps = list('timesteps');
   if (timesteps) settings.timesteps = timesteps.map((t) => (t === 'none' ? null : integer('timesteps', t)));
+  const minSupport = values['min-support'];
+  if (minSupport !== undefined) settings.minSupport = integer('min-support', minSupport);
+  const minVariance = values['min-variance'];
+  if (minVariance !== undefined) settings.minVariance = number('min-variance', minVariance);
   return { extractionRunId: integer('run', run), norms, settings };
 }

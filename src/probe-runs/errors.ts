@@ -8,6 +8,7 @@ export type ProbeRunErrorCode =
   | 'EXTRACTION_RUN_NOT_COMPLETED'
   | 'DATASET_NOT_FOUND'
   | 'NO_CONCEPTS'
+  | 'NO_ATTRIBUTES'
   | 'NO_CELLS';
 
 const KINDS: Record<ProbeRunErrorCode, ErrorKind> = {
@@ -16,6 +17,7 @@ const KINDS: Record<ProbeRunErrorCode, ErrorKind> = {
   DATASET_NOT_FOUND: 'not-found',
   EXTRACTION_RUN_NOT_COMPLETED: 'nothing-to-do',
   NO_CONCEPTS: 'nothing-to-do',
+  NO_ATTRIBUTES: 'nothing-to-do',
   NO_CELLS: 'nothing-to-do',
 };
 

@@ -1,8 +1,10 @@
 // Reads what a probe run needs from the database: the norms dataset, its concepts after category
-// filters, the ratings matrix, and the cells (layer × timestep × pooling) of the extraction run.
+// filters, the attributes the run's selection keeps, the ratings matrix, and the cells
+// (layer × timestep × pooling) of the extraction run.
 import type pg from 'pg';
 import { ProbeRunError } from './errors.ts';
-import type { ProbeSettings } from './settings.ts';
+import { selectAttributes, type ExcludedAttribute } from './selection.ts';
+import { describeAttributeSelection, type ProbeSettings } from './settings.ts';
 
 export interface NormsData {
   datasetId: number;
@@ -10,7 +12,10 @@ export interface NormsData {
   conceptIds: number[];
   /** Concepts left out because at least one selected attribute has no rating. */
   droppedIncomplete: number;
+  /** The attributes probed: those the selection keeps, in the norms' order. */
   attributeIds: number[];
+  /** The attributes the selection left out (--min-support, --min-variance), with why; empty without one. */
+  excludedAttributes: ExcludedAttribute[];
   /** groups[g] = indices into attributeIds. */
   groups: { groupId: number; attributes: number[] }[];
   /** conceptIds.length × attributeIds.length, row-major. */
@@ -61,29 +66,39 @@ export async function loadNorms(client: pg.Pool | pg.PoolClient, datasetId: numb
      WHERE a.norms_dataset_id = $1 ORDER BY a.position, a.id`,
     [datasetId],
   );
-  const attributeIds = attributes.rows.map((row) => row.id);
-  const attributeIndex = new Map(attributeIds.map((id, index) => [id, index]));
+  const datasetAttributeIds = attributes.rows.map((row) => row.id);
+  const attributeIndex = new Map(datasetAttributeIds.map((id, index) => [id, index]));
   const candidateIds = concepts.rows.map((row) => row.concept_id);
   const conceptIndex = new Map(candidateIds.map((id, index) => [id, index]));
-  const m = attributeIds.length;
-  const full = new Float64Array(candidateIds.length * m).fill(NaN);
+  const all = datasetAttributeIds.length;
+  const full = new Float64Array(candidateIds.length * all).fill(NaN);
   const ratings = await client.query<{ attribute_id: number; concept_id: number; value: number }>(
     `SELECT r.attribute_id, r.concept_id, r.value FROM rating r JOIN attribute a ON a.id = r.attribute_id
      WHERE a.norms_dataset_id = $1 AND r.concept_id = ANY($2::int[])`,
     [datasetId, candidateIds],
   );
-  for (const row of ratings.rows) full[conceptIndex.get(row.concept_id)! * m + attributeIndex.get(row.attribute_id)!] = row.value;
+  for (const row of ratings.rows) full[conceptIndex.get(row.concept_id)! * all + attributeIndex.get(row.attribute_id)!] = row.value;
+  // The selection counts over the concepts the category filters select (the run's concepts), before
+  // concepts missing a rating of a kept attribute are left out below (docs/norms.md).
+  const choice = selectAttributes(full, candidateIds.length, all, settings);
+  if (choice.kept.length === 0) {
+    throw new ProbeRunError('NO_ATTRIBUTES',
+      `No attribute of dataset ${datasetId} passes the selection (${describeAttributeSelection(settings)}) over its ${candidateIds.length} concepts; lower --min-support or --min-variance.`);
+  }
+  const m = choice.kept.length;
+  const attributeIds = choice.kept.map((a) => datasetAttributeIds[a]!);
   // One concept set per run keeps a single decomposition per fold for all attributes: concepts missing
   // any rating are left out rather than fitting each attribute on its own concept subset.
   const keep: number[] = [];
   candidateIds.forEach((_, i) => {
-    for (let a = 0; a < m; a++) if (Number.isNaN(full[i * m + a]!)) return;
+    for (const a of choice.kept) if (Number.isNaN(full[i * all + a]!)) return;
     keep.push(i);
   });
   const matrix = new Float64Array(keep.length * m);
-  keep.forEach((i, r) => matrix.set(full.subarray(i * m, (i + 1) * m), r * m));
+  keep.forEach((i, r) => choice.kept.forEach((a, c) => { matrix[r * m + c] = full[i * all + a]!; }));
   const groups = new Map<number, { groupId: number; position: number; attributes: number[] }>();
-  attributes.rows.forEach((row, index) => {
+  choice.kept.forEach((datasetIndex, index) => {
+    const row = attributes.rows[datasetIndex]!;
     let group = groups.get(row.attribute_group_id);
     if (!group) groups.set(row.attribute_group_id, (group = { groupId: row.attribute_group_id, position: row.group_position, attributes: [] }));
     group.attributes.push(index);
@@ -93,6 +108,7 @@ export async function loadNorms(client: pg.Pool | pg.PoolClient, datasetId: numb
     conceptIds: keep.map((i) => candidateIds[i]!),
     droppedIncomplete: candidateIds.length - keep.length,
     attributeIds,
+    excludedAttributes: choice.excluded.map(({ index, ...excluded }) => ({ attributeId: datasetAttributeIds[index]!, ...excluded })),
     groups: [...groups.values()].sort((a, b) => a.position - b.position).map(({ groupId, attributes: members }) => ({ groupId, attributes: members })),
     ratings: matrix,
   };

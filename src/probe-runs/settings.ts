@@ -21,6 +21,13 @@ export interface ProbeSettings {
   layers: number[] | null;
   /** null inside the list selects components without timesteps. */
   timesteps: (number | null)[] | null;
+  /**
+   * Attribute selection (sparse feature-production norms, docs/norms.md): keep attributes with a
+   * non-zero, non-missing rating for at least this many of the run's concepts (null = keep all).
+   */
+  minSupport: number | null;
+  /** And with at least this population variance of their ratings over the run's concepts (null = no floor). */
+  minVariance: number | null;
 }
 
 /** 8 log-spaced alphas, 10^-2 … 10^5: wide enough for standardised features with d from 100 to a few thousand (docs/metrics.md). */
@@ -37,6 +44,8 @@ export const DEFAULT_SETTINGS: ProbeSettings = {
   poolings: null,
   layers: null,
   timesteps: null,
+  minSupport: null,
+  minVariance: null,
 };
 
 function sortedUnique<T extends string | number>(values: readonly T[]): T[] {
@@ -53,6 +62,10 @@ export function normaliseSettings(partial: Partial<ProbeSettings>): ProbeSetting
   integer('seed', s.seed, 0);
   integer('permutations', s.permutations, 0);
   integer('bootstrap', s.bootstrap, 0);
+  if (s.minSupport !== null) integer('min-support', s.minSupport, 1);
+  if (s.minVariance !== null && !(Number.isFinite(s.minVariance) && s.minVariance >= 0)) {
+    throw new ProbeRunError('BAD_ARGUMENT', `--min-variance must be a finite number ≥ 0, got ${s.minVariance}.`);
+  }
   if (s.alphas.length === 0 || s.alphas.some((a) => !(a > 0) || !Number.isFinite(a))) {
     throw new ProbeRunError('BAD_ARGUMENT', `--alphas must be finite numbers > 0, got ${s.alphas.join(',')}.`);
   }
@@ -68,6 +81,8 @@ export function normaliseSettings(partial: Partial<ProbeSettings>): ProbeSetting
     poolings: s.poolings === null ? null : sortedUnique(s.poolings),
     layers: s.layers === null ? null : sortedUnique(s.layers),
     timesteps,
+    minSupport: s.minSupport,
+    minVariance: s.minVariance,
   };
 }
 
@@ -78,12 +93,25 @@ export { canonicalJson } from '../identity.ts';
  * and grew gets a new probe run instead of reporting the old results as up to date.
  */
 export function probeSettingsHash(extractionRunId: number, extractionFinishedAt: Date, datasetId: number, settings: ProbeSettings): string {
-  return identityHash({ extractionRunId, extractionFinishedAt: extractionFinishedAt.toISOString(), datasetId, method: PROBE_METHOD, settings });
+  // Without a selection the settings hash as they did before it existed (null members are left out),
+  // so runs made then keep their identity; with one, the selection is part of the identity.
+  const { minSupport, minVariance, ...rest } = settings;
+  const hashed = { ...rest, minSupport: minSupport ?? undefined, minVariance: minVariance ?? undefined };
+  return identityHash({ extractionRunId, extractionFinishedAt: extractionFinishedAt.toISOString(), datasetId, method: PROBE_METHOD, settings: hashed });
+}
+
+/** The attribute selection in words, e.g. `attributes with a non-zero rating for ≥ 10 concepts`; null when none. */
+export function describeAttributeSelection(s: Pick<ProbeSettings, 'minSupport' | 'minVariance'>): string | null {
+  const parts: string[] = [];
+  if (s.minSupport !== null) parts.push(`a non-zero rating for ≥ ${s.minSupport} of the run's concepts`);
+  if (s.minVariance !== null) parts.push(`rating variance ≥ ${s.minVariance} over them`);
+  return parts.length === 0 ? null : `attributes kept with ${parts.join(' and ')}`;
 }
 
 export function describeCvScheme(s: ProbeSettings): string {
   const alphas = s.alphas.map((a) => a.toExponential(0)).join(', ');
   return `${s.folds}-fold outer CV over concepts (seeded shuffle, seed ${s.seed}; same folds in every cell); ` +
     `features standardised and ratings centred on the training fold; alpha per attribute by exact LOO on the training fold from {${alphas}}; ` +
-    `chance from ${s.permutations} joint permutations of concepts' ratings; group CIs from ${s.bootstrap} bootstrap resamples of concepts`;
+    `chance from ${s.permutations} joint permutations of concepts' ratings; group CIs from ${s.bootstrap} bootstrap resamples of concepts` +
+    (describeAttributeSelection(s) === null ? '' : `; ${describeAttributeSelection(s)}`);
 }
