@@ -10,6 +10,9 @@ import { decideCors, preflightHeaders } from './cors.ts';
 import { ErrorCode } from './errors.ts';
 import { errorFields } from './format-error.ts';
 import { checkHealth } from './health.ts';
+import { etagIndexFor, parseIfNoneMatch, rawRequestKey } from './http-cache.ts';
+import { gridCellBound } from './plugins/grid-response-cache.ts';
+import { currentAnswerToken } from '../grid/index.ts';
 import { ASSET_PREFIX, loadAssets } from './playground/assets.ts';
 import { loadExamples } from './playground/examples.ts';
 import { PLAYGROUND_CSP, renderPlaygroundPage } from './playground/page.ts';
@@ -53,6 +56,33 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     send(response, 200, { ...cacheHeaders, 'Content-Type': asset.contentType, 'Content-Length': String(asset.body.length) }, asset.body);
   }
 
+  /** A 304 carries the validators and caching headers of the 200 it stands for, and no body headers. */
+  function notModifiedHeaders(headers: Record<string, string>): Record<string, string> {
+    const { 'content-type': _type, 'content-length': _length, ...rest } = headers;
+    return rest;
+  }
+
+  /** If-None-Match naming the current answer of a grid request this process has answered: 304 after one catalogue statement. */
+  async function notModified(request: IncomingMessage, response: ServerResponse, url: URL, body: unknown, candidates: string[], corsHeaders: Record<string, string>): Promise<boolean> {
+    const key = rawRequestKey(request.method ?? 'GET', url, body, gridCellBound(config));
+    if (key === null) return false;
+    const index = etagIndexFor(db.pool);
+    for (const etag of candidates) {
+      const tag = index.lookup(etag, key);
+      if (!tag) continue;
+      let token: string | null;
+      try {
+        token = await currentAnswerToken(db.pool, tag.query);
+      } catch {
+        return false; // an outage or anything else: the ordinary path reports it properly
+      }
+      if (token !== tag.token) return false;
+      send(response, 304, { ...corsHeaders, ETag: etag, 'Cache-Control': 'no-cache' }, '');
+      return true;
+    }
+    return false;
+  }
+
   async function serveGraphql(request: IncomingMessage, response: ServerResponse, url: URL, corsHeaders: Record<string, string>) {
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(request.headers)) {
@@ -69,6 +99,8 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
         }
       }
     }
+    const candidates = parseIfNoneMatch(request.headers['if-none-match']);
+    if (candidates.length > 0 && (await notModified(request, response, url, body, candidates, corsHeaders))) return;
     // A client that leaves before its response is sent stops its operation: statements cancelled, slot released.
     const context = createContext(db, config, clientGoneSignal(response));
     const result = await apollo.executeHTTPGraphQLRequest({
@@ -77,6 +109,8 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     }).finally(() => context.operation.finish());
     const responseHeaders: Record<string, string> = { ...corsHeaders };
     for (const [name, value] of result.headers) responseHeaders[name] = value;
+    // Executed anyway (first request to this process, or the tag was unknown here): still a 304 when the answer is the one named.
+    if (responseHeaders.etag && candidates.includes(responseHeaders.etag) && (result.status ?? 200) === 200) return send(response, 304, notModifiedHeaders(responseHeaders), '');
     if (result.body.kind === 'complete') return send(response, result.status ?? 200, responseHeaders, result.body.string);
     response.writeHead(result.status ?? 200, responseHeaders);
     for await (const chunk of result.body.asyncIterator) response.write(chunk);

@@ -4,15 +4,22 @@
 // catalogue statement (the answer token, src/grid/) confirms the answer still holds. The grid
 // resolver tells it what it answered (`recordGridAnswer`) and asks it whether the check met a
 // database outage (`outageBeforeExecution`), which then becomes the field's DATABASE_UNAVAILABLE.
-import type { ApolloServerPlugin } from '@apollo/server';
+// The same answer token gives those responses their ETag and Cache-Control (../http-cache.ts).
+import type { ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { Kind, type FormattedExecutionResult, type OperationDefinitionNode } from 'graphql';
+import type { Config } from '../../config.ts';
 import type { ApiContext } from '../context.ts';
 import { asDatabaseUnavailable } from '../database-unavailable.ts';
 import { currentAnswerToken, DEFAULT_MAX_GRID_CELLS, GridResultCache, type GridQuery } from '../../grid/index.ts';
+import { CACHEABLE_GRID, etagIndexFor, gridEtag, requestKey, sha256Hex, UNCACHEABLE_GRID } from '../http-cache.ts';
 
 /** The cell bound grid requests run under (GRID_MAX_CELLS); part of a response's key. */
+export function gridCellBound(config: Config): number {
+  return config.limits.maxGridCells ?? DEFAULT_MAX_GRID_CELLS;
+}
+
 export function maxGridCells(context: ApiContext): number {
-  return context.config.limits.maxGridCells ?? DEFAULT_MAX_GRID_CELLS;
+  return gridCellBound(context.config);
 }
 
 interface CachedResponse {
@@ -41,6 +48,30 @@ export function gridResponseCacheFor(pool: object): GridResultCache<CachedRespon
 function responseKey(requestContext: { source?: string; request: { operationName?: string | null; variables?: Record<string, unknown> }; contextValue: ApiContext }): string {
   const { request } = requestContext;
   return JSON.stringify([requestContext.source, request.operationName ?? null, request.variables ?? {}, maxGridCells(requestContext.contextValue)]);
+}
+
+/** The HTTP cache's key of the same request (the document by its sha256, so a persisted-query hash names it too). */
+function httpKey(requestContext: Parameters<typeof responseKey>[0]): string {
+  const { request } = requestContext;
+  return requestKey({
+    documentHash: sha256Hex(requestContext.source ?? ''),
+    operationName: request.operationName,
+    variables: request.variables,
+    maxGridCells: maxGridCells(requestContext.contextValue),
+  });
+}
+
+/** ETag and Cache-Control of a grid-only answer; a token of null (runs still changing) is never cached. */
+function setCacheHeaders(headers: HeaderMap, requestContext: Parameters<typeof responseKey>[0], query: GridQuery, token: string | null): void {
+  if (token === null) {
+    headers.set('cache-control', UNCACHEABLE_GRID);
+    return;
+  }
+  const key = httpKey(requestContext);
+  const etag = gridEtag(token, key);
+  etagIndexFor(requestContext.contextValue.db.pool).remember(etag, { key, token, query });
+  headers.set('etag', etag);
+  headers.set('cache-control', CACHEABLE_GRID);
 }
 
 /**
@@ -94,6 +125,7 @@ export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
             return null;
           }
           hit = true;
+          setCacheHeaders(requestContext.response.http.headers, requestContext, candidate.query, token);
           return { http: requestContext.response.http, body: { kind: 'single', singleResult: { data: entry.data } } };
         },
         async willSendResponse(requestContext) {
@@ -101,7 +133,9 @@ export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
           const { body } = requestContext.response;
           if (body.kind !== 'single' || body.singleResult.errors?.length || !body.singleResult.data) return;
           const answers = answered.get(requestContext.contextValue);
-          if (answers?.length !== 1 || answers[0]!.token === null) return;
+          if (answers?.length !== 1) return;
+          setCacheHeaders(requestContext.response.http.headers, requestContext, answers[0]!.query, answers[0]!.token);
+          if (answers[0]!.token === null) return;
           const data = body.singleResult.data;
           const bytes = requestContext.contextValue.operation.reserved.bytes;
           gridResponseCacheFor(requestContext.contextValue.db.pool).set(key, { key: answers[0]!.token, cacheable: true }, { query: answers[0]!.query, data, bytes });

@@ -1,0 +1,128 @@
+// ETag, Cache-Control and 304 for grid answers over real HTTP against a real database: the tag
+// names the answer (runs' identity and state + the request), is the same from two API processes on
+// one database, changes when a selected run changes, and If-None-Match with it gets 304, no body,
+// after one statement (the answer-token check), not an execution.
+import type pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
+import { insertGridFixture, type GridFixture } from '../grid/fixture.ts';
+
+let db: TestDatabase;
+let api: TestApi;
+let replica: TestApi;
+let fx: GridFixture;
+const statements: string[] = [];
+let recording = false;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  fx = await insertGridFixture(db.prisma);
+  await db.pool.query(`UPDATE probe_run SET status = 'COMPLETED', finished_at = now()`);
+  const wrapped = new WeakSet<pg.PoolClient>();
+  db.pool.on('acquire', (client) => {
+    if (wrapped.has(client)) return;
+    wrapped.add(client);
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text: string };
+      if (recording) statements.push(typeof first === 'string' ? first : first.text);
+      return original(...args);
+    };
+  });
+  api = await startTestApi(db);
+  replica = await startTestApi(db);
+});
+afterAll(async () => {
+  await api?.stop();
+  await replica?.stop();
+  await db?.drop();
+});
+
+const HEATMAP = 'query Heatmap($input: GridInput!) { grid(input: $input) { cellCount cells { coordinates mean scoreCount } } }';
+const variables = () => ({ input: { metric: 'PEARSON_R', groupBy: ['LAYER', 'TIMESTEP'], filter: { probeRunIds: [String(fx.probeRunId)] } } });
+
+async function post(target: TestApi, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+async function get(target: TestApi, params: Record<string, string>, headers: Record<string, string> = {}) {
+  const url = new URL(target.url);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  // Apollo's CSRF prevention lets a GET through with a header a simple cross-site request cannot set.
+  const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true', ...headers } });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+test('a grid over COMPLETED runs has a strong ETag and no-cache; If-None-Match gets 304 with no body after one statement', async () => {
+  const first = await post(api, { query: HEATMAP, variables: variables() });
+  expect(first.status).toBe(200);
+  expect(JSON.parse(first.text).data.grid.cellCount).toBeGreaterThan(0);
+  const etag = first.headers.get('etag');
+  expect(etag).toMatch(/^"g[A-Za-z0-9_-]{32}"$/);
+  expect(first.headers.get('cache-control')).toBe('no-cache');
+
+  statements.length = 0;
+  recording = true;
+  const again = await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': etag! });
+  recording = false;
+  expect(again.status).toBe(304);
+  expect(again.text).toBe('');
+  expect(again.headers.get('etag')).toBe(etag);
+  expect(again.headers.get('cache-control')).toBe('no-cache');
+  expect(statements).toHaveLength(1); // the answer token; no grid statement
+
+  // A list of tags, weak or not, containing the current one also matches.
+  expect((await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': `"other", W/${etag}` })).status).toBe(304);
+  // A stale or foreign tag executes as usual.
+  const other = await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': '"gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"' });
+  expect(other.status).toBe(200);
+  expect(other.text).toBe(first.text);
+});
+
+test('the tag names the request too: another grid request naming it gets its own 200', async () => {
+  const first = await post(api, { query: HEATMAP, variables: variables() });
+  const etag = first.headers.get('etag')!;
+  const differentInput = { input: { ...variables().input, metric: 'R2' } };
+  const response = await post(api, { query: HEATMAP, variables: differentInput }, { 'if-none-match': etag });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('etag')).not.toBe(etag);
+});
+
+test('GET and POST of one request, and two API processes on one database, give the same ETag and honour each other’s', async () => {
+  const viaPost = await post(api, { query: HEATMAP, variables: variables() });
+  const viaGet = await get(api, { query: HEATMAP, variables: JSON.stringify(variables()) });
+  expect(viaGet.status).toBe(200);
+  expect(viaGet.headers.get('etag')).toBe(viaPost.headers.get('etag'));
+  const fromReplica = await get(replica, { query: HEATMAP, variables: JSON.stringify(variables()) }, { 'if-none-match': viaPost.headers.get('etag')! });
+  expect(fromReplica.status).toBe(304);
+  expect(fromReplica.headers.get('etag')).toBe(viaPost.headers.get('etag'));
+  const replicaFull = await post(replica, { query: HEATMAP, variables: variables() });
+  expect(replicaFull.text).toBe(viaPost.text);
+});
+
+test('when a selected run changes, the old tag gets a 200 with a new tag; a run being written is no-store, no tag', async () => {
+  const before = await post(api, { query: HEATMAP, variables: variables() });
+  const etag = before.headers.get('etag')!;
+  await db.pool.query(`UPDATE probe_run SET finished_at = finished_at + interval '1 second' WHERE id = $1`, [fx.probeRunId]);
+  const after = await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': etag });
+  expect(after.status).toBe(200);
+  expect(after.headers.get('etag')).toMatch(/^"g/);
+  expect(after.headers.get('etag')).not.toBe(etag);
+
+  await db.pool.query(`UPDATE probe_run SET status = 'RUNNING', finished_at = NULL WHERE id = $1`, [fx.probeRunId]);
+  try {
+    const running = await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': after.headers.get('etag')! });
+    expect(running.status).toBe(200);
+    expect(running.headers.get('etag')).toBeNull();
+    expect(running.headers.get('cache-control')).toBe('no-store');
+  } finally {
+    await db.pool.query(`UPDATE probe_run SET status = 'COMPLETED', finished_at = now() WHERE id = $1`, [fx.probeRunId]);
+  }
+});
+
+test('responses other than a lone grid carry no grid ETag', async () => {
+  const response = await post(api, { query: '{ __typename }' });
+  expect(response.status).toBe(200);
+  expect(response.headers.get('etag')).toBeNull();
+});
