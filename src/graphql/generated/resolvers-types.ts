@@ -96,6 +96,17 @@ export type AttributeGroup = {
   position: Scalars['Int']['output'];
 };
 
+/** A dense attribute × attribute matrix of one probe cell; rows and columns follow `attributes`. */
+export type AttributeMatrix = {
+  __typename?: 'AttributeMatrix';
+  /** The rows' (and columns') attributes, in the norms' order. */
+  attributes: Array<Attribute>;
+  /** The measure. */
+  measure: CellMatrixMeasure;
+  /** values[i][j] for attributes i and j; null where undefined (an attribute constant over the cell's concepts, and the pair-accuracy diagonal). */
+  values: Array<Array<Maybe<Scalars['Float']['output']>>>;
+};
+
 /** The best cell of one attribute group (or attribute). */
 export type BestCell = {
   __typename?: 'BestCell';
@@ -127,10 +138,12 @@ export type BestCell = {
 export type BestCellsInput = {
   /** Which scores to include. */
   filter?: InputMaybe<GridFilter>;
-  /** The metric whose mean is maximised. */
+  /** The metric whose mean is maximised; a per-attribute metric (cell-level ones are refused, naming `input.metric`). */
   metric?: Metric;
   /** Rank cells per attribute group (default) or per attribute. */
   per?: BestCellsPer;
+  /** SIGNIFICANT_SHARE only (refused with other metrics): the q-value level, in (0, 1]; 0.05 when omitted. */
+  significanceLevel?: InputMaybe<Scalars['Float']['input']>;
 };
 
 /** What `bestCells` ranks. */
@@ -139,6 +152,15 @@ export type BestCellsPer =
   | 'ATTRIBUTE'
   /** One best cell per attribute group (mean over the group's attributes). */
   | 'ATTRIBUTE_GROUP';
+
+/** A matrix a probe cell stores over pairs of its attributes (docs/metrics.md §6). */
+export type CellMatrixMeasure =
+  /** Pearson r over the cell's concepts between two attributes' human ratings (diagonal 1). */
+  | 'HUMAN_SIMILARITY'
+  /** Pearson r over the cell's concepts between two attributes' out-of-fold predictions (diagonal 1). */
+  | 'MODEL_SIMILARITY'
+  /** Attribute-pair 2-vs-2: share of concepts whose two out-of-fold predictions pair with the right human ratings (chance 0.5; diagonal null). */
+  | 'PAIR_ACCURACY';
 
 /** The chance level of a grid's metric. */
 export type ChanceLevel = {
@@ -168,8 +190,15 @@ export type CompareInput = {
   left: CompareSide;
   /** The metric compared. */
   metric?: Metric;
+  /**
+   * Also run the paired test in every cell (`ComparisonCell.paired…`): from the stored out-of-fold
+   * predictions, PEARSON_R or R2 only. Omitted: no paired test.
+   */
+  paired?: InputMaybe<PairedTestInput>;
   /** The subtrahend. */
   right: CompareSide;
+  /** SIGNIFICANT_SHARE only (refused with other metrics): the q-value level, in (0, 1]; 0.05 when omitted. */
+  significanceLevel?: InputMaybe<Scalars['Float']['input']>;
 };
 
 /** One side of a comparison. */
@@ -197,8 +226,9 @@ export type Comparison = {
 };
 
 /**
- * `left − right` in one cell. The interval is Welch's: standard error √(sdL²/nL + sdR²/nR) (n: the score counts) with
- * Welch–Satterthwaite degrees of freedom, 95%, treating scores as independent (descriptive).
+ * `left − right` in one cell. The interval `ciLow`/`ciHigh` is Welch's: standard error √(sdL²/nL + sdR²/nR) (n: the score counts) with
+ * Welch–Satterthwaite degrees of freedom, 95%, treating scores as independent (descriptive). With
+ * `CompareInput.paired`, the `paired…` fields beside it are the test: paired over concepts.
  */
 export type ComparisonCell = {
   __typename?: 'ComparisonCell';
@@ -216,6 +246,30 @@ export type ComparisonCell = {
   leftMean?: Maybe<Scalars['Float']['output']>;
   /** Number of left scores behind `leftMean`. */
   leftScoreCount: Scalars['Int']['output'];
+  /** Upper end of the 95% paired bootstrap interval on `pairedDifference`. */
+  pairedCiHigh?: Maybe<Scalars['Float']['output']>;
+  /**
+   * Lower end of the 95% paired bootstrap interval on `pairedDifference`: concepts resampled with
+   * replacement, the same draw for both sides, every score recomputed from the fixed predictions.
+   * Unlike `ciLow` it pairs the two sides by concept. Null without `paired`, a side, or replicates.
+   */
+  pairedCiLow?: Maybe<Scalars['Float']['output']>;
+  /** Number of concepts the paired test pairs over (the same on both sides); null without it. */
+  pairedConceptCount?: Maybe<Scalars['Int']['output']>;
+  /**
+   * Paired test (with `CompareInput.paired`): the difference recomputed from the stored out-of-fold
+   * predictions — the mean over the left cells' attributes of the metric minus the same on the right;
+   * equal to `difference` to float32 precision. Null without `paired` or when a side has no score.
+   */
+  pairedDifference?: Maybe<Scalars['Float']['output']>;
+  /**
+   * Two-sided permutation p-value of `pairedDifference`: per concept, its predictions are shuffled
+   * among the compared probe cells of both sides (with one cell a side, they swap sides with
+   * probability 1/2: the sign flip); p = (1 + #{|D*| ≥ |D|}) / (1 + permutationCount), so at least
+   * 1/(1 + permutationCount). One test per cell, not corrected for multiplicity. Null without `paired`,
+   * a side, or permutations.
+   */
+  pairedPValue?: Maybe<Scalars['Float']['output']>;
   /** Mean of the right selection's scores that fall in (or are broadcast to) this cell; null when none. */
   rightMean?: Maybe<Scalars['Float']['output']>;
   /** Number of right scores behind `rightMean`. */
@@ -507,7 +561,7 @@ export type GridCell = {
   mean?: Maybe<Scalars['Float']['output']>;
   /** Mean of the shuffled-ratings control over this cell's scores; null where none was stored. */
   nullMean?: Maybe<Scalars['Float']['output']>;
-  /** Number of scores aggregated (0: no score in this cell). */
+  /** Number of scores aggregated (probe cells for a cell-level metric; 0: none in this cell). */
   scoreCount: Scalars['Int']['output'];
   /** Sample standard deviation (n − 1 denominator); null when scoreCount < 2. */
   sd?: Maybe<Scalars['Float']['output']>;
@@ -588,6 +642,8 @@ export type GridInput = {
   groupBy: Array<GridDimension>;
   /** The metric to aggregate. */
   metric?: Metric;
+  /** SIGNIFICANT_SHARE only (refused with other metrics): the q-value level, in (0, 1]; 0.05 when omitted. */
+  significanceLevel?: InputMaybe<Scalars['Float']['input']>;
 };
 
 /** One tapped tensor of a component, whose pooled activations are probed. */
@@ -606,15 +662,33 @@ export type Layer = {
 };
 
 /**
- * The probe score metrics (columns of a probe score), shared by the grid inputs and results and by
- * `ProbeGroupScore.metric`. In the database a metric is its lower-case name (`pearson_r`, `r2`, `two_vs_two`).
+ * What a grid, comparison or best-cell ranking aggregates, shared with `ProbeGroupScore.metric`
+ * (group scores exist for PEARSON_R, R2 and TWO_VS_TWO only). In the database a metric is its
+ * lower-case name (`pearson_r`, `r2`, `two_vs_two`, and the probe cell columns `attribute_two_vs_two`,
+ * `attribute_rsa`, `concept_two_vs_two`). Per-attribute metrics have one value per probe cell and
+ * attribute; cell-level metrics one per probe cell, computed over all of its attributes, so a grid of
+ * them cannot group by or filter on attribute groups or attributes (refused, naming the argument) and
+ * its `scoreCount` counts probe cells.
  */
 export type Metric =
-  /** Pearson correlation between out-of-fold predictions and human ratings (chance: 0). */
+  /** Per probe cell: attribute RSA, model against human attribute similarity (`ProbeCell.attributeRsa`; chance: 0). */
+  | 'ATTRIBUTE_RSA'
+  /** Per probe cell: attribute-pair 2-vs-2, the mean over attribute pairs (`ProbeCell.attributeTwoVsTwo`; chance: 0.5). */
+  | 'ATTRIBUTE_TWO_VS_TWO'
+  /** Per probe cell: concept-profile 2-vs-2 over whole attribute profiles (`ProbeCell.conceptTwoVsTwo`; chance: 0.5). */
+  | 'CONCEPT_TWO_VS_TWO'
+  /** Per attribute: Pearson correlation between out-of-fold predictions and human ratings (chance: 0). */
   | 'PEARSON_R'
-  /** Out-of-fold coefficient of determination (chance: 0; negative when worse than the mean). */
+  /** Per attribute: out-of-fold coefficient of determination (chance: 0; negative when worse than the mean). */
   | 'R2'
-  /** Concept-level 2-vs-2 accuracy (chance: 0.5). */
+  /**
+   * Per attribute: 1 when the score's Benjamini–Hochberg q-value is below `significanceLevel` (default
+   * 0.05), else 0, so a cell's mean is the share of its attributes that are significant. Scores
+   * without a q-value (runs with 0 permutations) are left out. With P permutations no q-value is below
+   * 1/(P + 1) (`ProbeRun` says which levels a run can reach). Chance: 0.
+   */
+  | 'SIGNIFICANT_SHARE'
+  /** Per attribute: concept-level 2-vs-2 accuracy (chance: 0.5). */
   | 'TWO_VS_TWO';
 
 /** A network whose activations were recorded (a diffusion pipeline, a tiny test network, or word embeddings). */
@@ -730,6 +804,23 @@ export type PageInfo = {
 };
 
 /**
+ * Settings of compareGrid's paired test. Deterministic: the same settings give the same numbers.
+ * The request is refused (BAD_USER_INPUT naming `input.paired`) when a compared probe cell has no
+ * stored predictions (written before they were stored), when the two sides' cells were fitted on
+ * different concepts or score different attributes, or when it would read more than 64 MiB of
+ * predictions or exceed its arithmetic budget (about (bootstrapCount + permutationCount) × cells ×
+ * attributes × concepts ≤ 5·10⁸).
+ */
+export type PairedTestInput = {
+  /** Bootstrap replicates over concepts for the interval (0 to 10,000; 0: no interval). */
+  bootstrapCount?: InputMaybe<Scalars['Int']['input']>;
+  /** Random within-concept relabellings for the p-value (0 to 10,000; 0: no p-value). */
+  permutationCount?: InputMaybe<Scalars['Int']['input']>;
+  /** Seed of the replicates and relabellings (the same for every cell). */
+  seed?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/**
  * Wall-clock seconds per stage of an extraction through a network pipeline (text encoder, UNet, VAE),
  * summed over concepts. A field is null where the run has not recorded it (e.g. before it started).
  */
@@ -778,6 +869,14 @@ export type Pooling =
 /** One probed representation: a layer at a timestep (null without diffusion time) with a pooling. */
 export type ProbeCell = {
   __typename?: 'ProbeCell';
+  /**
+   * One of the cell's attribute × attribute matrices (docs/metrics.md §6), dense and symmetric, for the
+   * attributes the filters keep (all the cell probed without them); both filters given: attributes in
+   * both. Null when the cell stored none of that measure (cells probed before the compact storage have
+   * only PAIR_ACCURACY). Its values (attributes²) count against the operation's cell budget
+   * (`ApiLimits.maxOperationCells`): filter large norms by group.
+   */
+  attributeMatrix?: Maybe<AttributeMatrix>;
   /** Pearson r between upper triangles of predicted and human attribute×attribute correlation matrices. */
   attributeRsa?: Maybe<Scalars['Float']['output']>;
   /** Attribute-level 2-vs-2 accuracy: how often two attributes' predicted profiles pair with the right human profiles. */
@@ -802,6 +901,14 @@ export type ProbeCell = {
   timestep?: Maybe<Scalars['Int']['output']>;
   /** Seconds spent on this cell, by stage. */
   timings: ProbeCellTimings;
+};
+
+
+/** One probed representation: a layer at a timestep (null without diffusion time) with a pooling. */
+export type ProbeCellAttributeMatrixArgs = {
+  attributeGroupIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  attributeIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  measure: CellMatrixMeasure;
 };
 
 
@@ -1401,10 +1508,12 @@ export type ResolversTypes = {
   ApiLimits: ResolverTypeWrapper<ApiLimits>;
   Attribute: ResolverTypeWrapper<AttributeParent>;
   AttributeGroup: ResolverTypeWrapper<AttributeGroupParent>;
+  AttributeMatrix: ResolverTypeWrapper<Omit<AttributeMatrix, 'attributes'> & { attributes: Array<ResolversTypes['Attribute']> }>;
   BestCell: ResolverTypeWrapper<BestCellParent>;
   BestCellsInput: BestCellsInput;
   BestCellsPer: BestCellsPer;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CellMatrixMeasure: CellMatrixMeasure;
   ChanceLevel: ResolverTypeWrapper<ChanceLevelParent>;
   CompareInput: CompareInput;
   CompareSide: CompareSide;
@@ -1442,6 +1551,7 @@ export type ResolversTypes = {
   NormsDataset: ResolverTypeWrapper<NormsDatasetParent>;
   NormsDatasetMembership: ResolverTypeWrapper<NormsDatasetMembershipParent>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PairedTestInput: PairedTestInput;
   PipelineExtractionTimings: ResolverTypeWrapper<PipelineExtractionTimingsParent>;
   Pooling: null;
   ProbeCell: ResolverTypeWrapper<ProbeCellParent>;
@@ -1476,6 +1586,7 @@ export type ResolversParentTypes = {
   ApiLimits: ApiLimits;
   Attribute: AttributeParent;
   AttributeGroup: AttributeGroupParent;
+  AttributeMatrix: Omit<AttributeMatrix, 'attributes'> & { attributes: Array<ResolversParentTypes['Attribute']> };
   BestCell: BestCellParent;
   BestCellsInput: BestCellsInput;
   Boolean: Scalars['Boolean']['output'];
@@ -1510,6 +1621,7 @@ export type ResolversParentTypes = {
   NormsDataset: NormsDatasetParent;
   NormsDatasetMembership: NormsDatasetMembershipParent;
   PageInfo: PageInfo;
+  PairedTestInput: PairedTestInput;
   PipelineExtractionTimings: PipelineExtractionTimingsParent;
   ProbeCell: ProbeCellParent;
   ProbeCellConnection: Omit<ProbeCellConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['ProbeCellEdge']>, nodes: Array<ResolversParentTypes['ProbeCell']> };
@@ -1571,6 +1683,12 @@ export type AttributeGroupResolvers<ContextType = ApiContext, ParentType extends
   position?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type AttributeMatrixResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['AttributeMatrix'] = ResolversParentTypes['AttributeMatrix']> = {
+  attributes?: Resolver<Array<ResolversTypes['Attribute']>, ParentType, ContextType>;
+  measure?: Resolver<ResolversTypes['CellMatrixMeasure'], ParentType, ContextType>;
+  values?: Resolver<Array<Array<Maybe<ResolversTypes['Float']>>>, ParentType, ContextType>;
+};
+
 export type BestCellResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['BestCell'] = ResolversParentTypes['BestCell']> = {
   attribute?: Resolver<Maybe<ResolversTypes['Attribute']>, ParentType, ContextType>;
   attributeGroup?: Resolver<ResolversTypes['AttributeGroup'], ParentType, ContextType>;
@@ -1606,6 +1724,11 @@ export type ComparisonCellResolvers<ContextType = ApiContext, ParentType extends
   index?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   leftMean?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   leftScoreCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pairedCiHigh?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  pairedCiLow?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  pairedConceptCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  pairedDifference?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  pairedPValue?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rightMean?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   rightScoreCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
@@ -1801,6 +1924,7 @@ export type PipelineExtractionTimingsResolvers<ContextType = ApiContext, ParentT
 export type PoolingResolvers = { CONCEPT: 'concept', CONCEPT_LAST: 'concept_last', EOT: 'eot', GUIDED_SPATIAL_MEAN: 'guided_spatial_mean', MEAN: 'mean', SEQUENCE_MEAN: 'sequence_mean', SPATIAL_MEAN: 'spatial_mean', WORD: 'word' };
 
 export type ProbeCellResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ProbeCell'] = ResolversParentTypes['ProbeCell']> = {
+  attributeMatrix?: Resolver<Maybe<ResolversTypes['AttributeMatrix']>, ParentType, ContextType, RequireFields<ProbeCellAttributeMatrixArgs, 'measure'>>;
   attributeRsa?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   attributeTwoVsTwo?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   conceptCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1990,6 +2114,7 @@ export type Resolvers<ContextType = ApiContext> = {
   ApiLimits?: ApiLimitsResolvers<ContextType>;
   Attribute?: AttributeResolvers<ContextType>;
   AttributeGroup?: AttributeGroupResolvers<ContextType>;
+  AttributeMatrix?: AttributeMatrixResolvers<ContextType>;
   BestCell?: BestCellResolvers<ContextType>;
   ChanceLevel?: ChanceLevelResolvers<ContextType>;
   Comparison?: ComparisonResolvers<ContextType>;
