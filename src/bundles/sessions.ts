@@ -4,7 +4,9 @@
 // what to install, retry on the CPU, and report the execution provider that ACTUALLY ran, which is
 // what a run records (extraction_run.device) and the API serves. docs/bundles.md "GPU hosts".
 import * as ort from 'onnxruntime-node';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { CodedError } from '../errors.ts';
 import type { TappedModel } from './tapped-model.ts';
 
@@ -39,6 +41,21 @@ export class SessionError extends CodedError<SessionErrorCode> {
   }
 }
 
+/**
+ * Where onnxruntime-node keeps its native libraries, and whether its CUDA provider library is
+ * there: the npm package ships without it, its install script fetches it (INSTALL_HINTS.cuda).
+ * Present is necessary, not sufficient: the library still needs the NVIDIA driver, CUDA 12 and cuDNN 9.
+ */
+export function onnxRuntimeLibraryDir(): string {
+  const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+  return path.join(path.dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+export function cudaProviderInstalled(): boolean {
+  const dir = onnxRuntimeLibraryDir();
+  return existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so')) && existsSync(path.join(dir, 'libonnxruntime_providers_shared.so'));
+}
+
 let quieted = false;
 
 /** ORT prints provider-loading noise to stderr before throwing; our warning says what matters. */
@@ -55,8 +72,8 @@ export const INSTALL_HINTS: Readonly<Record<Exclude<Device, 'cpu'>, string>> = {
     '`node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install=cuda12` (it downloads it from NuGet; ' +
     '`npm rebuild onnxruntime-node` does nothing here because package.json allowScripts turns that install script off)',
   webgpu:
-    'the WebGPU provider is bundled but needs a GPU adapter: on Linux a Vulkan driver for the GPU (vulkaninfo lists it), e.g. ' +
-    "NVIDIA's driver with its Vulkan ICD or Mesa's (apt-get install mesa-vulkan-drivers)",
+    'the WebGPU provider is bundled but needs a GPU adapter: on Linux the Vulkan loader (libvulkan.so.1, package libvulkan1) ' +
+    "and a Vulkan driver for the GPU (NVIDIA's driver ships one; Mesa's is mesa-vulkan-drivers); `vulkaninfo --summary` lists the GPUs it sees",
 };
 
 /**
@@ -89,6 +106,13 @@ async function open(model: SessionModel, device: Device, threads: number | undef
   return ort.InferenceSession.create(model.modelPath, options);
 }
 
+/** ORT's first line, without the C++ source location and assertion text it puts before the reason. */
+function shortReason(error: unknown): string {
+  const line = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  const reason = line.includes(' was false. ') ? line.slice(line.lastIndexOf(' was false. ') + ' was false. '.length) : line;
+  return reason.length > 300 ? `${reason.slice(0, 299)}…` : reason;
+}
+
 function fallbackWarning(device: Exclude<Device, 'cpu'>, reason: string): string {
   const name = device === 'cuda' ? 'CUDA' : 'WebGPU';
   return `${name} was requested but is unavailable (${reason}); running on the CPU instead, and the run records device cpu. To use ${name}: ${INSTALL_HINTS[device]}.`;
@@ -102,8 +126,7 @@ export async function createSession(model: SessionModel, device: Device, options
     try {
       return { session: await open(model, device, options.threads), device, requested: device };
     } catch (error) {
-      const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim().slice(0, 300);
-      unavailable.set(device, reason);
+      unavailable.set(device, shortReason(error));
     }
   }
   const warning = fallbackWarning(device, unavailable.get(device)!);
