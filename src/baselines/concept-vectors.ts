@@ -1,14 +1,17 @@
-// Concept words → word vectors, pure. A concept is looked up as written (lower-cased, because the
-// GloVe vocabulary is uncased), so vocabulary tokens such as "t-shirt" or "ice-cream" keep their own
-// vector; otherwise a multi-word concept ("ice cream", "fire truck", "x-ray machine") becomes the mean
-// of its space/hyphen-separated words; a concept with any word missing is out of vocabulary (OOV)
-// and is skipped, never approximated by a partial mean.
+// Concept words → word vectors, pure. A concept key is looked up as its word (`conceptWord`, the one
+// rule shared with prompts and the API: `bat_(animal)` → `bat`, `fire_truck` → `fire truck`), lower-cased
+// because the GloVe vocabulary is uncased, so vocabulary tokens such as "t-shirt" or "ice-cream" keep
+// their own vector; otherwise a multi-word concept ("ice cream", "fire truck", "x-ray machine") becomes
+// the mean of its space/hyphen-separated words; a concept with any word missing is out of vocabulary
+// (OOV) and is skipped, never approximated by a partial mean. Results name the key, as stored.
+import { conceptWord } from '../norms/concept-word.ts';
 import type { WordVectorLookup } from './word-vectors.ts';
 
 export interface ConceptVector {
+  /** The concept key, as stored (`bat_(animal)`). */
   concept: string;
   vector: Float32Array;
-  /** `word`: one vocabulary token; `mean_of_words`: the mean of the listed words' vectors. */
+  /** `word`: one vocabulary token; `mean_of_words`: the mean of the listed words' vectors (`words`: the tokens looked up). */
   method: 'word' | 'mean_of_words';
   words: string[];
 }
@@ -33,10 +36,11 @@ export function splitWords(concept: string): string[] {
 }
 
 export function conceptVector(concept: string, lookup: WordVectorLookup): ConceptVector | OutOfVocabulary {
-  const token = lookupToken(concept);
+  const word = conceptWord(concept);
+  const token = lookupToken(word);
   const exact = lookup.get(token);
   if (exact) return { concept, vector: Float32Array.from(exact), method: 'word', words: [token] };
-  const words = splitWords(concept);
+  const words = splitWords(word);
   if (words.length < 2) return { concept, missingWords: words.length === 1 ? words : [token] };
   const vectors = words.map((w) => lookup.get(w));
   const missingWords = words.filter((_, i) => vectors[i] === undefined);

@@ -19,8 +19,9 @@ export const GLOVE_MODEL_NAME = 'glove-100d';
 export const GLOVE_COMPONENT_NAME = 'word-embedding';
 export const GLOVE_LAYER_NAME = 'embedding';
 export const GLOVE_POOLING = 'word';
+/** Part of the run's identity: a concept keyed by sense (`bat_(animal)`) used to be out of vocabulary and is now looked up as its word. */
 export const GLOVE_LOOKUP_RULE =
-  'lower-cased concept as one vocabulary token; else the mean of its space/hyphen-separated words; out of vocabulary (skipped) if any word is missing';
+  "the concept's word (conceptWord: a trailing sense in parentheses dropped, underscores as spaces), lower-cased, as one vocabulary token; else the mean of its space/hyphen-separated words; out of vocabulary (skipped) if any word is missing";
 
 const WRITE_BATCH = 500;
 

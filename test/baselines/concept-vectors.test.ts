@@ -38,3 +38,19 @@ test('any missing word makes the concept out of vocabulary, with the missing wor
     { concept: '', missingWords: [''] },
   ]);
 });
+
+test('a concept keyed by sense is looked up as its word, and keeps its key', () => {
+  const senses = WordVectors.fromEntries(2, [['bat', [1, 0]], ['fire', [0, 2]], ['truck', [2, 0]], ['tank', [3, 3]]]);
+  const result = conceptVectors(['bat_(animal)', 'bat_(baseball)', 'fire_truck', 'tank (army)', 'bat_(x)_(y)', 'zebra_(animal)'], senses);
+  expect(result.vectors).toEqual([
+    { concept: 'bat_(animal)', vector: Float32Array.from([1, 0]), method: 'word', words: ['bat'] },
+    { concept: 'bat_(baseball)', vector: Float32Array.from([1, 0]), method: 'word', words: ['bat'] },
+    { concept: 'fire_truck', vector: Float32Array.from([1, 1]), method: 'mean_of_words', words: ['fire', 'truck'] },
+    { concept: 'tank (army)', vector: Float32Array.from([3, 3]), method: 'word', words: ['tank'] },
+  ]);
+  // Only the trailing sense goes (conceptWord's rule); the rest must be in the vocabulary like any word.
+  expect(result.oov).toEqual([
+    { concept: 'bat_(x)_(y)', missingWords: ['(x)'] },
+    { concept: 'zebra_(animal)', missingWords: ['zebra'] },
+  ]);
+});

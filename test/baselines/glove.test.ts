@@ -125,6 +125,29 @@ describe('the baseline run', () => {
     expect(await db.prisma.extractionRun.count()).toBe(1);
   });
 
+  test('concepts keyed by sense (McRae-style bat_(animal)) get their word\'s vector and keep their key', async () => {
+    const parsed = parseNormsFiles({
+      ratings: 'concept,category,Flies\nbat_(animal),animal,1\nbat_(baseball),tool,0\nfire_truck,vehicle,0\nmouse_(computer),tool,0\n',
+      attributes: 'attribute,group\nFlies,Motion\n', source: 'Test set.\n',
+    });
+    if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.message).join('\n'));
+    const dataset = await importNormsDataset(db.prisma, parsed.dataset, { name: 'glove-senses' });
+    const concepts = await selectConcepts(db.prisma, dataset.datasetId);
+    const result = await runGloveBaseline(db, { concepts, load });
+    // Before conceptWord every one of these was out of vocabulary.
+    expect(result).toMatchObject({ status: 'COMPLETED', vectorsStored: 4, oov: [] });
+    expect(result.multiWord).toEqual([{ concept: 'fire_truck', words: ['fire', 'truck'] }]);
+    const run = await db.prisma.extractionRun.findUniqueOrThrow({ where: { id: result.runId }, include: { model: { include: { components: { include: { layers: true } } } } } });
+    const matrix = await readSummaryMatrix(db.pool, { runId: run.id, layerId: run.model.components[0]!.layers[0]!.id, timestep: null, pooling: 'word' });
+    const row = (key: string) => {
+      const index = matrix.conceptIds.indexOf(concepts.find((c) => c.word === key)!.id);
+      return Array.from(matrix.data.subarray(index * 100, index * 100 + 100));
+    };
+    expect(row('bat_(animal)')).toEqual(Array.from(glove.vectors.get('bat')!));
+    expect(row('bat_(baseball)')).toEqual(Array.from(glove.vectors.get('bat')!));
+    expect(row('mouse_(computer)')).toEqual(Array.from(glove.vectors.get('mouse')!));
+  });
+
   test('an interrupted run resumes: only the missing vectors are written', async () => {
     const runsBefore = await db.prisma.extractionRun.count();
     const binder = await importNormsDataset(db.prisma, await loadNormsFolder(path.join(PROJECT_ROOT, 'data/norms/binder2016')), { name: 'binder2016' });
