@@ -22,6 +22,11 @@ test('a valid config is kept as given', () => {
   expect(parseTapConfig(config, 'taps.json')).toEqual(config);
 });
 
+test('alternative rules (a list of rule objects) are kept in order', () => {
+  const config = { text_encoder: [{ scopes: ['/text_model/embeddings/'] }, { scopes: ['/embeddings/'], tensors: ['last_hidden_state'] }] };
+  expect(parseTapConfig(config, 'taps.json')).toEqual(config);
+});
+
 test('a string where a list belongs is refused, not read letter by letter', () => {
   expect(refusal({ unet: { scopes: '/mid_block/' } })).toBe('taps.json: "unet.scopes" must be an array of strings, got "/mid_block/" (write ["/mid_block/"]).');
 });
@@ -33,7 +38,10 @@ test('an unknown component is refused, listing the known ones', () => {
 
 test('every other field is type-checked with its path', () => {
   expect(refusal([])).toBe('taps.json: must hold a JSON object of component → rule, got [].');
-  expect(refusal({ unet: ['/mid_block/'] })).toMatch(/"unet" must be an object with "scopes", "tensors" and\/or "patterns"/);
+  expect(refusal({ unet: 3 })).toMatch(/"unet" must be an object with "scopes", "tensors" and\/or "patterns", or a list of such objects \(alternatives\), got 3/);
+  expect(refusal({ unet: ['/mid_block/'] })).toBe('taps.json: "unet[0]" must be an object with "scopes", "tensors" and/or "patterns", got "/mid_block/" (a list under a component holds alternative rules: write {"scopes": ["/mid_block/"]}).');
+  expect(refusal({ unet: [] })).toBe('taps.json: "unet" is an empty list of alternative rules; give at least one rule object.');
+  expect(refusal({ text_encoder: [{ scopes: ['/embeddings/'] }, { scope: ['/x/'] }] })).toBe('taps.json: "text_encoder[1].scope" is not a rule field (known: scopes, tensors, patterns).');
   expect(refusal({ unet: { scope: ['/mid_block/'] } })).toBe('taps.json: "unet.scope" is not a rule field (known: scopes, tensors, patterns).');
   expect(refusal({ unet: { tensors: ['a', 3] } })).toBe('taps.json: "unet.tensors[1]" must be a non-empty string, got 3.');
   expect(refusal({ vae_decoder: { patterns: ['('] } })).toMatch(/"vae_decoder.patterns\[0\]" is not a valid regular expression/);
