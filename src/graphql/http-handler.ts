@@ -1,7 +1,9 @@
 // The whole HTTP surface on plain node:http: CORS, /healthz, the offline playground and its assets,
-// and the GraphQL endpoint handed to Apollo's executeHTTPGraphQLRequest.
+// the GraphQL endpoint handed to Apollo's executeHTTPGraphQLRequest (with conditional requests,
+// http-cache.ts), and the CSV downloads of grids that run through the same Apollo path (csv.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
+import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { Logger } from '../log.ts';
@@ -10,9 +12,11 @@ import { decideCors, preflightHeaders } from './cors.ts';
 import { ErrorCode } from './errors.ts';
 import { errorFields } from './format-error.ts';
 import { checkHealth } from './health.ts';
+import { CSV_PATHS, csvDocument, csvEtag, toCsv, type CsvDocument } from './csv.ts';
 import { etagIndexFor, parseIfNoneMatch, rawRequestKey } from './http-cache.ts';
 import { gridCellBound } from './plugins/grid-response-cache.ts';
 import { currentAnswerToken } from '../grid/index.ts';
+import { isAtlasPath, serveAtlas } from './atlas-site.ts';
 import { ASSET_PREFIX, loadAssets } from './playground/assets.ts';
 import { loadExamples } from './playground/examples.ts';
 import { PLAYGROUND_CSP, renderPlaygroundPage } from './playground/page.ts';
@@ -38,8 +42,9 @@ function wantsPlayground(request: IncomingMessage, url: URL): boolean {
   return request.method === 'GET' && !url.searchParams.has('query') && (request.headers.accept ?? '').includes('text/html');
 }
 
-export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config; log: Logger }) {
-  const { apollo, db, config, log } = options;
+export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config; log: Logger; schema: GraphQLSchema }) {
+  const { apollo, db, config, log, schema } = options;
+  const csvDocuments = new Map<string, CsvDocument>(Object.entries(CSV_PATHS).map(([pathname, field]) => [pathname, csvDocument(schema, field)]));
 
   async function servePlayground(response: ServerResponse, headers: Record<string, string>) {
     const assets = await loadAssets();
@@ -81,6 +86,47 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
       return true;
     }
     return false;
+  }
+
+  /** GET /grid.csv?input=… : the field's answer as CSV, through Apollo (budgets, admission, cache and ETag as for GraphQL). */
+  async function serveCsv(request: IncomingMessage, response: ServerResponse, url: URL, document: CsvDocument, corsHeaders: Record<string, string>) {
+    const raw = url.searchParams.get('input');
+    if (raw === null) return sendError(response, 400, ErrorCode.BAD_REQUEST, `${url.pathname} needs the query parameter \`input\`: the ${document.field} field's input as JSON.`, corsHeaders);
+    let input: unknown;
+    try {
+      input = JSON.parse(raw);
+    } catch (error) {
+      return sendError(response, 400, ErrorCode.BAD_REQUEST, `${url.pathname}: query parameter \`input\` is not valid JSON (${(error as Error).message}).`, corsHeaders);
+    }
+    const headers = new HeaderMap([['content-type', 'application/json']]);
+    const context = createContext(db, config, clientGoneSignal(response));
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: 'POST', headers, search: '', body: { query: document.query, variables: { input } } },
+      context: async () => context,
+    }).finally(() => context.operation.finish());
+    const text = result.body.kind === 'complete' ? result.body.string : '';
+    const json = JSON.parse(text) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+    const responseHeaders: Record<string, string> = { ...corsHeaders };
+    for (const [name, value] of result.headers) responseHeaders[name] = value;
+    if (json.errors?.length || !json.data?.[document.field]) {
+      // Field errors come back as GraphQL's 200; a download that failed must not look like one.
+      const code = json.errors?.[0]?.extensions?.code;
+      const status = (result.status ?? 200) !== 200 ? result.status! : code === ErrorCode.BAD_USER_INPUT || code === ErrorCode.NOT_FOUND ? 400 : code === ErrorCode.DATABASE_UNAVAILABLE ? 503 : 500;
+      const { etag: _etag, ...rest } = responseHeaders;
+      return send(response, status, { ...rest, 'content-type': 'application/json; charset=utf-8' }, text);
+    }
+    const etag = csvEtag(responseHeaders.etag);
+    delete responseHeaders.etag;
+    if (etag) responseHeaders.etag = etag;
+    if (etag && parseIfNoneMatch(request.headers['if-none-match']).includes(etag)) {
+      return send(response, 304, notModifiedHeaders(responseHeaders), '');
+    }
+    const csv = toCsv(document, json.data[document.field] as Parameters<typeof toCsv>[1]);
+    send(response, 200, {
+      ...responseHeaders,
+      'content-type': 'text/csv; charset=utf-8; header=present',
+      'content-disposition': `attachment; filename="${url.pathname.slice(1)}"`,
+    }, csv);
   }
 
   async function serveGraphql(request: IncomingMessage, response: ServerResponse, url: URL, corsHeaders: Record<string, string>) {
@@ -139,9 +185,14 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     if (url.pathname.startsWith(ASSET_PREFIX) && request.method === 'GET') {
       return serveAsset(request, response, url.pathname, corsHeaders);
     }
+    const csv = csvDocuments.get(url.pathname);
+    if (csv && (request.method === 'GET' || request.method === 'HEAD')) return serveCsv(request, response, url, csv, corsHeaders);
     if (url.pathname === GRAPHQL_PATH) {
       if (wantsPlayground(request, url)) return servePlayground(response, corsHeaders);
       return serveGraphql(request, response, url, corsHeaders);
+    }
+    if (isAtlasPath(url.pathname) && (request.method === 'GET' || request.method === 'HEAD')) {
+      return serveAtlas(request, response, url.pathname, corsHeaders);
     }
     sendError(response, 404, ErrorCode.NOT_FOUND, `Nothing at ${url.pathname}; the GraphQL endpoint is ${GRAPHQL_PATH}.`, corsHeaders);
   }
