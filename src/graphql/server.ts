@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
-import { startApollo } from './apollo.ts';
+import { createExecutableSchema, startApollo } from './apollo.ts';
 import { createHttpHandler, GRAPHQL_PATH } from './http-handler.ts';
 import { createLogger, type Logger } from '../log.ts';
 
@@ -25,8 +25,9 @@ function urlHost(host: string): string {
 export async function createApiServer(options: { db: Database; config: Config; log?: Logger }): Promise<ApiServer> {
   const { db, config } = options;
   const log = options.log ?? createLogger('api');
-  const apollo = await startApollo(config, log);
-  const server = createServer(createHttpHandler({ apollo, db, config, log }));
+  const schema = createExecutableSchema();
+  const apollo = await startApollo(config, log, schema);
+  const server = createServer(createHttpHandler({ apollo, db, config, log, schema }));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

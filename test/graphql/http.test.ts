@@ -5,6 +5,7 @@ import type { ApolloServer } from '@apollo/server';
 import type { Config } from '../../src/config.ts';
 import type { ApiContext } from '../../src/graphql/context.ts';
 import { createHttpHandler } from '../../src/graphql/http-handler.ts';
+import { createExecutableSchema } from '../../src/graphql/apollo.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { connectDatabase } from '../../src/db/client.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
@@ -50,7 +51,7 @@ function rawGet(origin: string, target: string): Promise<{ status: number; body:
 async function failingHandlerGet(overrides: Partial<Config>): Promise<{ status: number; body: string }> {
   const apollo = { executeHTTPGraphQLRequest: () => Promise.reject(new Error('an unexpected failure')) } as unknown as ApolloServer<ApiContext>;
   const config = { ...api.config, ...overrides };
-  const server = createServer(createHttpHandler({ apollo, db, config, log: quiet }));
+  const server = createServer(createHttpHandler({ apollo, db, config, log: quiet, schema: createExecutableSchema() }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     return await rawGet(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/graphql?query=%7Bmodels%7Bid%7D%7D');
@@ -210,7 +211,7 @@ describe('offline playground', () => {
   test('the page references no external URL', () => {
     expect(html).not.toMatch(/https?:\/\//);
     const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
-    expect(refs.length).toBe(5);
+    expect(refs.length).toBe(7);
     for (const ref of refs) expect(ref).toMatch(/^\/playground\/assets\/[0-9a-f]{16}\//);
   });
 
@@ -227,6 +228,8 @@ describe('offline playground', () => {
       'react.production.min.js': 'text/javascript; charset=utf-8',
       'react-dom.production.min.js': 'text/javascript; charset=utf-8',
       'graphiql.min.js': 'text/javascript; charset=utf-8',
+      'plugin-explorer.css': 'text/css; charset=utf-8',
+      'plugin-explorer.umd.js': 'text/javascript; charset=utf-8',
       'playground.js': 'text/javascript; charset=utf-8',
     };
     expect(refs.map((ref) => ref.split('/').at(-1)).sort()).toEqual(Object.keys(expected).sort());
