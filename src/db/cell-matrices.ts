@@ -69,11 +69,14 @@ export function unpackMatrix(bytes: Uint8Array, rows: number, columns: number, w
 
 /**
  * The dense k × k matrix of the attributes at `rows` (indices into the stored attribute order), from a
- * stored triangle: symmetric, `diagonal` on the diagonal, null where the value is undefined (NaN).
+ * stored triangle of m attributes: symmetric, `diagonal(i)` on the diagonal, null where a value is
+ * undefined (NaN).
  */
-export function denseFromTriangle(triangle: Float32Array, m: number, rows: readonly number[], diagonal: number | null): (number | null)[][] {
+export function denseFromTriangle(
+  triangle: Float32Array, m: number, rows: readonly number[], diagonal: (i: number) => number | null,
+): (number | null)[][] {
   return rows.map((i) => rows.map((j) => {
-    if (i === j) return diagonal;
+    if (i === j) return diagonal(i);
     const v = triangle[i < j ? triangleIndex(i, j, m) : triangleIndex(j, i, m)]!;
     return Number.isNaN(v) ? null : v;
   }));

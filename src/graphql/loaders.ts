@@ -1,6 +1,7 @@
 // Per-request DataLoaders: every parent → children hop of a query becomes one batched statement,
 // and nothing is cached beyond the request (the data changes under the API as runs progress).
 import DataLoader from 'dataloader';
+import { readCellMatrices, type CellMatrix, type CellMatrixMeasure } from '../db/cell-matrices.ts';
 import type { Database } from '../db/client.ts';
 import type {
   Attribute,
@@ -75,6 +76,22 @@ function pagedBy<Row, Extra extends string | number | null = null>(
 
 const id = (row: { id: number }) => row.id;
 
+/** A cell's stored matrix of one measure (src/db/cell-matrices.ts), null when it has none: one loader per measure, keyed by cell id. */
+function cellMatricesByMeasure(pool: Database['pool']) {
+  const loaders = new Map<CellMatrixMeasure, DataLoader<number, CellMatrix | null>>();
+  return (measure: CellMatrixMeasure): DataLoader<number, CellMatrix | null> => {
+    let loader = loaders.get(measure);
+    if (!loader) {
+      loader = new DataLoader(async (ids) => {
+        const found = await readCellMatrices(pool, ids, measure);
+        return ids.map((cellId) => found.get(cellId) ?? null);
+      }, options);
+      loaders.set(measure, loader);
+    }
+    return loader;
+  };
+}
+
 export function createLoaders(db: Database) {
   const { prisma, pool } = db;
   return {
@@ -144,6 +161,7 @@ export function createLoaders(db: Database) {
     ratingPagesByAttribute: pagedBy((ids, window) => ratingPagesByAttribute(pool, ids, window)),
     cellPagesByProbeRun: pagedBy((ids, window) => cellPagesByProbeRun(pool, ids, window)),
     scorePagesByCell: pagedBy((ids, window) => scorePagesByCell(pool, ids, window)),
+    cellMatrix: cellMatricesByMeasure(pool),
   };
 }
 

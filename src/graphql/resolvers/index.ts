@@ -3,6 +3,7 @@
 import type { Resolvers } from '../generated/resolvers-types.ts';
 import type { ResolverMap } from '../schema.ts';
 import { catalogueResolvers } from './catalogue.ts';
+import { cellMatrixResolvers } from './cell-matrices.ts';
 import { commonResolvers } from './common.ts';
 import { enumResolvers } from './enums.ts';
 import { gridResolvers } from './grid.ts';
@@ -26,4 +27,4 @@ export function mergeResolvers(...modules: Resolvers[]): ResolverMap {
   return merged;
 }
 
-export const resolvers: ResolverMap = mergeResolvers(commonResolvers, enumResolvers, catalogueResolvers, runsResolvers, gridResolvers);
+export const resolvers: ResolverMap = mergeResolvers(commonResolvers, enumResolvers, catalogueResolvers, runsResolvers, cellMatrixResolvers, gridResolvers);
