@@ -81,6 +81,13 @@ export type AttributeRatingsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Why a probe run's attribute selection left an attribute out: the first rule it failed. */
+export type AttributeExclusionReason =
+  /** A non-zero, non-missing rating for fewer of the run's concepts than `minSupport`. */
+  | 'MIN_SUPPORT'
+  /** Rating variance over the run's concepts below `minVariance`. */
+  | 'MIN_VARIANCE';
+
 /** A group (domain) of attributes, e.g. Vision or Audition. */
 export type AttributeGroup = {
   __typename?: 'AttributeGroup';
@@ -105,6 +112,25 @@ export type AttributeMatrix = {
   measure: CellMatrixMeasure;
   /** values[i][j] for attributes i and j; null where undefined (an attribute constant over the cell's concepts, and the pair-accuracy diagonal). */
   values: Array<Array<Maybe<Scalars['Float']['output']>>>;
+};
+
+/**
+ * Which attributes a probe run probes. Without a selection every attribute of its norms dataset is
+ * probed. Support and variance are counted over the run's concepts (after its category filters),
+ * before concepts missing a rating of a kept attribute are left out (docs/norms.md).
+ */
+export type AttributeSelection = {
+  __typename?: 'AttributeSelection';
+  /** Number of attributes probed (the norms dataset's attributes less the excluded ones). */
+  attributeCount: Scalars['Int']['output'];
+  /** Number of attributes the selection left out. */
+  excludedAttributeCount: Scalars['Int']['output'];
+  /** The attributes left out, in the norms' attribute order, with the rule each failed. */
+  excludedAttributes: Array<ExcludedAttribute>;
+  /** `--min-support`: keep attributes with a non-zero, non-missing rating for at least this many concepts; null when not set. */
+  minSupport?: Maybe<Scalars['Int']['output']>;
+  /** `--min-variance`: keep attributes whose ratings have at least this population variance; null when not set. */
+  minVariance?: Maybe<Scalars['Float']['output']>;
 };
 
 /** The best cell of one attribute group (or attribute). */
@@ -167,13 +193,15 @@ export type ChanceLevel = {
   __typename?: 'ChanceLevel';
   /**
    * Chance as measured: the mean of the shuffled-ratings control (null_pearson_r, null_r2 or
-   * null_two_vs_two) over the grid's scores that store one; null when none does.
+   * null_two_vs_two) over the grid's scores that store one; null when none does, and always for
+   * SIGNIFICANT_SHARE and the cell-level metrics, which store no control.
    */
   measured?: Maybe<Scalars['Float']['output']>;
   /** Number of scores the measured chance level averages (those that store a control). */
   measuredScoreCount: Scalars['Int']['output'];
   /**
-   * Chance in theory: 0 for PEARSON_R and R2, 0.5 for TWO_VS_TWO. For cross-validated r and R² this is
+   * Chance in theory: 0 for PEARSON_R, R2, SIGNIFICANT_SHARE and ATTRIBUTE_RSA, 0.5 for TWO_VS_TWO,
+   * ATTRIBUTE_TWO_VS_TWO and CONCEPT_TWO_VS_TWO. For cross-validated r and R² this is
    * an upper bound: out-of-fold predictions under the null come out slightly negative on average, so
    * compare with `measured` where it exists (docs/metrics.md).
    */
@@ -311,13 +339,21 @@ export type ComponentKind =
 /** A word naming an object (e.g. `hammer`), shared by every dataset and run. */
 export type Concept = {
   __typename?: 'Concept';
+  /**
+   * The word the key stands for, as prompts, the GloVe lookup and chart labels use it: a trailing sense
+   * in parentheses dropped and underscores as spaces (`bat_(animal)` → `bat`, `fire_truck` → `fire
+   * truck`); the key itself when it has neither (src/norms/concept-word.ts).
+   */
+  displayWord: Scalars['String']['output'];
   /** Stable id. */
   id: Scalars['ID']['output'];
   /** The norms dataset versions this concept belongs to, with its category in each. */
   memberships: Array<NormsDatasetMembership>;
   /** Human ratings of this concept, in attribute order. */
   ratings: RatingConnection;
-  /** The word. */
+  /** The sense of a key that names one (`bat_(animal)` → `animal`); null otherwise. */
+  sense?: Maybe<Scalars['String']['output']>;
+  /** The concept's key as the norms write it, e.g. `hammer` or, for a homonym keyed by sense, `bat_(animal)`: the join key of its ratings and activations. */
   word: Scalars['String']['output'];
 };
 
@@ -418,6 +454,19 @@ export type ErrorCode =
    * `Retry-After` header's seconds (HTTP 503).
    */
   | 'SERVER_BUSY';
+
+/** An attribute a probe run's selection left out, with the figures it failed on. */
+export type ExcludedAttribute = {
+  __typename?: 'ExcludedAttribute';
+  /** The attribute. */
+  attribute: Attribute;
+  /** The first rule it failed. */
+  reason: AttributeExclusionReason;
+  /** Number of the run's concepts with a non-zero, non-missing rating of it. */
+  supportCount: Scalars['Int']['output'];
+  /** Population variance of its ratings over the run's concepts; null when it has no rating there. */
+  variance?: Maybe<Scalars['Float']['output']>;
+};
 
 /** One extraction: a model run on prompts naming every concept, recording pooled activations of every layer (and timestep). */
 export type ExtractionRun = Run & {
@@ -987,6 +1036,14 @@ export type ProbeMethod =
 /** One probe run: ridge probes from an extraction run's activations to a norms dataset's ratings, for every layer × timestep cell. */
 export type ProbeRun = Run & {
   __typename?: 'ProbeRun';
+  /** The attributes probed, and those the run's selection (`--min-support`, `--min-variance`) left out, with why. */
+  attributeSelection: AttributeSelection;
+  /**
+   * Whether any q-value of this run can be below `level` (strictly, as in "q < 0.05"): false when
+   * `minimumQValue` ≥ level (e.g. 10 permutations: no q-value below 1/11 ≈ 0.091) or the run has no
+   * permutations, so "nothing significant" then says nothing about the probes. `level` in (0, 1].
+   */
+  canReachSignificance: Scalars['Boolean']['output'];
   /** When the run was created. */
   createdAt: Scalars['DateTime']['output'];
   /** Human-readable cross-validation scheme, e.g. `10-fold outer CV over concepts, seed 0; alpha by exact LOO`. */
@@ -1003,6 +1060,17 @@ export type ProbeRun = Run & {
   id: Scalars['ID']['output'];
   /** How the probes are fitted and scored. */
   method: ProbeMethod;
+  /**
+   * The smallest p-value the run's permutation tests can give: 1/(permutations + 1) (the +1 correction,
+   * docs/metrics.md); null for a run without permutations (it has no p-values).
+   */
+  minimumPValue?: Maybe<Scalars['Float']['output']>;
+  /**
+   * The smallest Benjamini–Hochberg q-value the run can give: equal to `minimumPValue`, since no q-value
+   * is below the family's smallest p; reached only when every test of the run is at that p. Null
+   * without permutations.
+   */
+  minimumQValue?: Maybe<Scalars['Float']['output']>;
   /** The norms dataset version probed against. */
   normsDataset: NormsDataset;
   /** Probed cells, ordered by component, layer index, timestep and pooling. */
@@ -1019,6 +1087,12 @@ export type ProbeRun = Run & {
   status: RunStatus;
   /** Session timings, concept counts and skipped cells. */
   timings: ProbeRunTimings;
+};
+
+
+/** One probe run: ridge probes from an extraction run's activations to a norms dataset's ratings, for every layer × timestep cell. */
+export type ProbeRunCanReachSignificanceArgs = {
+  level?: InputMaybe<Scalars['Float']['input']>;
 };
 
 
@@ -1507,8 +1581,10 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 export type ResolversTypes = {
   ApiLimits: ResolverTypeWrapper<ApiLimits>;
   Attribute: ResolverTypeWrapper<AttributeParent>;
+  AttributeExclusionReason: AttributeExclusionReason;
   AttributeGroup: ResolverTypeWrapper<AttributeGroupParent>;
   AttributeMatrix: ResolverTypeWrapper<Omit<AttributeMatrix, 'attributes'> & { attributes: Array<ResolversTypes['Attribute']> }>;
+  AttributeSelection: ResolverTypeWrapper<Omit<AttributeSelection, 'excludedAttributes'> & { excludedAttributes: Array<ResolversTypes['ExcludedAttribute']> }>;
   BestCell: ResolverTypeWrapper<BestCellParent>;
   BestCellsInput: BestCellsInput;
   BestCellsPer: BestCellsPer;
@@ -1527,6 +1603,7 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Device: null;
   ErrorCode: ErrorCode;
+  ExcludedAttribute: ResolverTypeWrapper<Omit<ExcludedAttribute, 'attribute'> & { attribute: ResolversTypes['Attribute'] }>;
   ExtractionRun: ResolverTypeWrapper<ExtractionRunParent>;
   ExtractionRunConnection: ResolverTypeWrapper<Omit<ExtractionRunConnection, 'edges' | 'nodes'> & { edges: Array<ResolversTypes['ExtractionRunEdge']>, nodes: Array<ResolversTypes['ExtractionRun']> }>;
   ExtractionRunEdge: ResolverTypeWrapper<Omit<ExtractionRunEdge, 'node'> & { node: ResolversTypes['ExtractionRun'] }>;
@@ -1587,6 +1664,7 @@ export type ResolversParentTypes = {
   Attribute: AttributeParent;
   AttributeGroup: AttributeGroupParent;
   AttributeMatrix: Omit<AttributeMatrix, 'attributes'> & { attributes: Array<ResolversParentTypes['Attribute']> };
+  AttributeSelection: Omit<AttributeSelection, 'excludedAttributes'> & { excludedAttributes: Array<ResolversParentTypes['ExcludedAttribute']> };
   BestCell: BestCellParent;
   BestCellsInput: BestCellsInput;
   Boolean: Scalars['Boolean']['output'];
@@ -1600,6 +1678,7 @@ export type ResolversParentTypes = {
   ConceptConnection: Omit<ConceptConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['ConceptEdge']>, nodes: Array<ResolversParentTypes['Concept']> };
   ConceptEdge: ConceptEdgeParent;
   DateTime: Scalars['DateTime']['output'];
+  ExcludedAttribute: Omit<ExcludedAttribute, 'attribute'> & { attribute: ResolversParentTypes['Attribute'] };
   ExtractionRun: ExtractionRunParent;
   ExtractionRunConnection: Omit<ExtractionRunConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['ExtractionRunEdge']>, nodes: Array<ResolversParentTypes['ExtractionRun']> };
   ExtractionRunEdge: Omit<ExtractionRunEdge, 'node'> & { node: ResolversParentTypes['ExtractionRun'] };
@@ -1689,6 +1768,14 @@ export type AttributeMatrixResolvers<ContextType = ApiContext, ParentType extend
   values?: Resolver<Array<Array<Maybe<ResolversTypes['Float']>>>, ParentType, ContextType>;
 };
 
+export type AttributeSelectionResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['AttributeSelection'] = ResolversParentTypes['AttributeSelection']> = {
+  attributeCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  excludedAttributeCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  excludedAttributes?: Resolver<Array<ResolversTypes['ExcludedAttribute']>, ParentType, ContextType>;
+  minSupport?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  minVariance?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
 export type BestCellResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['BestCell'] = ResolversParentTypes['BestCell']> = {
   attribute?: Resolver<Maybe<ResolversTypes['Attribute']>, ParentType, ContextType>;
   attributeGroup?: Resolver<ResolversTypes['AttributeGroup'], ParentType, ContextType>;
@@ -1744,9 +1831,11 @@ export type ComponentResolvers<ContextType = ApiContext, ParentType extends Reso
 };
 
 export type ConceptResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['Concept'] = ResolversParentTypes['Concept']> = {
+  displayWord?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   memberships?: Resolver<Array<ResolversTypes['NormsDatasetMembership']>, ParentType, ContextType>;
   ratings?: Resolver<ResolversTypes['RatingConnection'], ParentType, ContextType, Partial<ConceptRatingsArgs>>;
+  sense?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   word?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -1768,6 +1857,13 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type DeviceResolvers = { CPU: 'cpu', CUDA: 'cuda', WEBGPU: 'webgpu' };
+
+export type ExcludedAttributeResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ExcludedAttribute'] = ResolversParentTypes['ExcludedAttribute']> = {
+  attribute?: Resolver<ResolversTypes['Attribute'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['AttributeExclusionReason'], ParentType, ContextType>;
+  supportCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  variance?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
 
 export type ExtractionRunResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ExtractionRun'] = ResolversParentTypes['ExtractionRun']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1973,6 +2069,8 @@ export type ProbeGroupScoreResolvers<ContextType = ApiContext, ParentType extend
 export type ProbeMethodResolvers = { RIDGE_LOO_V1: 'ridge-loo/v1' };
 
 export type ProbeRunResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ProbeRun'] = ResolversParentTypes['ProbeRun']> = {
+  attributeSelection?: Resolver<ResolversTypes['AttributeSelection'], ParentType, ContextType>;
+  canReachSignificance?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<ProbeRunCanReachSignificanceArgs, 'level'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   cvScheme?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   durationSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
@@ -1981,6 +2079,8 @@ export type ProbeRunResolvers<ContextType = ApiContext, ParentType extends Resol
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   method?: Resolver<ResolversTypes['ProbeMethod'], ParentType, ContextType>;
+  minimumPValue?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  minimumQValue?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   normsDataset?: Resolver<ResolversTypes['NormsDataset'], ParentType, ContextType>;
   probeCells?: Resolver<ResolversTypes['ProbeCellConnection'], ParentType, ContextType, Partial<ProbeRunProbeCellsArgs>>;
   progress?: Resolver<ResolversTypes['Progress'], ParentType, ContextType>;
@@ -2115,6 +2215,7 @@ export type Resolvers<ContextType = ApiContext> = {
   Attribute?: AttributeResolvers<ContextType>;
   AttributeGroup?: AttributeGroupResolvers<ContextType>;
   AttributeMatrix?: AttributeMatrixResolvers<ContextType>;
+  AttributeSelection?: AttributeSelectionResolvers<ContextType>;
   BestCell?: BestCellResolvers<ContextType>;
   ChanceLevel?: ChanceLevelResolvers<ContextType>;
   Comparison?: ComparisonResolvers<ContextType>;
@@ -2125,6 +2226,7 @@ export type Resolvers<ContextType = ApiContext> = {
   ConceptEdge?: ConceptEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Device?: DeviceResolvers;
+  ExcludedAttribute?: ExcludedAttributeResolvers<ContextType>;
   ExtractionRun?: ExtractionRunResolvers<ContextType>;
   ExtractionRunConnection?: ExtractionRunConnectionResolvers<ContextType>;
   ExtractionRunEdge?: ExtractionRunEdgeResolvers<ContextType>;

@@ -1,6 +1,7 @@
 // Catalogue: models → components → layers, norms datasets → attribute groups → attributes, concepts and ratings.
 import type { ModelKind } from '../../generated/prisma/enums.ts';
 import { listConcepts, MAX_CONCEPT_SEARCH_LENGTH } from '../../db/catalogue.ts';
+import { conceptSense, conceptWord } from '../../norms/concept-word.ts';
 import { BadUserInputError, NotFoundError } from '../errors.ts';
 import { parseOptionalId } from '../ids.ts';
 import { toConnection } from '../pagination.ts';
@@ -112,6 +113,8 @@ const AttributeResolvers = {
 } satisfies AttributeFields;
 
 const ConceptResolvers = {
+  displayWord: (concept) => conceptWord(concept.word),
+  sense: (concept) => conceptSense(concept.word),
   memberships: (concept, _args, { loaders }) => loaders.membershipsByConcept.load(concept.id),
   ratings: async (concept, args, context) => {
     const page = pageOf(args, context);

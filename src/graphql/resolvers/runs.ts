@@ -1,5 +1,7 @@
 // Extraction runs and probe runs (both `Run`s): status, progress, settings, typed timings, the
 // probed cells, and the run lists as connections.
+import { significanceReach } from '../../probe-runs/significance.ts';
+import { BadUserInputError } from '../errors.ts';
 import { parseOptionalId } from '../ids.ts';
 import { toConnection } from '../pagination.ts';
 import { metricOfStored } from './enums.ts';
@@ -79,11 +81,54 @@ const ExtractionRunResolvers = {
   },
 } satisfies ExtractionRunFields;
 
+/** A run's permutations as its stored settings give them; null when they do not (rows written by hand). */
+function storedPermutations(settings: unknown): number | null {
+  const value = (settings as { permutations?: unknown } | null)?.permutations;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null;
+}
+
+/** `--min-support` / `--min-variance` as stored with the run (null when not set, as before they existed). */
+function storedSelection(settings: unknown): { minSupport: number | null; minVariance: number | null } {
+  const stored = (settings ?? {}) as { minSupport?: unknown; minVariance?: unknown };
+  return {
+    minSupport: typeof stored.minSupport === 'number' ? stored.minSupport : null,
+    minVariance: typeof stored.minVariance === 'number' ? stored.minVariance : null,
+  };
+}
+
+const minimumPValue = (run: { settings: unknown }) => {
+  const permutations = storedPermutations(run.settings);
+  return permutations === null ? null : significanceReach(permutations, 0.05).minimumPValue;
+};
+
 const ProbeRunResolvers = {
   ...runCommon,
   extractionRun: (run, _args, { loaders }) => related(loaders.extractionRun, run.extractionRunId, 'extraction run'),
   normsDataset: (run, _args, { loaders }) => related(loaders.normsDataset, run.normsDatasetId, 'norms dataset'),
   timings: (run) => probeRunTimings(run.timings),
+  attributeSelection: async (run, _args, context) => {
+    const [excluded, datasetAttributeCount] = await Promise.all([
+      context.db.prisma.excludedAttribute.findMany({
+        where: { probeRunId: run.id }, include: { attribute: true }, orderBy: [{ attribute: { position: 'asc' } }, { attributeId: 'asc' }],
+      }),
+      context.db.prisma.attribute.count({ where: { normsDatasetId: run.normsDatasetId } }),
+    ]);
+    for (const row of excluded) context.loaders.attribute.prime(row.attribute.id, row.attribute);
+    return {
+      ...storedSelection(run.settings),
+      attributeCount: datasetAttributeCount - excluded.length,
+      excludedAttributeCount: excluded.length,
+      excludedAttributes: excluded.map((row) => ({ attribute: row.attribute, reason: row.reason, supportCount: row.supportCount, variance: row.variance })),
+    };
+  },
+  minimumPValue,
+  // No q-value is below the family's smallest p (src/probe-runs/significance.ts).
+  minimumQValue: minimumPValue,
+  canReachSignificance: (run, { level }) => {
+    if (!(level > 0 && level <= 1)) throw new BadUserInputError('level', `must be in (0, 1], got ${level}.`);
+    const permutations = storedPermutations(run.settings);
+    return permutations !== null && significanceReach(permutations, level).canReach;
+  },
   probeCells: async (run, args, context) => {
     const page = pageOf(args, context);
     const { rows, total } = await context.loaders.cellPagesByProbeRun(page).load(run.id);
