@@ -1,6 +1,7 @@
 // npm run import:norms -- <folder> [--name <dataset name>]
 // Imports a norms folder (ratings.csv, attributes.csv, SOURCE.md, optional concepts.csv) as a new
-// dataset version, or reports that the same content is already there. Exit 2 = bad input (every
+// dataset version, or reports that the same content is already there, with the norms' sparsity (zero
+// and empty cells, attributes under common --min-support K: docs/norms.md). Exit 2 = bad input (every
 // problem named by file:line:column or path), 1 = the run failed (the database, the file system:
 // EIO, EMFILE… with its message; a stack only for a bug), src/errors.ts.
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { connectDatabase } from '../src/db/client.ts';
 import { ArgumentError } from '../src/errors.ts';
 import { loadNormsFolder } from '../src/norms/read-folder.ts';
 import { importNormsDataset, isValidDatasetName } from '../src/norms/import.ts';
+import { describeSparsity } from '../src/norms/sparsity.ts';
 
 const USAGE = 'usage: npm run import:norms -- <folder> [--name <dataset name>]';
 
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
       ? `${name}: unchanged — this content is already version ${imported.version} (dataset id ${imported.datasetId}); nothing written.`
       : `${name}: imported version ${imported.version} (dataset id ${imported.datasetId}) in ${imported.seconds.toFixed(2)} s`);
     console.log(`  ${counts.concepts} concepts (${counts.newConcepts} new words), ${counts.attributes} attributes in ${counts.groups} groups, ${counts.ratings} ratings`);
+    for (const line of describeSparsity(imported.sparsity, counts.attributes)) console.log(`  ${line}`);
     console.log(`  content sha256 ${imported.contentHash}`);
   } finally {
     await db.close();

@@ -5,6 +5,7 @@
 // full before the first statement: a refused import leaves every table and sequence as it was.
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { normsContentHash } from './content-hash.ts';
+import { normsSparsity, type NormsSparsity } from './sparsity.ts';
 import { NormsValidationFailure } from './errors.ts';
 import { validateNormsContent } from './validate-content.ts';
 import type { NormsDatasetContent } from './types.ts';
@@ -18,6 +19,8 @@ export interface NormsImportResult {
   version: number;
   contentHash: string;
   counts: { groups: number; attributes: number; concepts: number; newConcepts: number; ratings: number };
+  /** Zero and empty cells, and attributes under common --min-support K (src/norms/sparsity.ts). */
+  sparsity: NormsSparsity;
   seconds: number;
 }
 
@@ -45,6 +48,7 @@ export async function importNormsDataset(
   if (problems.length > 0) throw new NormsValidationFailure(`Norms dataset ${JSON.stringify(name)}`, problems);
   const scale = dataset.scale ?? null;
   const contentHash = normsContentHash(dataset);
+  const sparsity = normsSparsity(dataset);
   const counts = { groups: dataset.groups.length, attributes: dataset.attributes.length, concepts: dataset.concepts.length, newConcepts: 0, ratings: dataset.ratings.length };
 
   return prisma.$transaction(async (tx) => {
@@ -52,7 +56,7 @@ export async function importNormsDataset(
     await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtext(${`probe-atlas:norms:${name}`}))`;
     const existing = await tx.normsDataset.findUnique({ where: { name_contentHash: { name, contentHash } } });
     if (existing) {
-      return { status: 'unchanged' as const, datasetId: existing.id, name, version: existing.version, contentHash, counts, seconds: (performance.now() - started) / 1000 };
+      return { status: 'unchanged' as const, datasetId: existing.id, name, version: existing.version, contentHash, counts, sparsity, seconds: (performance.now() - started) / 1000 };
     }
     const latest = await tx.normsDataset.aggregate({ where: { name }, _max: { version: true } });
     const version = (latest._max.version ?? 0) + 1;
@@ -96,6 +100,6 @@ export async function importNormsDataset(
     await tx.$executeRaw`INSERT INTO rating (attribute_id, concept_id, value)
       SELECT * FROM unnest(${ratingAttributeIds}::int[], ${ratingConceptIds}::int[], ${ratingValues}::float8[])`;
 
-    return { status: 'imported' as const, datasetId: stored.id, name, version, contentHash, counts, seconds: (performance.now() - started) / 1000 };
+    return { status: 'imported' as const, datasetId: stored.id, name, version, contentHash, counts, sparsity, seconds: (performance.now() - started) / 1000 };
   }, { timeout: 120_000, maxWait: 20_000 });
 }
