@@ -2,6 +2,9 @@
 // (the offline playground is served by http-handler.ts instead). Apollo's cache-control plugin is off
 // too: we set no cache hints, and it walked every resolved field of every request (~2 ms on an
 // 800-cell grid); usage/schema reporting and inline traces are pinned off (offline, no Studio).
+// Automatic persisted queries are Apollo's own, left on with its default cache (an LRU bounded at
+// about 30 MiB per process): a client that meets PERSISTED_QUERY_NOT_FOUND on another replica just
+// sends the document again (test/graphql/apq.test.ts, docs/api.md "Caching").
 // Request budgets: the parser stops at GRAPHQL_MAX_TOKENS, the limits plugin refuses abusive shapes
 // in linear time, then heavy operations are admitted by the server-wide gate (limits/).
 import { ApolloServer } from '@apollo/server';

@@ -22,6 +22,12 @@ export function createErrorFormatter(exposeDetails: boolean, log: Logger) {
     const code = formatted.extensions?.code;
     if (code !== ErrorCode.INTERNAL_SERVER_ERROR && code !== ErrorCode.DATABASE_UNAVAILABLE) return formatted;
     const original = (error as { originalError?: unknown })?.originalError ?? error;
+    // Apollo's own request checks (a persisted-query hash that does not match its document, an
+    // unsupported APQ version) carry an HTTP 4xx but no code: the client's mistake, said as BAD_REQUEST.
+    const status = (original as { extensions?: { http?: { status?: number } } } | undefined)?.extensions?.http?.status;
+    if (code === ErrorCode.INTERNAL_SERVER_ERROR && status !== undefined && status >= 400 && status < 500) {
+      return { message: formatted.message, extensions: { code: ErrorCode.BAD_REQUEST } };
+    }
     const unavailable = asDatabaseUnavailable(original);
     if (unavailable) {
       const underlying = unavailable.underlying ?? (original instanceof DatabaseUnavailableError ? undefined : original);
