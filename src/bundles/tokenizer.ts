@@ -1,7 +1,9 @@
 // CLIP's byte-level BPE tokenizer (openai/CLIP simple_tokenizer.py, as used by Hugging Face
-// CLIPTokenizer), read from a bundle's tokenizer/ folder. ftfy's mojibake repair is not reproduced:
-// prompts here are plain ASCII concept words, for which it is the identity.
-import { readFileSync } from 'node:fs';
+// CLIPTokenizer), read from a bundle's tokenizer/ folder in either layout exporters write: the
+// "slow" files vocab.json + merges.txt (transformers 4) or the Hugging Face tokenizers file
+// tokenizer.json (transformers 5 saves only that and tokenizer_config.json). ftfy's mojibake repair
+// is not reproduced: prompts here are plain ASCII concept words, for which it is the identity.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BundleError } from './errors.ts';
 
@@ -96,6 +98,10 @@ export interface TokenizerConfig {
   eosToken: string;
   padToken: string;
   maxLength: number;
+  /** Where the vocabulary came from, for messages (default "vocab.json"). */
+  vocabSource?: string;
+  /** The files the tokenizer was read from, in the order the bundle identity hashes them. */
+  files?: string[];
 }
 
 export interface Encoding {
@@ -114,6 +120,8 @@ export class ClipTokenizer {
   readonly bosId: number;
   readonly eosId: number;
   readonly padId: number;
+  /** The files read (empty for a tokenizer built in code). */
+  readonly files: readonly string[];
   private readonly ranks = new Map<string, number>();
   private readonly byteTable = bytesToUnicode();
   private readonly cache = new Map<string, string[]>();
@@ -121,12 +129,13 @@ export class ClipTokenizer {
   constructor(readonly config: TokenizerConfig) {
     const id = (token: string, role: string) => {
       const value = config.vocab.get(token);
-      if (value === undefined) throw new BundleError('BAD_TOKENIZER', `tokenizer: the ${role} token ${JSON.stringify(token)} is not in vocab.json.`);
+      if (value === undefined) throw new BundleError('BAD_TOKENIZER', `tokenizer: the ${role} token ${JSON.stringify(token)} is not in ${config.vocabSource ?? 'vocab.json'}.`);
       return value;
     };
     this.bosId = id(config.bosToken, 'start');
     this.eosId = id(config.eosToken, 'end');
     this.padId = id(config.padToken, 'pad');
+    this.files = config.files ?? [];
     config.merges.forEach(([a, b], rank) => {
       const key = `${a} ${b}`;
       if (!this.ranks.has(key)) this.ranks.set(key, rank);
@@ -179,7 +188,7 @@ export class ClipTokenizer {
       const encoded = [...new TextEncoder().encode(match[0])].map((b) => this.byteTable[b]!).join('');
       for (const piece of this.bpe(encoded)) {
         const id = this.config.vocab.get(piece);
-        if (id === undefined) throw new BundleError('BAD_TOKENIZER', `tokenizer: BPE produced ${JSON.stringify(piece)}, which vocab.json lacks (merges and vocab disagree).`);
+        if (id === undefined) throw new BundleError('BAD_TOKENIZER', `tokenizer: BPE produced ${JSON.stringify(piece)}, which ${this.config.vocabSource ?? 'vocab.json'} lacks (merges and vocab disagree).`);
         out.push({ token: piece, id, start, end });
       }
     }
@@ -222,28 +231,70 @@ function readJson(file: string): unknown {
   }
 }
 
+function readObject(file: string): Record<string, unknown> {
+  const json = readJson(file);
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BundleError('BAD_TOKENIZER', `${file} must hold a JSON object.`);
+  return json as Record<string, unknown>;
+}
+
 function tokenContent(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
   return undefined;
 }
 
-/** Loads `<dir>/{vocab.json, merges.txt, special_tokens_map.json, tokenizer_config.json}`. */
-export function loadTokenizer(dir: string): ClipTokenizer {
-  const vocabFile = path.join(dir, 'vocab.json');
-  const vocabJson = readJson(vocabFile);
-  if (!vocabJson || typeof vocabJson !== 'object' || Array.isArray(vocabJson)) throw new BundleError('BAD_TOKENIZER', `${vocabFile} must be an object of token → id.`);
+const show = (value: unknown) => JSON.stringify(value)?.slice(0, 80);
+
+export type TokenizerLayout = 'vocab.json+merges.txt' | 'tokenizer.json';
+
+/**
+ * Which tokenizer files a folder holds: vocab.json + merges.txt, else tokenizer.json, each with
+ * tokenizer_config.json (special_tokens_map.json is read when present). The slow pair wins when both
+ * are complete (it is what older bundles were always read from, so their identity stays). Neither set
+ * complete is MISSING_FILE naming the missing file(s).
+ */
+export function tokenizerFiles(dir: string): { layout: TokenizerLayout; files: string[] } {
+  const at = (name: string) => path.join(dir, name);
+  const has = (name: string) => existsSync(at(name));
+  const config = at('tokenizer_config.json');
+  const special = has('special_tokens_map.json') ? [at('special_tokens_map.json')] : [];
+  const needs = 'the tokenizer needs vocab.json + merges.txt, or tokenizer.json, with tokenizer_config.json';
+  const slow = has('vocab.json') && has('merges.txt');
+  const fast = has('tokenizer.json');
+  if (slow || fast) {
+    if (!has('tokenizer_config.json')) throw new BundleError('MISSING_FILE', `${config} is missing (${needs}).`);
+    return slow
+      ? { layout: 'vocab.json+merges.txt', files: [at('vocab.json'), at('merges.txt'), ...special, config] }
+      : { layout: 'tokenizer.json', files: [at('tokenizer.json'), ...special, config] };
+  }
+  if (has('vocab.json') || has('merges.txt')) {
+    throw new BundleError('MISSING_FILE', `${at(has('vocab.json') ? 'merges.txt' : 'vocab.json')} is missing (${needs}; there is no tokenizer.json either).`);
+  }
+  if (!existsSync(dir)) throw new BundleError('MISSING_FILE', `${dir} is missing (${needs}).`);
+  throw new BundleError('MISSING_FILE', `${at('vocab.json')} and merges.txt, or ${at('tokenizer.json')}, are missing (${needs}).`);
+}
+
+function readVocab(file: string): Map<string, number> {
+  const vocabJson = readJson(file);
+  if (!vocabJson || typeof vocabJson !== 'object' || Array.isArray(vocabJson)) throw new BundleError('BAD_TOKENIZER', `${file} must be an object of token → id.`);
+  return vocabFrom(vocabJson as Record<string, unknown>, file);
+}
+
+function vocabFrom(entries: Record<string, unknown>, where: string): Map<string, number> {
   const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(vocabJson)) {
-    if (!Number.isInteger(id)) throw new BundleError('BAD_TOKENIZER', `${vocabFile}: token ${JSON.stringify(token)} has a non-integer id.`);
+  for (const [token, id] of Object.entries(entries)) {
+    if (!Number.isInteger(id)) throw new BundleError('BAD_TOKENIZER', `${where}: token ${JSON.stringify(token)} has a non-integer id.`);
     vocab.set(token, id as number);
   }
-  const mergesFile = path.join(dir, 'merges.txt');
+  return vocab;
+}
+
+function readMerges(file: string): [string, string][] {
   let mergesText: string;
   try {
-    mergesText = readFileSync(mergesFile, 'utf8');
+    mergesText = readFileSync(file, 'utf8');
   } catch {
-    throw new BundleError('MISSING_FILE', `${mergesFile} is missing.`);
+    throw new BundleError('MISSING_FILE', `${file} is missing.`);
   }
   const merges: [string, string][] = [];
   mergesText.split('\n').forEach((line, i) => {
@@ -251,28 +302,122 @@ export function loadTokenizer(dir: string): ClipTokenizer {
     const trimmed = line.trim();
     if (!trimmed) return;
     const parts = trimmed.split(' ');
-    if (parts.length !== 2) throw new BundleError('BAD_TOKENIZER', `${mergesFile}, line ${i + 1}: expected two symbols separated by one space, got ${JSON.stringify(line)}.`);
+    if (parts.length !== 2) throw new BundleError('BAD_TOKENIZER', `${file}, line ${i + 1}: expected two symbols separated by one space, got ${JSON.stringify(line)}.`);
     merges.push([parts[0]!, parts[1]!]);
   });
+  return merges;
+}
+
+/** What a tokenizer.json says about special tokens and length, where it says it. */
+interface FastDefaults {
+  bosToken?: string;
+  eosToken?: string;
+  padToken?: string;
+  maxLength?: number;
+}
+
+/**
+ * Reads a Hugging Face tokenizers file as CLIP's BPE: model.type "BPE" with end_of_word_suffix
+ * "</w>" and no continuing-subword prefix, a ByteLevel pre-tokenizer, model.vocab, model.merges as
+ * "a b" strings or [a, b] pairs, and added_tokens. Anything else (WordPiece, Unigram, GPT-2's BPE
+ * without "</w>", BPE dropout) would be tokenized differently here, and is refused.
+ */
+function readTokenizerJson(file: string): { vocab: Map<string, number>; merges: [string, string][]; defaults: FastDefaults } {
+  const json = readObject(file);
+  const bad = (field: string, message: string): never => {
+    throw new BundleError('BAD_TOKENIZER', `${file}: "${field}" ${message}`);
+  };
+  const model = json.model as Record<string, unknown> | undefined;
+  if (!model || typeof model !== 'object' || Array.isArray(model)) bad('model', `must be an object, got ${show(model)}.`);
+  const m = model as Record<string, unknown>;
+  if (m.type !== 'BPE') bad('model.type', `is ${show(m.type)}; only CLIP's byte-level BPE ("BPE") is supported.`);
+  if (m.end_of_word_suffix !== '</w>') bad('model.end_of_word_suffix', `is ${show(m.end_of_word_suffix)}; CLIP's BPE marks word ends with "</w>" (another BPE would be tokenized wrongly).`);
+  if (m.continuing_subword_prefix !== undefined && m.continuing_subword_prefix !== null && m.continuing_subword_prefix !== '') {
+    bad('model.continuing_subword_prefix', `is ${show(m.continuing_subword_prefix)}; CLIP's BPE has none.`);
+  }
+  if (m.dropout !== undefined && m.dropout !== null && m.dropout !== 0) bad('model.dropout', `is ${show(m.dropout)}; BPE dropout makes tokenization random and is not supported.`);
+  if (!JSON.stringify(json.pre_tokenizer ?? null).includes('"ByteLevel"')) bad('pre_tokenizer', `has no ByteLevel step; CLIP's BPE works on bytes mapped to characters (got ${show(json.pre_tokenizer)}).`);
+  if (!m.vocab || typeof m.vocab !== 'object' || Array.isArray(m.vocab)) bad('model.vocab', `must be an object of token → id, got ${show(m.vocab)}.`);
+  const vocab = vocabFrom(m.vocab as Record<string, unknown>, `${file}: "model.vocab"`);
+  if (!Array.isArray(m.merges)) bad('model.merges', `must be an array, got ${show(m.merges)}.`);
+  const merges = (m.merges as unknown[]).map((merge, i): [string, string] => {
+    if (typeof merge === 'string') {
+      const parts = merge.split(' ');
+      if (parts.length === 2 && parts[0] && parts[1]) return [parts[0], parts[1]];
+    } else if (Array.isArray(merge) && merge.length === 2 && typeof merge[0] === 'string' && typeof merge[1] === 'string' && merge[0] && merge[1]) {
+      return [merge[0], merge[1]];
+    }
+    return bad(`model.merges[${i}]`, `must be "a b" (two symbols, one space) or a pair ["a", "b"], got ${show(merge)}.`);
+  });
+  const added = json.added_tokens ?? [];
+  if (!Array.isArray(added)) bad('added_tokens', `must be an array, got ${show(added)}.`);
+  (added as unknown[]).forEach((token, i) => {
+    const t = token as { id?: unknown; content?: unknown };
+    if (!t || typeof t !== 'object' || !Number.isInteger(t.id) || typeof t.content !== 'string') bad(`added_tokens[${i}]`, `must have an integer "id" and a string "content", got ${show(token)}.`);
+    const known = vocab.get(t.content as string);
+    if (known !== undefined && known !== t.id) bad(`added_tokens[${i}]`, `gives ${show(t.content)} id ${t.id as number}, but model.vocab has ${known}.`);
+    vocab.set(t.content as string, t.id as number);
+  });
+  const defaults: FastDefaults = {};
+  const padding = json.padding as { pad_token?: unknown; strategy?: unknown } | null | undefined;
+  if (padding && typeof padding === 'object') {
+    if (typeof padding.pad_token === 'string') defaults.padToken = padding.pad_token;
+    const fixed = (padding.strategy as { Fixed?: unknown } | undefined)?.Fixed;
+    if (typeof fixed === 'number') defaults.maxLength = fixed;
+  }
+  const truncation = json.truncation as { max_length?: unknown } | null | undefined;
+  if (defaults.maxLength === undefined && truncation && typeof truncation.max_length === 'number') defaults.maxLength = truncation.max_length;
+  const post = json.post_processor as { cls?: unknown; sep?: unknown } | null | undefined;
+  if (post && Array.isArray(post.cls) && typeof post.cls[0] === 'string') defaults.bosToken = post.cls[0];
+  if (post && Array.isArray(post.sep) && typeof post.sep[0] === 'string') defaults.eosToken = post.sep[0];
+  return { vocab, merges, defaults };
+}
+
+/**
+ * Loads a tokenizer/ folder: `vocab.json` + `merges.txt`, or `tokenizer.json`; special tokens and
+ * the length from `special_tokens_map.json` (when present), then `tokenizer_config.json`, then what
+ * tokenizer.json itself says (padding, post-processor), then CLIP's defaults.
+ */
+export function loadTokenizer(dir: string): ClipTokenizer {
+  const { layout, files } = tokenizerFiles(dir);
+  let vocab: Map<string, number>;
+  let merges: [string, string][];
+  let defaults: FastDefaults = {};
+  let vocabSource: string;
+  if (layout === 'vocab.json+merges.txt') {
+    vocab = readVocab(path.join(dir, 'vocab.json'));
+    merges = readMerges(path.join(dir, 'merges.txt'));
+    vocabSource = 'vocab.json';
+  } else {
+    ({ vocab, merges, defaults } = readTokenizerJson(path.join(dir, 'tokenizer.json')));
+    vocabSource = 'tokenizer.json';
+  }
   const specialFile = path.join(dir, 'special_tokens_map.json');
   const configFile = path.join(dir, 'tokenizer_config.json');
-  const special = readJson(specialFile) as Record<string, unknown>;
-  const config = readJson(configFile) as Record<string, unknown>;
+  const special = files.includes(specialFile) ? readObject(specialFile) : {};
+  const config = readObject(configFile);
   // Wrong types are refused (naming file and field), not silently replaced by a default.
   for (const [file, json] of [[specialFile, special], [configFile, config]] as const) {
-    if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BundleError('BAD_TOKENIZER', `${file} must hold a JSON object.`);
     for (const key of ['bos_token', 'eos_token', 'pad_token']) {
       const value = json[key];
       if (value !== undefined && value !== null && tokenContent(value) === undefined) {
-        throw new BundleError('BAD_TOKENIZER', `${file}: "${key}" must be a string or an object with a string "content", got ${JSON.stringify(value)?.slice(0, 80)}.`);
+        throw new BundleError('BAD_TOKENIZER', `${file}: "${key}" must be a string or an object with a string "content", got ${show(value)}.`);
       }
     }
   }
   if (config.model_max_length !== undefined && config.model_max_length !== null && typeof config.model_max_length !== 'number') {
-    throw new BundleError('BAD_TOKENIZER', `${configFile}: "model_max_length" must be a number, got ${JSON.stringify(config.model_max_length)?.slice(0, 80)}.`);
+    throw new BundleError('BAD_TOKENIZER', `${configFile}: "model_max_length" must be a number, got ${show(config.model_max_length)}.`);
   }
-  const pick = (key: string, fallback: string) => tokenContent(special?.[key]) ?? tokenContent(config?.[key]) ?? fallback;
-  const eosToken = pick('eos_token', '<|endoftext|>');
-  const maxLength = typeof config?.model_max_length === 'number' && config.model_max_length > 2 && config.model_max_length < 100_000 ? config.model_max_length : 77;
-  return new ClipTokenizer({ vocab, merges, bosToken: pick('bos_token', '<|startoftext|>'), eosToken, padToken: pick('pad_token', eosToken), maxLength });
+  const pick = (key: string, fast: string | undefined, fallback: string) => tokenContent(special[key]) ?? tokenContent(config[key]) ?? fast ?? fallback;
+  const eosToken = pick('eos_token', defaults.eosToken, '<|endoftext|>');
+  const usable = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n > 2 && n < 100_000;
+  // transformers writes a huge model_max_length (1e30) when it knows none: then the file's own padding length, else CLIP's 77.
+  const maxLength = usable(config.model_max_length) ? config.model_max_length : usable(defaults.maxLength) ? defaults.maxLength : 77;
+  return new ClipTokenizer({
+    vocab, merges, vocabSource, files,
+    bosToken: pick('bos_token', defaults.bosToken, '<|startoftext|>'),
+    eosToken,
+    padToken: pick('pad_token', defaults.padToken, eosToken),
+    maxLength,
+  });
 }

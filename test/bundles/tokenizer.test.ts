@@ -3,10 +3,13 @@
 // order, the same 256 with `</w>`, then one token per merge, then <|startoftext|>, <|endoftext|> —
 // which fixes the ids of single-character tokens and the special tokens (49408 = 512 + 48894 merges
 // + 2) without any merge table; and (2) tiny hand-made merge tables, with results derived by hand.
+// Both tokenizer layouts are read: vocab.json + merges.txt and Hugging Face's tokenizer.json (the
+// fixture bundles' real files are compared with torch-side ids in test/bundles/layouts.test.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { byteVocabulary, bytesToUnicode, cleanText, ClipTokenizer, loadTokenizer } from '../../src/bundles/tokenizer.ts';
+import { BundleError } from '../../src/bundles/errors.ts';
+import { byteVocabulary, bytesToUnicode, cleanText, ClipTokenizer, loadTokenizer, tokenizerFiles } from '../../src/bundles/tokenizer.ts';
 
 function clipBaseVocabulary(): Map<string, number> {
   const vocab = new Map<string, number>();
@@ -131,5 +134,90 @@ describe('loadTokenizer', () => {
     expect(() => loadTokenizer(dir).tokenize('lo')).not.toThrow();
     writeFileSync(path.join(dir, 'merges.txt'), '#version: 0.2\nl o</w>\n');
     expect(() => loadTokenizer(dir).tokenize('lo')).toThrow(/BPE produced "lo<\/w>", which vocab\.json lacks/);
+  });
+});
+
+describe('loadTokenizer from tokenizer.json (transformers 5 saves only it and tokenizer_config.json)', () => {
+  let dir: string;
+  const merges: [string, string][] = [['l', 'o'], ['lo', 'w</w>']];
+  const fastJson = (overrides: { model?: Record<string, unknown>; top?: Record<string, unknown> } = {}) => {
+    const vocab = Object.fromEntries(clipBaseVocabulary());
+    delete vocab['<|startoftext|>']; // added_tokens supplies it
+    vocab['lo'] = 600;
+    vocab['low</w>'] = 601;
+    return JSON.stringify({
+      version: '1.0',
+      added_tokens: [{ id: 49406, content: '<|startoftext|>', special: true }, { id: 49407, content: '<|endoftext|>', special: true }],
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split' }, { type: 'ByteLevel', add_prefix_space: false }] },
+      padding: { strategy: { Fixed: 77 }, pad_token: '<|endoftext|>' },
+      post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', 49407], cls: ['<|startoftext|>', 49406] },
+      ...overrides.top,
+      model: { type: 'BPE', dropout: null, continuing_subword_prefix: '', end_of_word_suffix: '</w>', vocab, merges: ['l o', ['lo', 'w</w>']], ...overrides.model },
+    });
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'probe-atlas-tokjson-'));
+    writeFileSync(path.join(dir, 'tokenizer.json'), fastJson());
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 77, bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>' }));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('merges as "a b" strings or [a, b] pairs and added tokens give the same ids as the slow files', () => {
+    const fast = loadTokenizer(dir);
+    const slow = tokenizer(merges, (() => { const v = clipBaseVocabulary(); v.set('lo', 600); v.set('low</w>', 601); return v; })());
+    for (const text of ['low', 'a lo low!', 'slow']) expect(Array.from(fast.encode(text).ids)).toEqual(Array.from(slow.encode(text).ids));
+    expect(Array.from(fast.encode('low').ids.slice(0, 3))).toEqual([49406, 601, 49407]);
+    expect(fast.files).toEqual([path.join(dir, 'tokenizer.json'), path.join(dir, 'tokenizer_config.json')]);
+  });
+
+  test('the pad token comes from tokenizer_config.json (SD 2.x pads with "!" = 0), else from the file\'s padding', () => {
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 77, pad_token: '!' }));
+    expect(loadTokenizer(dir).padId).toBe(0);
+    expect(loadTokenizer(dir).encode('a').ids[76]).toBe(0);
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 1e30 }));
+    writeFileSync(path.join(dir, 'tokenizer.json'), fastJson({ top: { padding: { strategy: { Fixed: 40 }, pad_token: '!' } } }));
+    const fromFile = loadTokenizer(dir);
+    expect([fromFile.padId, fromFile.config.maxLength, fromFile.bosId, fromFile.eosId]).toEqual([0, 40, 49406, 49407]);
+  });
+
+  test('a tokenizer.json that is not CLIP\'s byte-level BPE is refused, naming the file and field', () => {
+    const refused = (overrides: Parameters<typeof fastJson>[0]) => {
+      writeFileSync(path.join(dir, 'tokenizer.json'), fastJson(overrides));
+      try {
+        loadTokenizer(dir);
+      } catch (error) {
+        expect((error as BundleError).code).toBe('BAD_TOKENIZER');
+        return (error as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    const file = path.join(dir, 'tokenizer.json');
+    expect(refused({ model: { type: 'WordPiece' } })).toBe(`${file}: "model.type" is "WordPiece"; only CLIP's byte-level BPE ("BPE") is supported.`);
+    expect(refused({ model: { end_of_word_suffix: null } })).toMatch(/"model\.end_of_word_suffix" is null; CLIP's BPE marks word ends with "<\/w>"/);
+    expect(refused({ model: { dropout: 0.1 } })).toMatch(/"model\.dropout" is 0\.1; BPE dropout makes tokenization random/);
+    expect(refused({ top: { pre_tokenizer: { type: 'Whitespace' } } })).toMatch(/"pre_tokenizer" has no ByteLevel step/);
+    expect(refused({ model: { merges: ['l o', 'l o w'] } })).toBe(`${file}: "model.merges[1]" must be "a b" (two symbols, one space) or a pair ["a", "b"], got "l o w".`);
+    expect(refused({ top: { added_tokens: [{ id: 5, content: '<|endoftext|>' }] } })).toMatch(/"added_tokens\[0\]" gives "<\|endoftext\|>" id 5, but model\.vocab has 49407/);
+  });
+
+  test('neither set complete is MISSING_FILE naming what is missing; the slow pair wins when both are there', () => {
+    const code = () => {
+      try {
+        tokenizerFiles(dir);
+      } catch (error) {
+        return `${(error as BundleError).code}: ${(error as Error).message}`;
+      }
+      return 'accepted';
+    };
+    rmSync(path.join(dir, 'tokenizer_config.json'));
+    expect(code()).toBe(`MISSING_FILE: ${path.join(dir, 'tokenizer_config.json')} is missing (the tokenizer needs vocab.json + merges.txt, or tokenizer.json, with tokenizer_config.json).`);
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), '{}');
+    rmSync(path.join(dir, 'tokenizer.json'));
+    expect(code()).toBe(`MISSING_FILE: ${path.join(dir, 'vocab.json')} and merges.txt, or ${path.join(dir, 'tokenizer.json')}, are missing (the tokenizer needs vocab.json + merges.txt, or tokenizer.json, with tokenizer_config.json).`);
+    writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(Object.fromEntries(clipBaseVocabulary())));
+    expect(code()).toMatch(/merges\.txt is missing \(.*; there is no tokenizer\.json either\)\.$/);
+    writeFileSync(path.join(dir, 'merges.txt'), '#version: 0.2\n');
+    writeFileSync(path.join(dir, 'tokenizer.json'), fastJson());
+    expect(tokenizerFiles(dir)).toEqual({ layout: 'vocab.json+merges.txt', files: ['vocab.json', 'merges.txt', 'tokenizer_config.json'].map((f) => path.join(dir, f)) });
   });
 });
