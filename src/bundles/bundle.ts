@@ -179,13 +179,10 @@ export function loadBundle(dirArgument: string, options: LoadBundleOptions = {})
   const schedulerFile = path.join(dir, 'scheduler', 'scheduler_config.json');
   const schedulerConfig = readJsonFile(schedulerFile);
   hash.update(readFileSync(modelIndexFile)).update(readFileSync(schedulerFile));
-  const tokenizerDir = path.join(dir, 'tokenizer');
-  for (const file of ['vocab.json', 'merges.txt', 'special_tokens_map.json', 'tokenizer_config.json']) {
-    const full = path.join(tokenizerDir, file);
-    if (!existsSync(full)) throw new BundleError('MISSING_FILE', `${full} is missing.`);
-    hash.update(readFileSync(full));
-  }
-  const tokenizer = loadTokenizer(tokenizerDir);
+  // vocab.json + merges.txt or tokenizer.json, with tokenizer_config.json (tokenizer.ts); the files read
+  // are hashed in a fixed order, so a bundle with all four slow files keeps the identity it always had.
+  const tokenizer = loadTokenizer(path.join(dir, 'tokenizer'));
+  for (const file of tokenizer.files) hash.update(readFileSync(file));
   const components = {
     text_encoder: loadComponent(dir, 'text_encoder', hash, digests),
     unet: loadComponent(dir, 'unet', hash, digests),
