@@ -28,9 +28,12 @@ export interface BestCell {
   ciHigh: number | null;
 }
 
-/** One statement: per target, the (layer, timestep) with the highest mean (ties: more scores, then catalogue order). */
+/**
+ * One statement: per target, the (layer, timestep) with the highest mean (ties: more scores, then
+ * catalogue order). Cells without a value (SIGNIFICANT_SHARE where no q-value is stored) are not ranked.
+ */
 export function bestStatement(query: BestQuery): SqlFragment {
-  const { value } = metricColumns(query.metric);
+  const { value } = metricColumns(query);
   const target = query.per === 'ATTRIBUTE' ? sql`ps.attribute_id` : sql`a.attribute_group_id`;
   const labels = query.per === 'ATTRIBUTE'
     ? sql`JOIN attribute ta ON ta.id = best.target_id JOIN attribute_group tg ON tg.id = ta.attribute_group_id`
@@ -45,7 +48,8 @@ export function bestStatement(query: BestQuery): SqlFragment {
       ${SCORE_JOINS}
       ${where(scoreConditions(query.filters))}
       GROUP BY ${target}, pc.layer_id, pc.timestep, pc.pooling
-      ORDER BY ${target}, avg(${value}) DESC, count(${value}) DESC, pc.layer_id, pc.timestep DESC NULLS FIRST, pc.pooling
+      HAVING count(${value}) > 0
+      ORDER BY ${target}, avg(${value}) DESC NULLS LAST, count(${value}) DESC, pc.layer_id, pc.timestep DESC NULLS FIRST, pc.pooling
     ) best
     JOIN layer tl ON tl.id = best.layer_id
     JOIN component tc ON tc.id = tl.component_id

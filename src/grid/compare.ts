@@ -4,10 +4,11 @@
 import type pg from 'pg';
 import { empty, identifier, join, sql, where, type SqlFragment } from './sql.ts';
 import { DEFAULT_MAX_GRID_CELLS, type CompareQuery, type GridDimension, type GridFilter, type GridMetric } from './input.ts';
-import { assembleComparison, mergeAxisValues, type Axis, type AxisValue, type ComparisonCell } from './dense.ts';
+import { assembleComparison, coordinatesOf, mergeAxisValues, type Axis, type AxisValue, type ComparisonCell } from './dense.ts';
+import { pairedCells, type PairedCell } from './paired.ts';
 import { scoreConditions } from './filters.ts';
 import { fetchAxes, type ScopeAxes } from './axes.ts';
-import { checkSize, DIMENSION_KEY, SCORE_JOINS, summaryColumns, toAggregate, type SummaryRow } from './aggregate.ts';
+import { checkSize, DIMENSION_KEY, sourceJoins, summaryColumns, toAggregate, type SummaryRow } from './aggregate.ts';
 import { run, type Queryable } from './statement.ts';
 import type { GridOptions } from './grid.ts';
 
@@ -17,6 +18,8 @@ export interface ComparisonResult {
   axes: Axis[];
   size: number;
   cells: ComparisonCell[];
+  /** Per cell (same order), the paired test when `query.paired` asked for it; null where a side has no score. Null when not asked. */
+  paired: (PairedCell | null)[] | null;
 }
 
 /** Both sides in one statement: side 0 (left) and side 1 (right), NULL keys where a side aggregates over a dimension. */
@@ -28,8 +31,8 @@ export function comparisonStatement(query: CompareQuery): SqlFragment {
         ? sql`NULL::${dimension === 'POOLING' ? sql`text` : sql`int`} AS ${identifier(`k${i}`)}, `
         : sql`${DIMENSION_KEY[dimension]} AS ${identifier(`k${i}`)}, `);
     const groupBy = grouped.length === 0 ? empty : sql`GROUP BY ${join(grouped.map((dimension) => DIMENSION_KEY[dimension]), ', ')}`;
-    return sql`(SELECT ${index}::int AS side, ${join(keyColumns, '')}${summaryColumns(query.metric)}
-      ${SCORE_JOINS}
+    return sql`(SELECT ${index}::int AS side, ${join(keyColumns, '')}${summaryColumns(query)}
+      ${sourceJoins(query.metric)}
       ${where(scoreConditions(filters))}
       ${groupBy})`;
   };
@@ -75,7 +78,18 @@ async function compareWith(
   });
   const size = checkSize(axes, options.maxCells ?? DEFAULT_MAX_GRID_CELLS, 'input.groupBy');
   options.reserve?.(size);
-  const { rows } = await aggregate();
+  // The paired test's statement (when asked) runs beside the aggregation, once the size is accepted.
+  const lengths = axes.map((axis) => axis.values.length);
+  const paired = query.paired && size > 0
+    ? pairedCells(db, { ...query, paired: query.paired }, axes, Array.from({ length: size }, (_, i) => coordinatesOf(i, lengths)), { signal })
+    : undefined;
+  paired?.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+  let rows: (SummaryRow & { side: number })[];
+  try {
+    ({ rows } = await aggregate());
+  } finally {
+    await paired?.catch(() => {}); // no statement outlives the call
+  }
   signal?.throwIfAborted();
   const dims = query.groupBy.length;
   const cells = size === 0 ? [] : assembleComparison(
@@ -85,5 +99,5 @@ async function compareWith(
     rows.filter((row) => row.side === 0).map((row) => toAggregate(row, dims)),
     rows.filter((row) => row.side === 1).map((row) => toAggregate(row, dims)),
   );
-  return { metric: query.metric, groupBy: query.groupBy, axes, size, cells };
+  return { metric: query.metric, groupBy: query.groupBy, axes, size, cells, paired: query.paired ? (paired ? await paired : []) : null };
 }

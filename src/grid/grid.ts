@@ -12,7 +12,7 @@ import type { GridResultCache, RunFingerprint } from './cache.ts';
 import { scoreConditions } from './filters.ts';
 import { answerToken, fingerprintOf, runFingerprint } from './fingerprint.ts';
 import { fetchAxes, type ScopeAxes } from './axes.ts';
-import { checkSize, DIMENSION_KEY, SCORE_JOINS, summaryColumns, toAggregate, type SummaryRow } from './aggregate.ts';
+import { checkSize, DIMENSION_KEY, sourceJoins, summaryColumns, toAggregate, type SummaryRow } from './aggregate.ts';
 import { run, type Queryable } from './statement.ts';
 
 export interface GridOptions {
@@ -74,8 +74,8 @@ export function gridStatement(query: GridQuery): SqlFragment {
     : sql`GROUPING(${join(keys, ', ')}) <> 0 AS total,
       CASE WHEN GROUPING(${join(keys, ', ')}) <> 0 THEN ${runFingerprint(query.filters)} END AS runs`;
   const groupBy = keys.length === 0 ? empty : sql`GROUP BY GROUPING SETS ((${join(keys, ', ')}), ())`;
-  return sql`SELECT ${join(keyColumns, '')}${grouping}, ${summaryColumns(query.metric)}
-    ${SCORE_JOINS}
+  return sql`SELECT ${join(keyColumns, '')}${grouping}, ${summaryColumns(query)}
+    ${sourceJoins(query.metric)}
     ${where(scoreConditions(query.filters))}
     ${groupBy}`;
 }

@@ -12,13 +12,39 @@ export type GridDimension = (typeof GRID_DIMENSIONS)[number];
 export const COMPONENT_KINDS = Object.values(PrismaComponentKind);
 export type ComponentKind = PrismaComponentKind;
 
-/** Per metric: the probe_score columns (whitelisted identifiers) and the chance level in theory. */
+/**
+ * Per metric: where its values live (`score`: one per probe_score row, i.e. per cell and attribute;
+ * `cell`: one per probe_cell, computed over all the cell's attributes), the column (whitelisted
+ * identifiers), the shuffled-ratings control column where one is stored, and the chance level in
+ * theory. SIGNIFICANT_SHARE reads q_value as an indicator (q < level), so its mean is a share.
+ */
 export const GRID_METRICS = {
-  PEARSON_R: { column: 'pearson_r', nullColumn: 'null_pearson_r', theoreticalChance: 0 },
-  R2: { column: 'r2', nullColumn: 'null_r2', theoreticalChance: 0 },
-  TWO_VS_TWO: { column: 'two_vs_two', nullColumn: 'null_two_vs_two', theoreticalChance: 0.5 },
-} as const;
+  PEARSON_R: { scope: 'score', column: 'pearson_r', nullColumn: 'null_pearson_r', theoreticalChance: 0 },
+  R2: { scope: 'score', column: 'r2', nullColumn: 'null_r2', theoreticalChance: 0 },
+  TWO_VS_TWO: { scope: 'score', column: 'two_vs_two', nullColumn: 'null_two_vs_two', theoreticalChance: 0.5 },
+  SIGNIFICANT_SHARE: { scope: 'score', column: 'q_value', nullColumn: null, theoreticalChance: 0 },
+  ATTRIBUTE_TWO_VS_TWO: { scope: 'cell', column: 'attribute_two_vs_two', nullColumn: null, theoreticalChance: 0.5 },
+  ATTRIBUTE_RSA: { scope: 'cell', column: 'attribute_rsa', nullColumn: null, theoreticalChance: 0 },
+  CONCEPT_TWO_VS_TWO: { scope: 'cell', column: 'concept_two_vs_two', nullColumn: null, theoreticalChance: 0.5 },
+} as const satisfies Record<string, { scope: 'score' | 'cell'; column: string; nullColumn: string | null; theoreticalChance: number }>;
 export type GridMetric = keyof typeof GRID_METRICS;
+
+/** Metrics stored once per probe cell: no attribute dimension, no attribute filter. */
+export function isCellMetric(metric: GridMetric): boolean {
+  return GRID_METRICS[metric].scope === 'cell';
+}
+
+/** The q-value level of SIGNIFICANT_SHARE when none is given. */
+export const DEFAULT_SIGNIFICANCE_LEVEL = 0.05;
+
+/** The paired comparison's settings (compareGrid's `paired`); the numbers are src/probes/paired.ts's. */
+export interface PairedSettings {
+  bootstrapCount: number;
+  permutationCount: number;
+  seed: number;
+}
+export const PAIRED_DEFAULTS: PairedSettings = { bootstrapCount: 1_000, permutationCount: 1_000, seed: 0 };
+export const MAX_PAIRED_REPLICATES = 10_000;
 
 /** Dense grids larger than this are refused before any aggregation runs. */
 export const DEFAULT_MAX_GRID_CELLS = 100_000;
@@ -39,6 +65,8 @@ export interface GridFilter {
 
 export interface GridQuery {
   metric: GridMetric;
+  /** SIGNIFICANT_SHARE only: scores count as significant when q < this level. */
+  significanceLevel?: number;
   groupBy: GridDimension[];
   /** All must hold (the comparison ANDs its shared filter with each side's). */
   filters: GridFilter[];
@@ -52,6 +80,9 @@ export interface CompareSide {
 
 export interface CompareQuery {
   metric: GridMetric;
+  significanceLevel?: number;
+  /** When set, each cell also gets the paired test over concepts (from stored predictions). */
+  paired?: PairedSettings;
   groupBy: GridDimension[];
   left: CompareSide;
   right: CompareSide;
@@ -61,6 +92,7 @@ export type BestPer = 'ATTRIBUTE_GROUP' | 'ATTRIBUTE';
 
 export interface BestQuery {
   metric: GridMetric;
+  significanceLevel?: number;
   per: BestPer;
   filters: GridFilter[];
 }
@@ -89,6 +121,7 @@ export interface RawGridFilter {
 
 export interface RawGridInput {
   metric?: Maybe<string>;
+  significanceLevel?: Maybe<number>;
   groupBy?: Maybe<readonly string[]>;
   filter?: Maybe<RawGridFilter>;
 }
@@ -98,8 +131,16 @@ export interface RawCompareSide {
   aggregateOver?: Maybe<readonly string[]>;
 }
 
+export interface RawPairedInput {
+  bootstrapCount?: Maybe<number>;
+  permutationCount?: Maybe<number>;
+  seed?: Maybe<number>;
+}
+
 export interface RawCompareInput {
   metric?: Maybe<string>;
+  significanceLevel?: Maybe<number>;
+  paired?: Maybe<RawPairedInput>;
   groupBy?: Maybe<readonly string[]>;
   filter?: Maybe<RawGridFilter>;
   left?: Maybe<RawCompareSide>;
@@ -108,6 +149,7 @@ export interface RawCompareInput {
 
 export interface RawBestInput {
   metric?: Maybe<string>;
+  significanceLevel?: Maybe<number>;
   per?: Maybe<string>;
   filter?: Maybe<RawGridFilter>;
 }
@@ -168,6 +210,60 @@ function dimensions(value: Maybe<readonly string[]>, argument: string, allowEmpt
   });
 }
 
+function significanceLevel(metric: GridMetric, value: Maybe<number>, argument: string): number | undefined {
+  if (metric !== 'SIGNIFICANT_SHARE') {
+    if (value !== null && value !== undefined) throw new GridInputError(argument, `applies to metric SIGNIFICANT_SHARE only, not ${metric}; omit it.`);
+    return undefined;
+  }
+  if (value === null || value === undefined) return DEFAULT_SIGNIFICANCE_LEVEL;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new GridInputError(argument, `must be a q-value level in (0, 1], got ${JSON.stringify(value)}.`);
+  return value;
+}
+
+/** Which attribute-scoped arguments a filter sets (the cell-level metrics refuse them). */
+const ATTRIBUTE_FILTER_FIELDS = ['attributeGroupNames', 'attributeGroupIds', 'attributeIds'] as const;
+
+/**
+ * A cell-level metric is one number per probe cell over all of the cell's attributes: grouping by
+ * or filtering on attribute groups or attributes cannot select part of it, so such a request is
+ * refused (naming the argument) rather than silently answered over every attribute.
+ */
+function refuseAttributeScope(metric: GridMetric, groupBy: readonly GridDimension[], groupByArgument: string, filters: readonly [GridFilter, string][]): void {
+  if (!isCellMetric(metric)) return;
+  const scoped = groupBy.find((dimension) => dimension === 'ATTRIBUTE_GROUP' || dimension === 'ATTRIBUTE');
+  if (scoped) {
+    throw new GridInputError(groupByArgument, `cannot hold ${scoped} with metric ${metric}: it is one number per probe cell, computed over all of the cell's attributes; group by COMPONENT, LAYER, TIMESTEP or POOLING.`);
+  }
+  for (const [filter, argument] of filters) {
+    const field = ATTRIBUTE_FILTER_FIELDS.find((name) => filter[name] !== undefined);
+    if (field) {
+      throw new GridInputError(`${argument}.${field}`, `does not apply to metric ${metric}, one number per probe cell over all of its attributes; omit it (or choose a per-attribute metric).`);
+    }
+  }
+}
+
+function count(value: Maybe<number>, fallback: number, argument: string, min: number): number {
+  if (value === null || value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > MAX_PAIRED_REPLICATES) {
+    throw new GridInputError(argument, `must be an integer from ${min} to ${MAX_PAIRED_REPLICATES}, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function pairedSettings(metric: GridMetric, raw: Maybe<RawPairedInput>, argument: string, metricArgument: string): PairedSettings | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  if (metric !== 'PEARSON_R' && metric !== 'R2') {
+    throw new GridInputError(metricArgument, `must be PEARSON_R or R2 for ${argument}: the paired test recomputes the metric from stored predictions, and ${metric} ${isCellMetric(metric) ? 'is a cell-level metric' : metric === 'TWO_VS_TWO' ? 'needs the fold of every concept, which is not stored with them' : 'is a q-value share, not a score'}.`);
+  }
+  const seed = raw.seed ?? PAIRED_DEFAULTS.seed;
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_INT4) throw new GridInputError(`${argument}.seed`, `must be an integer from 0 to ${MAX_INT4}, got ${JSON.stringify(raw.seed)}.`);
+  return {
+    bootstrapCount: count(raw.bootstrapCount, PAIRED_DEFAULTS.bootstrapCount, `${argument}.bootstrapCount`, 0),
+    permutationCount: count(raw.permutationCount, PAIRED_DEFAULTS.permutationCount, `${argument}.permutationCount`, 0),
+    seed,
+  };
+}
+
 export function parseGridFilter(raw: Maybe<RawGridFilter>, argument: string): GridFilter {
   if (raw === null || raw === undefined) return {};
   const filter: GridFilter = {};
@@ -198,11 +294,12 @@ export function parseGridFilter(raw: Maybe<RawGridFilter>, argument: string): Gr
 }
 
 export function parseGridInput(raw: RawGridInput, argument = 'input'): GridQuery {
-  return {
-    metric: metric(raw.metric, `${argument}.metric`),
-    groupBy: dimensions(raw.groupBy, `${argument}.groupBy`, true),
-    filters: [parseGridFilter(raw.filter, `${argument}.filter`)],
-  };
+  const chosen = metric(raw.metric, `${argument}.metric`);
+  const groupBy = dimensions(raw.groupBy, `${argument}.groupBy`, true);
+  const filter = parseGridFilter(raw.filter, `${argument}.filter`);
+  refuseAttributeScope(chosen, groupBy, `${argument}.groupBy`, [[filter, `${argument}.filter`]]);
+  const level = significanceLevel(chosen, raw.significanceLevel, `${argument}.significanceLevel`);
+  return { metric: chosen, ...(level === undefined ? {} : { significanceLevel: level }), groupBy, filters: [filter] };
 }
 
 export function parseCompareInput(raw: RawCompareInput, argument = 'input'): CompareQuery {
@@ -216,8 +313,11 @@ export function parseCompareInput(raw: RawCompareInput, argument = 'input'): Com
         throw new GridInputError(`${argument}.${name}.aggregateOver`, `must only list dimensions of ${argument}.groupBy; ${dimension} is not grouped by.`);
       }
     }
-    return { filters: [shared, parseGridFilter(value.filter, `${argument}.${name}.filter`)], aggregateOver };
+    const own = parseGridFilter(value.filter, `${argument}.${name}.filter`);
+    sideFilters.push([own, `${argument}.${name}.filter`]);
+    return { filters: [shared, own], aggregateOver };
   };
+  const sideFilters: [GridFilter, string][] = [[shared, `${argument}.filter`]];
   const left = side(raw.left, 'left');
   const right = side(raw.right, 'right');
   for (const dimension of left.aggregateOver) {
@@ -225,12 +325,29 @@ export function parseCompareInput(raw: RawCompareInput, argument = 'input'): Com
       throw new GridInputError(`${argument}.right.aggregateOver`, `must not repeat ${dimension}, which ${argument}.left.aggregateOver already averages over; drop it from ${argument}.groupBy instead.`);
     }
   }
-  return { metric: metric(raw.metric, `${argument}.metric`), groupBy, left, right };
+  const chosen = metric(raw.metric, `${argument}.metric`);
+  refuseAttributeScope(chosen, groupBy, `${argument}.groupBy`, sideFilters);
+  const level = significanceLevel(chosen, raw.significanceLevel, `${argument}.significanceLevel`);
+  const paired = pairedSettings(chosen, raw.paired, `${argument}.paired`, `${argument}.metric`);
+  return {
+    metric: chosen,
+    ...(level === undefined ? {} : { significanceLevel: level }),
+    ...(paired === undefined ? {} : { paired }),
+    groupBy,
+    left,
+    right,
+  };
 }
 
 export function parseBestInput(raw: RawBestInput, argument = 'input'): BestQuery {
+  const chosen = metric(raw.metric, `${argument}.metric`);
+  if (isCellMetric(chosen)) {
+    throw new GridInputError(`${argument}.metric`, `cannot be ${chosen} in bestCells, which ranks cells per attribute group or attribute: ${chosen} is one number per probe cell over all its attributes. Use grid with groupBy [LAYER, TIMESTEP] (or POOLING) instead.`);
+  }
+  const level = significanceLevel(chosen, raw.significanceLevel, `${argument}.significanceLevel`);
   return {
-    metric: metric(raw.metric, `${argument}.metric`),
+    metric: chosen,
+    ...(level === undefined ? {} : { significanceLevel: level }),
     per: oneOf(raw.per ?? 'ATTRIBUTE_GROUP', ['ATTRIBUTE_GROUP', 'ATTRIBUTE'] as const, `${argument}.per`),
     filters: [parseGridFilter(raw.filter, `${argument}.filter`)],
   };

@@ -3,7 +3,9 @@
 // a model with a text encoder (2 layers, no timestep) and a UNet (3 layers × timesteps 801, 401),
 // one main probe run plus a second one (other pooling) that filters must be able to exclude.
 // Holes on purpose: no cell for (unet layer 2, t=401), no "Dark" score in (unet layer 0, t=801),
-// and the shuffled-ratings control stored for some scores only.
+// and the shuffled-ratings control stored for some scores only. Cell-level metrics (attribute 2-vs-2,
+// attribute RSA, concept 2-vs-2) and q-values come from a second generator, so the per-attribute
+// numbers above are the same as before they were added; the first UNet cell has no attribute RSA.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.ts';
@@ -27,6 +29,23 @@ export interface FixtureScore {
   nullPearsonR: number | null;
   nullR2: number | null;
   nullTwoVsTwo: number | null;
+  /** Benjamini–Hochberg q-value; null for some scores (as in a run without permutations). */
+  qValue: number | null;
+}
+
+/** One probe cell with its cell-level metrics (null where the fixture leaves a hole). */
+export interface FixtureCell {
+  id: number;
+  probeRunId: number;
+  componentKind: 'TEXT_ENCODER' | 'UNET';
+  componentId: number;
+  layerId: number;
+  layerIndex: number;
+  timestep: number | null;
+  pooling: string;
+  attributeTwoVsTwo: number | null;
+  attributeRsa: number | null;
+  conceptTwoVsTwo: number | null;
 }
 
 export interface GridFixture {
@@ -39,6 +58,7 @@ export interface GridFixture {
   unetLayers: number[];
   groups: { id: number; name: string; attributes: { id: number; name: string }[] }[];
   scores: FixtureScore[];
+  cells: FixtureCell[];
 }
 
 const GROUPS: Record<string, string[]> = { Vision: ['Vision', 'Bright', 'Dark'], Audition: ['Audition', 'Loud'], Gustation: ['Taste'] };
@@ -110,7 +130,9 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
   });
 
   const random = generator(20_251_126);
+  const cellRandom = generator(20_261_201);
   const scores: FixtureScore[] = [];
+  const cells: FixtureCell[] = [];
   const places: { componentKind: 'TEXT_ENCODER' | 'UNET'; componentId: number; layerId: number; layerIndex: number; timestep: number | null }[] = [
     ...textEncoderLayers.map((layerId, layerIndex) => ({ componentKind: 'TEXT_ENCODER' as const, componentId: textEncoder.id, layerId, layerIndex, timestep: null })),
     ...unetLayers.flatMap((layerId, layerIndex) =>
@@ -123,9 +145,15 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
   ];
   for (const run of runs) {
     for (const place of run.places) {
+      const cellMetrics = {
+        attributeTwoVsTwo: Math.round((0.5 + cellRandom() * 0.4) * 1e6) / 1e6,
+        attributeRsa: place.componentKind === 'UNET' && place.layerIndex === 0 && place.timestep === 801 ? null : Math.round((cellRandom() * 0.9 - 0.1) * 1e6) / 1e6,
+        conceptTwoVsTwo: Math.round((0.5 + cellRandom() * 0.45) * 1e6) / 1e6,
+      };
       const cell = await prisma.probeCell.create({
-        data: { probeRunId: run.id, layerId: place.layerId, timestep: place.timestep, pooling: run.pooling, conceptCount: 275 },
+        data: { probeRunId: run.id, layerId: place.layerId, timestep: place.timestep, pooling: run.pooling, conceptCount: 275, ...cellMetrics },
       });
+      cells.push({ id: cell.id, probeRunId: run.id, ...place, pooling: run.pooling, ...cellMetrics });
       const rows = [];
       for (const group of groups) {
         for (const attribute of group.attributes) {
@@ -141,11 +169,16 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
             nullPearsonR: withControl ? Math.round((random() * 0.2 - 0.1) * 1e6) / 1e6 : null,
             nullR2: withControl ? Math.round(-random() * 0.05 * 1e6) / 1e6 : null,
             nullTwoVsTwo: withControl ? Math.round((0.45 + random() * 0.1) * 1e6) / 1e6 : null,
+            // Some q-values below 0.05, some above, some exactly at it (not below), some missing.
+            qValue: (() => {
+              const draw = cellRandom();
+              return draw < 0.15 ? null : draw < 0.2 ? 0.05 : Math.round(cellRandom() * 0.12 * 1e6) / 1e6;
+            })(),
           };
           scores.push(score);
           rows.push({
             cellId: cell.id, attributeId: attribute.id, pearsonR: score.pearsonR, r2: score.r2, twoVsTwo: score.twoVsTwo, alpha: 1,
-            nullPearsonR: score.nullPearsonR, nullR2: score.nullR2, nullTwoVsTwo: score.nullTwoVsTwo,
+            nullPearsonR: score.nullPearsonR, nullR2: score.nullR2, nullTwoVsTwo: score.nullTwoVsTwo, qValue: score.qValue,
           });
         }
       }
@@ -162,5 +195,6 @@ export async function insertGridFixture(prisma: PrismaClient): Promise<GridFixtu
     unetLayers,
     groups,
     scores,
+    cells,
   };
 }

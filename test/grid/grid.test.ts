@@ -1,7 +1,7 @@
 // The grid SQL against a real database holding real score rows: every expected number is computed
 // here, in TypeScript, from the rows the fixture inserted, never from the SQL under test.
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { insertGridFixture, type FixtureScore, type GridFixture } from './fixture.ts';
+import { insertGridFixture, type FixtureCell, type FixtureScore, type GridFixture } from './fixture.ts';
 import { queryBestCells, queryComparison, queryGrid } from '../../src/grid/index.ts';
 import { GridInputError, parseBestInput, parseCompareInput, parseGridInput } from '../../src/grid/input.ts';
 import { studentTQuantile, summarize, type Summary } from '../../src/grid/stats.ts';
@@ -365,4 +365,108 @@ test('peek returns an entry whatever its validity; get still checks it', async (
   expect(cache.peek('a')).toBe(1);
   expect(cache.get('a', { key: 'runs v2', cacheable: true })).toBeUndefined();
   expect(cache.peek('a')).toBeUndefined(); // the stale entry was dropped by get
+});
+
+// ───────────── cell-level metrics and the significant share (issue 10 items 2 and 3) ─────────────
+
+const CELL_METRICS = [
+  ['ATTRIBUTE_TWO_VS_TWO', (c: FixtureCell) => c.attributeTwoVsTwo, 0.5],
+  ['ATTRIBUTE_RSA', (c: FixtureCell) => c.attributeRsa, 0],
+  ['CONCEPT_TWO_VS_TWO', (c: FixtureCell) => c.conceptTwoVsTwo, 0.5],
+] as const;
+
+const cellSummary = (cells: FixtureCell[], pick: (c: FixtureCell) => number | null): Summary =>
+  summarize(cells.map(pick).filter((v): v is number => v !== null));
+
+test.each(CELL_METRICS)('%s: a layer × timestep grid over probe cells equals the hand computation from the cell rows', async (metric, pick, chance) => {
+  const grid = await queryGrid(db.pool, parseGridInput({ metric, groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], probeRunIds: [fx.probeRunId] } }));
+  expect(grid.size).toBe(6);
+  const unet = fx.cells.filter((c) => c.probeRunId === fx.probeRunId && c.componentKind === 'UNET');
+  for (const cell of grid.cells) {
+    const [layer, timestep] = cell.coordinates as [number, number];
+    // One probe cell per (layer, timestep) of one run and pooling: n is 1 (0 for the hole, and for the
+    // first UNet cell's missing attribute RSA), the mean is the stored value.
+    expectSummary(cell, cellSummary(unet.filter((c) => c.layerIndex === layer && c.timestep === [801, 401][timestep]), pick));
+  }
+  expect(grid.cells[5]).toMatchObject({ n: 0, mean: null });
+  expect(grid.chance).toEqual({ theoretical: chance, measured: null, measuredN: 0 });
+  expectSummary(grid.overall, cellSummary(unet, pick));
+});
+
+test('cell-level metrics aggregate over layers and timesteps like any other: per component and pooling, over both runs', async () => {
+  for (const [metric, pick] of CELL_METRICS) {
+    const grid = await queryGrid(db.pool, parseGridInput({ metric, groupBy: ['COMPONENT', 'POOLING'] }));
+    expect(grid.axes[1]!.values.map((v) => v.key)).toEqual(['max', 'mean']);
+    for (const cell of grid.cells) {
+      const [component, pooling] = cell.coordinates as [number, number];
+      const cells = fx.cells.filter((c) => c.componentKind === ['TEXT_ENCODER', 'UNET'][component] && c.pooling === ['max', 'mean'][pooling]);
+      expectSummary(cell, cellSummary(cells, pick));
+    }
+    // Per timestep (the disentanglement-across-timesteps chart): every UNet cell of the main run at that timestep.
+    const byTimestep = await queryGrid(db.pool, parseGridInput({ metric, groupBy: ['TIMESTEP'], filter: { probeRunIds: [fx.probeRunId] } }));
+    byTimestep.cells.forEach((cell, t) => {
+      expectSummary(cell, cellSummary(fx.cells.filter((c) => c.probeRunId === fx.probeRunId && c.timestep === [null, 801, 401][t]), pick));
+    });
+  }
+});
+
+test('a cell-level grid is one aggregation statement over probe_cell (plus the axes)', async () => {
+  const statements: string[] = [];
+  const counting = {
+    query: (config: { text: string }) => {
+      statements.push(config.text);
+      return db.pool.query(config);
+    },
+  } as unknown as import('../../src/grid/index.ts').Queryable;
+  await queryGrid(counting, parseGridInput({ metric: 'ATTRIBUTE_RSA', groupBy: ['LAYER', 'TIMESTEP'] }));
+  expect(statements).toHaveLength(2);
+  expect(statements.filter((text) => /FROM probe_cell pc\s+LEFT JOIN layer/.test(text))).toHaveLength(1);
+  expect(statements.filter((text) => /FROM probe_score/.test(text))).toHaveLength(0);
+});
+
+test('compareGrid over a cell-level metric: the text encoder last layer minus each UNet cell, by timestep', async () => {
+  const last = fx.textEncoderLayers[1]!;
+  const comparison = await queryComparison(db.pool, parseCompareInput({
+    metric: 'CONCEPT_TWO_VS_TWO', groupBy: ['LAYER', 'TIMESTEP'], filter: { probeRunIds: [fx.probeRunId] },
+    left: { filter: { layerIds: [last] }, aggregateOver: ['LAYER', 'TIMESTEP'] },
+    right: { filter: { componentKinds: ['UNET'] } },
+  }));
+  const left = fx.cells.find((c) => c.probeRunId === fx.probeRunId && c.layerId === last)!.conceptTwoVsTwo!;
+  for (const cell of comparison.cells) {
+    const [l, t] = cell.coordinates as [number, number];
+    const right = fx.cells.find((c) => c.probeRunId === fx.probeRunId && c.layerId === fx.unetLayers[l] && c.timestep === [801, 401][t]);
+    if (!right) expect(cell.difference).toBeNull();
+    else expect(cell.difference).toBeCloseTo(left - right.conceptTwoVsTwo!, 10);
+  }
+  expect(comparison.paired).toBeNull();
+});
+
+test('SIGNIFICANT_SHARE: per group and layer, the share of scores whose q-value is below the level (missing q left out)', async () => {
+  const main = fx.scores.filter((s) => s.probeRunId === fx.probeRunId);
+  for (const level of [undefined, 0.1]) {
+    const grid = await queryGrid(db.pool, parseGridInput({ metric: 'SIGNIFICANT_SHARE', significanceLevel: level, groupBy: ['ATTRIBUTE_GROUP', 'LAYER'], filter: { probeRunIds: [fx.probeRunId] } }));
+    const threshold = level ?? 0.05;
+    for (const cell of grid.cells) {
+      const group = grid.axes[0]!.values[cell.coordinates[0]!]!;
+      const layer = grid.axes[1]!.values[cell.coordinates[1]!]!;
+      const scores = main.filter((s) => s.groupId === group.id && s.layerId === layer.id && s.qValue !== null);
+      expectSummary(cell, summarize(scores.map((s) => (s.qValue! < threshold ? 1 : 0))));
+    }
+    expect(grid.chance).toEqual({ theoretical: 0, measured: null, measuredN: 0 });
+  }
+  // q = 0.05 exactly is not below 0.05; the fixture holds such scores, and some without a q-value.
+  expect(main.some((s) => s.qValue === 0.05)).toBe(true);
+  expect(main.some((s) => s.qValue === null)).toBe(true);
+  const overall = await queryGrid(db.pool, parseGridInput({ metric: 'SIGNIFICANT_SHARE', groupBy: [], filter: { probeRunIds: [fx.probeRunId] } }));
+  const withQ = main.filter((s) => s.qValue !== null);
+  expect(overall.cells[0]!.n).toBe(withQ.length);
+  expect(overall.cells[0]!.mean).toBeCloseTo(withQ.filter((s) => s.qValue! < 0.05).length / withQ.length, 12);
+  // bestCells ranks by the share too.
+  const best = await queryBestCells(db.pool, parseBestInput({ metric: 'SIGNIFICANT_SHARE', significanceLevel: 0.1, filter: { probeRunIds: [fx.probeRunId] } }));
+  expect(best).toHaveLength(3);
+  for (const b of best) {
+    const share = (layerId: number, timestep: number | null) => summarize(main.filter((s) => s.groupId === b.attributeGroupId && s.layerId === layerId && s.timestep === timestep && s.qValue !== null).map((s) => (s.qValue! < 0.1 ? 1 : 0))).mean ?? -1;
+    const top = Math.max(...fx.cells.filter((c) => c.probeRunId === fx.probeRunId).map((c) => share(c.layerId, c.timestep)));
+    expect(b.mean).toBeCloseTo(top, 12);
+  }
 });

@@ -101,7 +101,7 @@ export const gridResolvers = {
       return {
         ...result,
         cellCount: result.size,
-        cells: result.cells.map((cell) => ({
+        cells: result.cells.map((cell, i) => ({
           index: cell.index,
           coordinates: cell.coordinates,
           leftMean: cell.left.mean,
@@ -111,6 +111,12 @@ export const gridResolvers = {
           rightScoreCount: cell.right.n,
           ciLow: cell.ciLow,
           ciHigh: cell.ciHigh,
+          // The paired test beside the descriptive interval (src/grid/paired.ts), when asked for.
+          pairedDifference: result.paired?.[i]?.difference ?? null,
+          pairedCiLow: result.paired?.[i]?.ciLow ?? null,
+          pairedCiHigh: result.paired?.[i]?.ciHigh ?? null,
+          pairedPValue: result.paired?.[i]?.pValue ?? null,
+          pairedConceptCount: result.paired?.[i]?.conceptCount ?? null,
         })),
       };
     },
