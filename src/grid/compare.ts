@@ -81,7 +81,7 @@ async function compareWith(
   // The paired test's statement (when asked) runs beside the aggregation, once the size is accepted.
   const lengths = axes.map((axis) => axis.values.length);
   const paired = query.paired && size > 0
-    ? pairedCells(db, { ...query, paired: query.paired }, axes, Array.from({ length: size }, (_, i) => coordinatesOf(i, lengths)), { signal })
+    ? pairedCells(db, { ...query, paired: query.paired }, axes, Array.from({ length: size }, (_, i) => coordinatesOf(i, lengths)), { signal, maxWork: options.pairedMaxWork })
     : undefined;
   paired?.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
   let rows: (SummaryRow & { side: number })[];

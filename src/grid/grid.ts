@@ -31,6 +31,8 @@ export interface GridOptions {
    * for the second and later grids of one operation, so a budget refusal comes before their aggregations run.
    */
   aggregateEarly?: boolean;
+  /** compareGrid's paired test: its arithmetic bound in multiply-adds (default MAX_PAIRED_WORK, src/grid/paired.ts). */
+  pairedMaxWork?: number;
 }
 
 export interface ChanceLevel {
