@@ -1,13 +1,15 @@
 // The atlas page at `/`: the front end Vite builds from web/ into web/dist (scripts/build-web.ts,
 // run by `npm install`), served by the API itself so it works offline and on one origin. index.html
 // is never cached (it names the current assets); the hashed files under /assets/ are immutable for a
-// year. Both carry a Content-Security-Policy that allows this origin only, as the playground's does.
+// year (ETag, 304) and sent gzipped to clients that accept it. Both carry a Content-Security-Policy
+// that allows this origin only, as the playground's does.
 // A checkout whose page is not built answers `/` with what to run instead of a bare 404.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { PROJECT_ROOT } from '../config.ts';
 
 export const ATLAS_SOURCE_DIR = path.join(PROJECT_ROOT, 'web');
@@ -66,6 +68,9 @@ function notBuiltPage(): string {
 </body></html>`;
 }
 
+/** Compressed text assets by ETag: a hashed file never changes, so it is compressed once per process. */
+const gzipped = new Map<string, Buffer>();
+
 /** Paths this module answers: the page and its built assets. */
 export function isAtlasPath(pathname: string): boolean {
   return pathname === '/' || pathname === '/index.html' || pathname.startsWith(ATLAS_ASSET_PREFIX);
@@ -100,10 +105,15 @@ export async function serveAtlas(request: IncomingMessage, response: ServerRespo
   }
   const body = await readFile(file);
   const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
-  const cache = { ...headers, ...security, ETag: etag, 'Cache-Control': 'public, max-age=31536000, immutable' };
+  const cache = { ...headers, ...security, ETag: etag, 'Cache-Control': 'public, max-age=31536000, immutable', Vary: 'Accept-Encoding' };
   if (request.headers['if-none-match'] === etag) {
     response.writeHead(304, cache);
     return void response.end();
+  }
+  if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')) && !type.startsWith('image/png') && !type.startsWith('font/')) {
+    let compressed = gzipped.get(etag);
+    if (!compressed) gzipped.set(etag, (compressed = gzipSync(body, { level: 9 })));
+    return send(response, 200, { ...cache, 'Content-Type': type, 'Content-Encoding': 'gzip' }, compressed, head);
   }
   send(response, 200, { ...cache, 'Content-Type': type }, body, head);
 }
