@@ -10,6 +10,8 @@
 // before GraphQL parsing, validation and execution, after the one catalogue statement that computes
 // the current answer token (the same check a response-cache hit costs). An unknown ETag, a request
 // that does not match the one the ETag was issued for, or a changed token simply runs as usual.
+// Concurrent revalidations of one request share statements (`SharedCheck`): a request waits for a
+// statement that STARTS after it arrived, so the answer is as fresh as if it had run its own.
 import { createHash } from 'node:crypto';
 import type { GridQuery } from '../grid/index.ts';
 
@@ -50,6 +52,8 @@ const MAX_TAGS = 4_096;
 /** The ETags this process has issued (bounded, least recently used out), to answer If-None-Match without executing. */
 export class EtagIndex {
   private readonly tags = new Map<string, IssuedTag>();
+  /** Current answer tokens, computed once for every request revalidating the same tag at the same time. */
+  readonly checks = new SharedCheck<string | null>();
 
   remember(etag: string, tag: IssuedTag): void {
     this.tags.delete(etag);
@@ -68,6 +72,38 @@ export class EtagIndex {
 
   get size(): number {
     return this.tags.size;
+  }
+}
+
+/**
+ * Single-flight with freshness: `run(key, compute)` joins the statement queued to start after the one
+ * in flight (or starts one when none is), never the one already running — that one's snapshot may be
+ * older than the caller. So at most one statement per key runs at a time and one waits behind it,
+ * however many requests arrive; each caller's result was computed after it called.
+ */
+export class SharedCheck<T> {
+  private readonly running = new Map<string, Promise<T>>();
+  private readonly queued = new Map<string, Promise<T>>();
+
+  run(key: string, compute: () => Promise<T>): Promise<T> {
+    const queued = this.queued.get(key);
+    if (queued) return queued;
+    const running = this.running.get(key);
+    if (!running) return this.start(key, compute);
+    const next = running.then(() => undefined, () => undefined).then(() => {
+      this.queued.delete(key);
+      return this.start(key, compute);
+    });
+    this.queued.set(key, next);
+    return next;
+  }
+
+  private start(key: string, compute: () => Promise<T>): Promise<T> {
+    const promise: Promise<T> = compute().finally(() => {
+      if (this.running.get(key) === promise) this.running.delete(key);
+    });
+    this.running.set(key, promise);
+    return promise;
   }
 }
 

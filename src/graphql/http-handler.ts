@@ -77,7 +77,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
       if (!tag) continue;
       let token: string | null;
       try {
-        token = await currentAnswerToken(db.pool, tag.query);
+        token = await index.checks.run(etag, () => currentAnswerToken(db.pool, tag.query));
       } catch {
         return false; // an outage or anything else: the ordinary path reports it properly
       }

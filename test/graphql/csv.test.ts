@@ -102,14 +102,14 @@ test('/compare-grid.csv equals the compareGrid field', async () => {
 test('bad CSV requests: a missing or unparsable input is 400 BAD_REQUEST naming it; a bad argument is 400 with its GraphQL code', async () => {
   const missing = await fetch(`${api.origin}/grid.csv`);
   expect(missing.status).toBe(400);
-  expect((await missing.json()).errors[0]).toMatchObject({ extensions: { code: 'BAD_REQUEST' }, message: expect.stringContaining('`input`') });
+  expect(((await missing.json()) as any).errors[0]).toMatchObject({ extensions: { code: 'BAD_REQUEST' }, message: expect.stringContaining('`input`') });
   const unparsable = await fetch(`${api.origin}/grid.csv?input=%7Bnope`);
   expect(unparsable.status).toBe(400);
-  expect((await unparsable.json()).errors[0].message).toMatch(/`input` is not valid JSON/);
+  expect(((await unparsable.json()) as any).errors[0].message).toMatch(/`input` is not valid JSON/);
   const badMetric = await fetch(csvUrl('/grid.csv', { metric: 'NOPE', groupBy: ['LAYER'] }));
   expect(badMetric.status).toBe(400);
   expect(badMetric.headers.get('content-type')).toMatch(/application\/json/);
-  expect((await badMetric.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  expect(((await badMetric.json()) as any).errors[0].extensions.code).toBe('BAD_USER_INPUT');
 });
 
 test('the grid limits apply to CSV exactly as to GraphQL: over the cell bound is refused with the same error', async () => {
@@ -119,7 +119,7 @@ test('the grid limits apply to CSV exactly as to GraphQL: over the cell bound is
     const csv = await fetch(`${limited.origin}/grid.csv?input=${encodeURIComponent(JSON.stringify(input))}`);
     const viaGraphql = await limited.graphql('query($input: GridInput!) { grid(input: $input) { cellCount } }', { input });
     expect(csv.status).toBe(400);
-    const error = (await csv.json()).errors[0];
+    const error = ((await csv.json()) as any).errors[0];
     expect(error.extensions.code).toBe(viaGraphql.body.errors![0]!.extensions!.code);
     expect(error.message).toBe(viaGraphql.body.errors![0]!.message);
   } finally {

@@ -126,3 +126,29 @@ test('responses other than a lone grid carry no grid ETag', async () => {
   expect(response.status).toBe(200);
   expect(response.headers.get('etag')).toBeNull();
 });
+
+test('SharedCheck: callers share the statement queued after the one in flight, never the one already running', async () => {
+  const { SharedCheck } = await import('../../src/graphql/http-cache.ts');
+  const check = new SharedCheck<number>();
+  const releases: (() => void)[] = [];
+  let started = 0;
+  const compute = () => new Promise<number>((resolve) => {
+    const round = ++started;
+    releases.push(() => resolve(round));
+  });
+  const first = check.run('k', compute); // starts round 1
+  const second = check.run('k', compute); // arrived while round 1 runs: waits for round 2
+  const third = check.run('k', compute); // joins round 2
+  expect(started).toBe(1);
+  releases[0]!();
+  expect(await first).toBe(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(started).toBe(2);
+  const fourth = check.run('k', compute); // round 2 is running now: waits for round 3
+  releases[1]!();
+  expect([await second, await third]).toEqual([2, 2]);
+  await new Promise((resolve) => setImmediate(resolve));
+  releases[2]!();
+  expect(await fourth).toBe(3);
+  expect(await check.run('other', async () => 42)).toBe(42);
+});

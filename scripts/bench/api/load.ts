@@ -4,7 +4,11 @@ import autocannon from 'autocannon';
 
 export interface LoadSpec {
   url: string;
+  /** POST with a JSON body by default; GET sends no body. */
+  method?: 'GET' | 'POST';
   body: string;
+  /** Extra request headers (e.g. If-None-Match). */
+  headers?: Record<string, string>;
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
@@ -17,6 +21,8 @@ export interface LoadResult {
   requestsPerSecond: number;
   requests: number;
   non2xx: number;
+  /** Responses by status code. */
+  statusCodes: Record<string, number>;
   errors: number;
   timeouts: number;
 }
@@ -24,9 +30,9 @@ export interface LoadResult {
 function run(spec: LoadSpec, duration: number): Promise<autocannon.Result> {
   return autocannon({
     url: spec.url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: spec.body,
+    method: spec.method ?? 'POST',
+    headers: spec.method === 'GET' ? { ...spec.headers } : { 'content-type': 'application/json', ...spec.headers },
+    ...(spec.method === 'GET' ? {} : { body: spec.body }),
     connections: spec.connections,
     duration,
   });
@@ -42,6 +48,7 @@ const output: LoadResult = {
   requestsPerSecond: result.requests.total / spec.durationSeconds,
   requests: result.requests.total,
   non2xx: result.non2xx,
+  statusCodes: result.statusCodeStats ? Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, stat]) => [code, (stat as { count: number }).count])) : {},
   errors: result.errors,
   timeouts: result.timeouts,
 };

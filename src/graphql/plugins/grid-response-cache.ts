@@ -110,7 +110,8 @@ export function gridResponseCachePlugin(): ApolloServerPlugin<ApiContext> {
           if (!candidate) return null;
           let token: string | null;
           try {
-            token = await currentAnswerToken(context.db.pool, candidate.query);
+            // Concurrent hits on one entry share one fresh statement (http-cache.ts SharedCheck).
+            token = await etagIndexFor(context.db.pool).checks.run(`response:${key}`, () => currentAnswerToken(context.db.pool, candidate.query));
           } catch (error) {
             // Thrown from a plugin hook, Apollo would mask it as a bare 500. An outage instead becomes
             // the grid field's own DATABASE_UNAVAILABLE (503), as on every other field, without a second wait.
