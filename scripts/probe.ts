@@ -5,8 +5,8 @@
 // Fits ridge probes for every cell of a COMPLETED extraction run; re-running resumes (docs/metrics.md).
 // --min-support K keeps the attributes with a non-zero, non-missing rating for at least K of the run's
 // concepts, --min-variance v those whose ratings vary at least that much over them (sparse
-// feature-production norms: docs/norms.md); what they leave out is recorded with the run. It warns when
-// the permutations are too few for any q-value to be below 0.05.
+// feature-production norms: docs/norms.md); what they leave out is recorded with the run. It warns (on
+// stderr) when the permutations are too few for any q-value to be below 0.05.
 // Ctrl-C stops after the current cell and marks the run FAILED ("interrupted; re-run to resume").
 // Exit codes: 0 done, 1 run failed, 2 bad argument, 3 not found, 4 nothing to probe (or extraction not
 // completed), 5 run locked by another process, 130 interrupted (the one table, src/errors.ts).
@@ -57,12 +57,9 @@ async function main(): Promise<number> {
   try {
     const summary = await runProbe(db.pool, { ...options, signal: interrupt.signal }, {
       onStart: ({ probeRunId, created, total, alreadyDone, attributeCount, excludedAttributeCount }) => {
-        // Said before the bar starts, so a terminal shows it above the bar.
+        // On stderr (stdout stays one JSON line per event), before the bar starts so a terminal shows it above it.
         const warning = significanceWarning(permutations, attributeCount, total);
-        if (warning !== null) {
-          if (bar) console.error(`probe: warning: ${warning}`);
-          else console.log(JSON.stringify({ event: 'warning', probeRunId, message: warning }));
-        }
+        if (warning !== null) console.error(`probe: warning: ${warning}`);
         if (bar) {
           if (excludedAttributeCount > 0) console.error(`probe: ${attributeCount} attributes probed, ${excludedAttributeCount} left out by the selection (recorded with run ${probeRunId})`);
           bar.start(total, alreadyDone, { cell: '' });
