@@ -69,10 +69,10 @@ class Moments {
 
 /**
  * Mean over the attributes of one cell's metric, concepts weighted by `weight` (null: all 1), in one
- * row-major pass. NaN attributes (no variance under these weights) are left out of the mean; NaN
+ * row-major pass; concept i's predictions are row i of `source(i)` (a relabelling picks the cell per concept). NaN attributes (no variance under these weights) are left out of the mean; NaN
  * when all are.
  */
-function cellMean(metric: PairedMetric, predicted: Float64Array, truth: Float64Array, n: number, m: number, weight: Float64Array | null, s: Moments): number {
+function cellMean(metric: PairedMetric, source: (i: number) => Float64Array, truth: Float64Array, n: number, m: number, weight: Float64Array | null, s: Moments): number {
   const { sp, st, spp, stt, spt } = s;
   sp.fill(0);
   st.fill(0);
@@ -85,6 +85,7 @@ function cellMean(metric: PairedMetric, predicted: Float64Array, truth: Float64A
     if (w === 0) continue;
     sw += w;
     const row = i * m;
+    const predicted = source(i);
     for (let a = 0; a < m; a++) {
       const p = predicted[row + a]!;
       const t = truth[row + a]!;
@@ -147,7 +148,7 @@ export function pairedComparison(input: PairedInput): PairedResult {
     let total = 0;
     let count = 0;
     for (const cell of side) {
-      const value = cellMean(metric, cell, truth, n, m, weight, moments);
+      const value = cellMean(metric, () => cell, truth, n, m, weight, moments);
       if (!Number.isNaN(value)) {
         total += value;
         count++;
@@ -197,29 +198,24 @@ function permutationPValue(input: PairedInput, observed: number, moments: Moment
   const K = cells.length;
   const leftCount = input.left.length;
   const random = seededRandom(deriveSeed(input.seed, 1));
-  const slots = cells.map(() => new Float64Array(n * m));
-  const order = new Int32Array(K);
+  // order[i·K + s]: the cell whose predictions concept i has in slot s.
+  const order = new Int32Array(n * K);
   const threshold = Math.abs(observed) * (1 - 1e-12);
   let extreme = 0;
   for (let p = 0; p < input.permutationCount; p++) {
     for (let i = 0; i < n; i++) {
-      for (let s = 0; s < K; s++) order[s] = s;
+      const base = i * K;
+      for (let s = 0; s < K; s++) order[base + s] = s;
       for (let s = K - 1; s > 0; s--) {
         const j = Math.floor(random() * (s + 1));
-        const t = order[s]!;
-        order[s] = order[j]!;
-        order[j] = t;
-      }
-      const row = i * m;
-      for (let s = 0; s < K; s++) {
-        const from = cells[order[s]!]!;
-        const to = slots[s]!;
-        for (let a = row; a < row + m; a++) to[a] = from[a]!;
+        const t = order[base + s]!;
+        order[base + s] = order[base + j]!;
+        order[base + j] = t;
       }
     }
     let leftTotal = 0, leftDefined = 0, rightTotal = 0, rightDefined = 0;
     for (let s = 0; s < K; s++) {
-      const value = cellMean(metric, slots[s]!, truth, n, m, null, moments);
+      const value = cellMean(metric, (i) => cells[order[i * K + s]!]!, truth, n, m, null, moments);
       if (Number.isNaN(value)) continue;
       if (s < leftCount) {
         leftTotal += value;
