@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendSpec, MatmulBackend } from './matmul-backend.ts';
-import type { OuterFoldResult } from './outer-fold.ts';
+import type { FoldOptions, OuterFoldResult } from './outer-fold.ts';
 
 /** Folds with fewer training rows than this run in the calling thread (the O(n³) work per fold is then too small to repay a message round trip). */
 export const PARALLEL_MIN_TRAIN_ROWS = 96;
@@ -32,6 +32,7 @@ export interface FoldTask {
   targets: Float64Array;
   columns: number;
   alphas: readonly number[];
+  options: FoldOptions;
   train: Int32Array;
   test: Int32Array;
 }
@@ -147,6 +148,7 @@ export interface PoolFolds {
   columns: number;
   alphas: readonly number[];
   backend: MatmulBackend;
+  options: FoldOptions;
   folds: { train: Int32Array; test: Int32Array }[];
 }
 
@@ -159,7 +161,7 @@ export async function fitFoldsInPool(input: PoolFolds): Promise<OuterFoldResult[
   const features = sharedCopy(input.features);
   const targets = sharedCopy(input.targets) as Float64Array;
   const alphas = [...input.alphas];
-  return Promise.all(input.folds.map(({ train, test }) => active.run({ spec, features, d: input.d, targets, columns: input.columns, alphas, train, test })));
+  return Promise.all(input.folds.map(({ train, test }) => active.run({ spec, features, d: input.d, targets, columns: input.columns, alphas, options: input.options, train, test })));
 }
 
 /** Ends the pool's workers (a later fit starts a new pool). Call once a process's probing is done. */

@@ -13,7 +13,7 @@ parentPort!.on('message', async (task: FoldTask) => {
     const key = JSON.stringify(task.spec);
     let backend = backends.get(key);
     if (backend === undefined) backends.set(key, (backend = backendFromSpec(task.spec, 1)));
-    const result = await fitOuterFold(task.features, task.d, task.targets, task.columns, task.train, task.test, task.alphas, await backend);
+    const result = await fitOuterFold(task.features, task.d, task.targets, task.columns, task.train, task.test, task.alphas, await backend, task.options);
     reply = { id: task.id, result };
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));

@@ -3,13 +3,16 @@
 // centre targets on the training fold (the unpenalised intercept), decompose ONCE (the n×n Gram
 // matrix when d ≥ n — reduced to tridiagonal form —, the d×d cross-product otherwise — eigen-
 // decomposed), then every alpha and every target column (the real ratings and any permuted copies)
-// reuses that basis, so each alpha costs O(n²) per target instead of a new O(n³) solve. docs/metrics.md gives the formulas.
+// reuses that basis, so each alpha costs O(n²) per target instead of a new O(n³) solve. On the Gram
+// path all alphas' LOO errors come from one stacked product, screened in float32 with a rigorous
+// bound and decided in float64 where the screen cannot tell (outer-fold.ts fitGramStacked).
+// docs/metrics.md gives the formulas.
 // One fold's fit is outer-fold.ts. Folds are independent: large ones run on a pool of worker threads
 // (fold-pool.ts), one per core.
 import { foldMembers } from './folds.ts';
 import { typescriptBackend, type MatmulBackend } from './matmul-backend.ts';
 import { canRebuildInWorker, fitFoldsInPool, PARALLEL_MIN_TRAIN_ROWS, poolSize } from './fold-pool.ts';
-import { fitOuterFold, type OuterFoldResult } from './outer-fold.ts';
+import { fitOuterFold, type FoldOptions, type GramMethod, type OuterFoldResult } from './outer-fold.ts';
 
 export interface RidgeCvInput {
   /** n × d features, row-major (Float32 activations are widened to float64 once per call). */
@@ -27,6 +30,8 @@ export interface RidgeCvInput {
   keepLooErrors?: boolean;
   /** Fit the folds on the worker pool (true), in this thread (false), or decide by size (undefined). */
   parallel?: boolean;
+  /** How the Gram path searches the alphas (outer-fold.ts GramMethod); 'stacked' unless asked. */
+  method?: GramMethod;
 }
 
 export interface RidgeCvResult {
@@ -39,6 +44,8 @@ export interface RidgeCvResult {
   paths: ('gram' | 'covariance')[];
   /** folds × alphas × columns mean squared LOO errors on each training fold, when asked for. */
   looErrors?: Float64Array;
+  /** Gram path, float32 alpha screen: of the folds × columns alpha choices, how many the screen left to float64 (0 when nothing was screened). */
+  decidedInFloat64: number;
   /** Seconds spent in matrix products, decompositions (tridiagonalisation / eigendecomposition) and the rest, summed over folds (over worker threads when the folds ran in parallel, so their sum can exceed the wall time). */
   timings: { products: number; decomposition: number; other: number };
 }
@@ -85,22 +92,25 @@ export async function ridgeCrossValidate(input: RidgeCvInput, backend: MatmulBac
   const pooled = shouldUsePool(input, backend, largestTrain);
   // Widened to float64 once per call (in shared memory for the pool), not once per fold.
   const wide = features instanceof Float64Array && !pooled ? features : widen(features, pooled);
+  const options: FoldOptions = { method: input.method ?? 'stacked', exactLooErrors: input.keepLooErrors ?? false };
   const fits = pooled
-    ? await fitFoldsInPool({ features: wide, d, targets, columns, alphas, backend, folds: folds.map((test, f) => ({ train: trains[f]!, test })) })
-    : await fitFoldsSerially(wide, d, targets, columns, alphas, backend, folds, trains);
+    ? await fitFoldsInPool({ features: wide, d, targets, columns, alphas, backend, options, folds: folds.map((test, f) => ({ train: trains[f]!, test })) })
+    : await fitFoldsSerially(wide, d, targets, columns, alphas, backend, folds, trains, options);
   const predictions = new Float64Array(n * columns);
   const chosenAlpha = new Int32Array(folds.length * columns);
   const looErrors = input.keepLooErrors ? new Float64Array(folds.length * alphas.length * columns) : undefined;
   const timings = { products: 0, decomposition: 0, other: 0 };
+  let decidedInFloat64 = 0;
   fits.forEach((fit, f) => {
     folds[f]!.forEach((row, r) => predictions.set(fit.predictions.subarray(r * columns, (r + 1) * columns), row * columns));
     chosenAlpha.set(fit.chosenAlpha, f * columns);
-    looErrors?.set(fit.looErrors, f * alphas.length * columns);
+    if (looErrors) looErrors.set(fit.looErrors!, f * alphas.length * columns);
+    decidedInFloat64 += fit.decidedInFloat64 ?? 0;
     timings.products += fit.timings.products;
     timings.decomposition += fit.timings.decomposition;
     timings.other += fit.timings.total - fit.timings.products - fit.timings.decomposition;
   });
-  return { predictions, chosenAlpha, folds, paths: fits.map((fit) => fit.path), looErrors, timings };
+  return { predictions, chosenAlpha, folds, paths: fits.map((fit) => fit.path), looErrors, decidedInFloat64, timings };
 }
 
 function widen(features: Float32Array | Float64Array, shared: boolean): Float64Array {
@@ -111,10 +121,10 @@ function widen(features: Float32Array | Float64Array, shared: boolean): Float64A
 
 async function fitFoldsSerially(
   features: Float32Array | Float64Array, d: number, targets: Float64Array, columns: number, alphas: readonly number[],
-  backend: MatmulBackend, folds: Int32Array[], trains: Int32Array[],
+  backend: MatmulBackend, folds: Int32Array[], trains: Int32Array[], options: FoldOptions,
 ): Promise<OuterFoldResult[]> {
   const fits: OuterFoldResult[] = [];
-  for (let f = 0; f < folds.length; f++) fits.push(await fitOuterFold(features, d, targets, columns, trains[f]!, folds[f]!, alphas, backend));
+  for (let f = 0; f < folds.length; f++) fits.push(await fitOuterFold(features, d, targets, columns, trains[f]!, folds[f]!, alphas, backend, options));
   return fits;
 }
 

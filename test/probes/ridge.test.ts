@@ -1,7 +1,14 @@
 /** @jest-environment ./test/bundles/onnx-environment.cjs */
 // Ridge CV against a direct float64 reference: standardise on the training fold, solve the normal
 // equations, brute-force leave-one-out by refitting. Both decomposition paths (d ≥ n: Gram; d < n:
-// cross-product) and both product backends (TypeScript loops and onnxruntime-node) are checked.
+// cross-product), both Gram methods (stacked, per-alpha) and both product backends (TypeScript loops
+// and onnxruntime-node) are checked; then the float32 alpha screen against float64 sums and the
+// per-alpha path on a realistic cell (real Binder ratings and 20 permuted copies as targets).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { PROJECT_ROOT } from '../../src/config.ts';
+import { cellPermutations } from '../../src/probes/cell.ts';
 import { assignFolds, foldMembers } from '../../src/probes/folds.ts';
 import { createOnnxBackend, typescriptBackend, type MatmulBackend } from '../../src/probes/matmul-backend.ts';
 import { seededRandom } from '../../src/probes/random.ts';
@@ -37,9 +44,9 @@ describe.each([
   const foldOf = assignFolds(n, 5, 1);
   const referenceLoo: Float64Array[][] = []; // brute-force LOO per fold, shared by both backends
 
-  test.each([['typescript'], ['onnxruntime']])('out-of-fold predictions and alpha choices match the reference (%s products)', async (backendName) => {
+  test.each([['typescript', 'stacked'], ['onnxruntime', 'stacked'], ['typescript', 'per-alpha'], ['onnxruntime', 'per-alpha']] as const)('out-of-fold predictions and alpha choices match the reference (%s products, %s Gram method)', async (backendName, method) => {
     const backend = backendName === 'typescript' ? typescriptBackend : onnx;
-    const result = await ridgeCrossValidate({ features, n, d, targets, columns: q, foldOf, alphas: ALPHAS, keepLooErrors: true }, backend);
+    const result = await ridgeCrossValidate({ features, n, d, targets, columns: q, foldOf, alphas: ALPHAS, keepLooErrors: true, method }, backend);
     expect(result.paths.every((p) => p === path)).toBe(true);
     let worst = 0, worstLoo = 0;
     result.folds.forEach((test, f) => {
@@ -95,4 +102,65 @@ test('bad input is rejected with the offending argument named', async () => {
   const targets = new Float64Array(10);
   targets[3] = NaN;
   await expect(ridgeCrossValidate({ features, n: 10, d: 2, targets, columns: 1, foldOf: assignFolds(10, 2, 0), alphas: [1] })).rejects.toThrow(/row 3, column 0/);
+});
+
+describe('the float32 alpha screen on a realistic cell', () => {
+  // n = 275 real Binder concepts; 12 attributes and 20 jointly permuted copies as targets, plus one
+  // constant column (every alpha ties: the screen must leave it to float64, where the first wins);
+  // d = 400 Gaussian features carrying a weak signal of the first attributes.
+  const rows: Record<string, string>[] = parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016/ratings.csv'), 'utf8'), { columns: true });
+  const names = Object.keys(rows[0]!).filter((key) => key !== 'concept' && rows.every((row) => Number.isFinite(Number(row[key])))).slice(0, 12);
+  const n = rows.length, m = names.length, d = 400, permutations = 20;
+  const columns = m * (1 + permutations) + 1;
+  const normal = gaussianSampler(seededRandom(77));
+  const features = new Float32Array(n * d).map(() => normal());
+  const targets = new Float64Array(n * columns);
+  const shuffles = cellPermutations(n, permutations, 5);
+  for (let i = 0; i < n; i++) {
+    names.forEach((name, a) => {
+      const value = (row: number) => Number(rows[row]![name]);
+      targets[i * columns + a] = value(i);
+      shuffles.forEach((perm, p) => (targets[i * columns + (p + 1) * m + a] = value(perm[i]!)));
+      if (a < 4) for (let j = 0; j < 8; j++) features[i * d + a * 8 + j]! += 0.5 * value(i);
+    });
+    targets[i * columns + columns - 1] = 3;
+  }
+  const foldOf = assignFolds(n, 10, 0);
+  const input = { features, n, d, targets, columns, foldOf, alphas: ALPHAS, parallel: false };
+
+  test('chooses the alphas of the float64 sums and the per-alpha path, and predicts the same values', async () => {
+    const screened = await ridgeCrossValidate(input, onnx);
+    const exact = await ridgeCrossValidate({ ...input, keepLooErrors: true }, onnx);
+    const perAlpha = await ridgeCrossValidate({ ...input, keepLooErrors: true, method: 'per-alpha' }, onnx);
+    expect(screened.paths.every((p) => p === 'gram')).toBe(true);
+    expect(screened.looErrors).toBeUndefined();
+    // The screen decided most choices in float32 and left the close ones (at least the constant column's) to float64.
+    expect(screened.decidedInFloat64).toBeGreaterThanOrEqual(10);
+    expect(screened.decidedInFloat64).toBeLessThan(screened.chosenAlpha.length / 2);
+    expect(exact.decidedInFloat64).toBe(0);
+    expect([...screened.chosenAlpha]).toEqual([...exact.chosenAlpha]);
+    let worst = 0;
+    for (let t = 0; t < exact.predictions.length; t++) worst = Math.max(worst, Math.abs(screened.predictions[t]! - exact.predictions[t]!));
+    expect(worst).toBeLessThan(1e-12);
+    for (let f = 0; f < 10; f++) expect(screened.chosenAlpha[f * columns + columns - 1]).toBe(0); // all tied: the first alpha
+    expect(new Set(screened.chosenAlpha).size).toBeGreaterThan(2);
+    // Against the per-alpha path: same LOO sums to its accuracy, the same alpha wherever its two
+    // smallest LOO sums differ by more than that accuracy, and the same predictions there.
+    const A = ALPHAS.length;
+    let worstLoo = 0, compared = 0, worstPrediction = 0;
+    for (let f = 0; f < 10; f++) {
+      for (let c = 0; c < columns - 1; c++) {
+        const sums = Array.from({ length: A }, (_, a) => perAlpha.looErrors![(f * A + a) * columns + c]!);
+        sums.forEach((v, a) => (worstLoo = Math.max(worstLoo, Math.abs(v - exact.looErrors![(f * A + a) * columns + c]!) / v)));
+        const sorted = [...sums].sort((x, y) => x - y);
+        if ((sorted[1]! - sorted[0]!) / sorted[0]! < 1e-6) continue;
+        compared++;
+        expect(screened.chosenAlpha[f * columns + c]).toBe(perAlpha.chosenAlpha[f * columns + c]);
+        for (const row of exact.folds[f]!) worstPrediction = Math.max(worstPrediction, Math.abs(screened.predictions[row * columns + c]! - perAlpha.predictions[row * columns + c]!));
+      }
+    }
+    expect(worstLoo).toBeLessThan(1e-6);
+    expect(compared).toBeGreaterThan(0.95 * 10 * (columns - 1));
+    expect(worstPrediction).toBeLessThan(1e-8);
+  }, 120_000);
 });
