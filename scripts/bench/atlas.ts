@@ -49,13 +49,13 @@ async function measureLoad(browser: Browser, origin: string): Promise<PageLoad> 
   });
   const started = Date.now();
   await page.goto(`${origin}/`);
-  await page.waitForFunction(() => (window as unknown as AtlasWindow).__atlas?.timings.heatmapRenderedMs !== undefined, undefined, { timeout: 60_000 });
+  // Strings: the root tsconfig has no DOM types (these run in the page).
+  await page.waitForFunction('window.__atlas?.timings.heatmapRenderedMs !== undefined', undefined, { timeout: 60_000 });
   await page.waitForSelector('body[data-atlas="ready"]', { timeout: 60_000 });
   const readyMs = Date.now() - started;
-  const { firstRenderMs, operations } = await page.evaluate(() => {
-    const atlas = (window as unknown as AtlasWindow).__atlas;
-    return { firstRenderMs: atlas.timings.heatmapRenderedMs!, operations: atlas.requests.map((r) => ({ ...r })) };
-  });
+  const atlas = (await page.evaluate('({ timings: window.__atlas.timings, requests: window.__atlas.requests })')) as AtlasWindow['__atlas'];
+  const firstRenderMs = atlas.timings.heatmapRenderedMs!;
+  const operations = atlas.requests;
   const graphqlRequests: Record<string, number> = {};
   const operationMs: Record<string, number> = {};
   for (const { operation, ms } of operations) {
@@ -72,14 +72,14 @@ async function measureGroupChange(browser: Browser, origin: string): Promise<Rec
   const page = await context.newPage();
   await page.goto(`${origin}/`);
   await page.waitForSelector('body[data-atlas="ready"]', { timeout: 60_000 });
-  const before = await page.evaluate(() => (window as unknown as AtlasWindow).__atlas.requests.length);
-  const groups = await page.locator('#pick-group option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+  const before = (await page.evaluate('window.__atlas.requests.length')) as number;
+  const groups = await Promise.all((await page.locator('#pick-group option').all()).map(async (option) => (await option.getAttribute('value')) ?? ''));
   const current = await page.inputValue('#pick-group');
   const other = groups.find((group) => group !== current);
   if (!other) return {};
   await page.selectOption('#pick-group', other);
-  await page.waitForFunction((g) => document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get('group') === g, other, { timeout: 60_000 });
-  const operations = await page.evaluate((from) => (window as unknown as AtlasWindow).__atlas.requests.slice(from).map((r) => r.operation), before);
+  await page.waitForFunction(`document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get('group') === ${JSON.stringify(other)}`, undefined, { timeout: 60_000 });
+  const operations = (await page.evaluate(`window.__atlas.requests.slice(${before}).map((r) => r.operation)`)) as string[];
   await context.close();
   const counts: Record<string, number> = {};
   for (const operation of operations) counts[operation] = (counts[operation] ?? 0) + 1;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
@@ -73,11 +73,9 @@ async function open(origin: string, search = '', waitFor = 'ready'): Promise<Ope
 
 /** Waits until the page has drawn the state whose URL parameter `key` is `value`. */
 async function waitForView(page: Page, key: string, value: string): Promise<void> {
-  await page.waitForFunction(
-    ([k, v]) => document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get(k!) === v,
-    [key, value],
-    { timeout: READY_TIMEOUT },
-  );
+  // A string: the root tsconfig has no DOM types (this runs in the page).
+  const expression = `document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get(${JSON.stringify(key)}) === ${JSON.stringify(value)}`;
+  await page.waitForFunction(expression, undefined, { timeout: READY_TIMEOUT });
 }
 
 function urlState(page: Page): Record<string, string> {
@@ -119,11 +117,16 @@ function gridRows(grid: GridAnswer): string[][] {
   ]);
 }
 
+/** An attribute of every element a locator matches, in document order. */
+async function attributes(locator: Locator, name: string): Promise<string[]> {
+  return Promise.all((await locator.all()).map(async (element) => (await element.getAttribute(name)) ?? ''));
+}
+
 /** The heatmap's drawn cells: one rect per grid cell (filled or empty), each labelled with its value. */
 async function drawnCells(page: Page): Promise<{ count: number; labels: string[] }> {
   const filled = page.locator('#heatmap .heatmap-cell rect');
   const empty = page.locator('#heatmap .heatmap-empty rect');
-  const labels = await filled.evaluateAll((rects) => rects.map((rect) => rect.getAttribute('aria-label') ?? ''));
+  const labels = await attributes(filled, 'aria-label');
   return { count: (await filled.count()) + (await empty.count()), labels };
 }
 
@@ -179,7 +182,10 @@ browserTest('changing the attribute group redraws the heatmap with that group, a
   const { page, context } = await open(api.origin);
   try {
     const before = urlState(page);
-    const groups = await page.locator('#pick-group option').evaluateAll((options) => options.map((o) => ({ value: (o as HTMLOptionElement).value, label: o.textContent })));
+    const options = page.locator('#pick-group option');
+    const values = await attributes(options, 'value');
+    const labels = await options.allTextContents();
+    const groups = values.map((value, i) => ({ value, label: labels[i] }));
     const other = groups.find((group) => group.value !== before.group)!;
     expect(other).toBeDefined();
     const beforeLabels = (await drawnCells(page)).labels;
@@ -217,10 +223,10 @@ browserTest('a shared URL restores the view: metric, group and cell come back as
     const { page } = first;
     await page.selectOption('#pick-metric', 'TWO_VS_TWO');
     await waitForView(page, 'metric', 'TWO_VS_TWO');
-    const groups = await page.locator('#pick-group option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    const groups = await attributes(page.locator('#pick-group option'), 'value');
     await page.selectOption('#pick-group', groups[groups.length - 1]!);
     await waitForView(page, 'group', groups[groups.length - 1]!);
-    const timesteps = await page.locator('#pick-timestep option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    const timesteps = await attributes(page.locator('#pick-timestep option'), 'value');
     await page.selectOption('#pick-timestep', timesteps[timesteps.length - 1]!);
     await waitForView(page, 'timestep', timesteps[timesteps.length - 1]!);
     chosen = urlState(page);
@@ -277,11 +283,7 @@ browserTest('a running probe run is announced, and the page refreshes while it r
     try {
       expect(await page.textContent('#atlas-status')).toMatch(new RegExp(`in progress: probe run #${run.probeRunId} running`));
       // The next refresh asks the catalogue again (the page polls only while a run is active).
-      await page.waitForFunction(
-        () => ((window as unknown as { __atlas: { requests: Array<{ operation: string }> } }).__atlas.requests.filter((r) => r.operation === 'AtlasCatalogue').length >= 2),
-        undefined,
-        { timeout: READY_TIMEOUT },
-      );
+      await page.waitForFunction("window.__atlas.requests.filter((r) => r.operation === 'AtlasCatalogue').length >= 2", undefined, { timeout: READY_TIMEOUT });
       await page.screenshot({ path: path.join(ARTIFACTS, 'atlas-running.png') });
     } finally {
       await context.close();
