@@ -4,6 +4,8 @@
 (function startPlayground() {
   var config = JSON.parse(document.getElementById('playground-config').textContent);
   var fetcher = GraphiQL.createFetcher({ url: new URL(config.endpoint, window.location.href).href });
+  // A chart's "Open in playground" link on the atlas page (/graphql#query=…&variables=…) puts its query in the editor.
+  var linked = new URLSearchParams(window.location.hash.slice(1));
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(
     React.createElement(GraphiQL, {
@@ -12,6 +14,8 @@
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: false,
       plugins: [GraphiQLPluginExplorer.explorerPlugin()],
+      query: linked.get('query') || undefined,
+      variables: linked.get('variables') || undefined,
     }),
   );
 })();
