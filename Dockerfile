@@ -7,6 +7,8 @@ COPY prisma.config.ts ./
 COPY scripts/schema-engine-shim.mjs ./scripts/schema-engine-shim.mjs
 RUN npm ci
 COPY . .
+# The atlas page (npm ci's postinstall skipped it: web/ was not copied yet).
+RUN npm run build:web
 ENV HOST=0.0.0.0 PORT=4000 NODE_ENV=production
 EXPOSE 4000
 # The supervisor directly (what `npm start` runs): `docker stop`'s SIGTERM then reaches it, whereas
