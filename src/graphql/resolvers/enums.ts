@@ -8,12 +8,16 @@ import type { GLOVE_POOLING } from '../../baselines/glove-run.ts';
 import type { Device as StoredDevice } from '../../bundles/sessions.ts';
 import type { Pooling as ExtractionPooling } from '../../extraction/pooling.ts';
 import type { PROBE_METHOD } from '../../probe-runs/settings.ts';
+import type { ExclusionReason } from '../../probe-runs/selection.ts';
 import type { BestPer, GridDimension as GridInputDimension, GridMetric } from '../../grid/input.ts';
-import type { ComponentKind as PrismaComponentKind, ModelKind as PrismaModelKind, RunStatus as PrismaRunStatus } from '../../generated/prisma/enums.ts';
+import type {
+  AttributeExclusionReason as PrismaAttributeExclusionReason, ComponentKind as PrismaComponentKind, ModelKind as PrismaModelKind, RunStatus as PrismaRunStatus,
+} from '../../generated/prisma/enums.ts';
 import { GROUP_METRICS, type GroupMetric } from '../../probes/bootstrap.ts';
 import { DEVICE_VALUES, POOLING_VALUES, PROBE_METHOD_VALUES } from '../enum-values.ts';
 import type { ErrorCode as ApiErrorCode } from '../errors.ts';
 import type {
+  AttributeExclusionReason,
   BestCellsPer,
   ComponentKind,
   Device,
@@ -41,7 +45,9 @@ const sameAsSdl: [
   SameValues<GridInputDimension, GridDimension>,
   SameValues<BestPer, BestCellsPer>,
   SameValues<`${ApiErrorCode}`, ErrorCode>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  SameValues<ExclusionReason, AttributeExclusionReason>,
+  SameValues<PrismaAttributeExclusionReason, AttributeExclusionReason>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true];
 void sameAsSdl;
 
 /** `Metric` keeps its names as values (the grid inputs use them); a stored group-score metric maps to its name. */
