@@ -22,8 +22,8 @@ import { pairedComparison, type PairedMetric } from '../probes/paired.ts';
 
 /** Bytes of stored predictions one paired request may read (the largest Binder cell is ~75 kB, a 2,500-attribute one ~5 MB). */
 export const MAX_PAIRED_PREDICTION_BYTES = 64 * 1024 * 1024;
-/** Multiply-adds one paired request may spend: (replicates + permutations + 1) × cells × attributes × concepts, summed (~1 s). */
-export const MAX_PAIRED_WORK = 500_000_000;
+/** Multiply-adds one paired request may spend: (replicates + permutations + 1) × cells × attributes × concepts, summed (~10 ns each on the 2-core machine: ≤ ~2 s). Full Binder (65 attributes, 275 concepts), one cell a side, 1000 + 1000: 7.2·10⁷. */
+export const MAX_PAIRED_WORK = 200_000_000;
 
 export interface PairedCell {
   /** leftMean − rightMean recomputed from the predictions (equals the stored scores' difference to float32 precision); null when undefined (no variance). */

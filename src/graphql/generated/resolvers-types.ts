@@ -858,7 +858,7 @@ export type PageInfo = {
  * stored predictions (written before they were stored), when the two sides' cells were fitted on
  * different concepts or score different attributes, or when it would read more than 64 MiB of
  * predictions or exceed its arithmetic budget (about (bootstrapCount + permutationCount) × cells ×
- * attributes × concepts ≤ 5·10⁸).
+ * attributes × concepts ≤ 2·10⁸; full Binder norms, one cell a side, 1000 + 1000: 7.2·10⁷).
  */
 export type PairedTestInput = {
   /** Bootstrap replicates over concepts for the interval (0 to 10,000; 0: no interval). */
