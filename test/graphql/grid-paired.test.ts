@@ -226,7 +226,7 @@ async function refusal(input: object) {
 
 test('refused, naming the argument: 2-vs-2 (its folds are not stored), over the arithmetic bound, different concept sets, missing predictions', async () => {
   expect(await refusal(textAgainstUnet({ metric: 'TWO_VS_TWO' }))).toMatchObject({ argument: 'input.metric' });
-  // The arithmetic bound (5·10⁸ multiply-adds by default; lowered here, where the run is small), before any arithmetic.
+  // The arithmetic bound (2·10⁸ multiply-adds by default; lowered here, where the run is small), before any arithmetic.
   const query = parseCompareInput(textAgainstUnet() as RawCompareInput);
   await expect(queryComparison(db.pool, query, { pairedMaxWork: 1_000_000 })).rejects.toMatchObject({ argument: 'input.paired', problem: expect.stringMatching(/about [\d.]+e\+6 multiply-adds .*more than the 1e\+6 one request may/) });
   await expect(queryComparison(db.pool, query, { pairedMaxWork: 100_000_000 })).resolves.toMatchObject({ size: groups.length * 2 });
