@@ -6,7 +6,8 @@
 // result on SYNTHETIC data: Binder-sized (the GloVe → Binder cell: 223 concepts × 65 attributes) and
 // sparse-norms-sized (541 concepts × 2,526 mostly-zero feature counts). Sizes are whole relations
 // (heap, indexes, TOAST) after VACUUM, divided by the cells written.
-// Env: BENCH_SMALL_CELLS (20 Binder-sized cells), BENCH_SPARSE (1: also the sparse-sized cell).
+// Env: BENCH_SMALL_CELLS (20 Binder-sized cells), BENCH_SPARSE (1: also the sparse-sized cell; its
+// probeCell and its 3.2 M pair rows take minutes on two cores, BENCH_SPARSE=0 leaves it out).
 import pg from 'pg';
 import { writeCellMatrices, writeCellPredictions } from '../../src/db/cell-matrices.ts';
 import { probeCell, type CellResult } from '../../src/probes/cell.ts';
