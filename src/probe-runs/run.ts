@@ -182,7 +182,7 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
         }, backend);
         // Seconds per stage; the write itself is in the same transaction as this record, so it is not in it.
         const timings = { read, ...result.timings, beforeWrite: (performance.now() - cellStarted) / 1000 };
-        const cellId = await writeCell(run, cell, norms, result, timings);
+        const cellId = await writeCell(run, cell, norms, summaries.conceptIds, result, timings);
         if (cellId !== null) written++;
         const seconds = (performance.now() - cellStarted) / 1000;
         const elapsed = (performance.now() - started) / 1000;
