@@ -1,5 +1,7 @@
 import { attributePairTwoVsTwo, attributeRsa } from '../../src/probes/disentanglement.ts';
-import { conceptTwoVsTwo, pearson, rSquared, twoVsTwo } from '../../src/probes/metrics.ts';
+import { assignFolds, foldMembers } from '../../src/probes/folds.ts';
+import { conceptTwoVsTwo, pearson, rSquared, scoreColumns, twoVsTwo } from '../../src/probes/metrics.ts';
+import { seededRandom } from '../../src/probes/random.ts';
 
 const column = (values: number[]) => Float64Array.from(values);
 
@@ -65,4 +67,21 @@ test('attribute RSA is 1 for perfect predictions and lower when attribute relati
   const scrambled = new Float64Array(n * m);
   for (let i = 0; i < n; i++) for (let a = 0; a < m; a++) scrambled[i * m + a] = truth[((i * 17 + a * 5) % n) * m + a]!;
   expect(attributeRsa(scrambled, truth, n, m, m)).toBeLessThan(0.9);
+});
+
+test('scoreColumns equals pearson, rSquared and twoVsTwo column by column, bit for bit', () => {
+  const n = 90, columns = 37;
+  const random = seededRandom(21);
+  // Half-point ratings (ties), one constant column (NaN r and R², 2-vs-2 over no pair) and noisy predictions.
+  const truth = new Float64Array(n * columns).map((_, t) => (t % columns === 5 ? 2 : Math.round(10 * random()) / 2));
+  const predicted = truth.map((v) => v + random() - 0.5);
+  const folds = foldMembers(assignFolds(n, 6, 2));
+  const scores = scoreColumns(predicted, truth, n, columns, folds);
+  for (let c = 0; c < columns; c++) {
+    expect(scores.pearson[c]).toBe(pearson(predicted, truth, n, columns, c));
+    expect(scores.r2[c]).toBe(rSquared(predicted, truth, n, columns, c));
+    expect(scores.twoVsTwo[c]).toBe(twoVsTwo(predicted, truth, columns, c, folds));
+  }
+  expect(Number.isNaN(scores.pearson[5]!)).toBe(true);
+  expect(scores.pearson.filter((r) => r > 0.5).length).toBeGreaterThan(30);
 });
