@@ -1,6 +1,8 @@
 // npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps 981,501,1]
 //   [--device cpu|cuda|webgpu] [--concepts hammer,apple] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]
-//   [--latent-size 64] [--guided-pooling] [--no-vae] [--taps taps.json] [--cache-dir dir] [--threads n]
+//   [--latent-size 64] [--guided-pooling] [--vae final|all|none|t1,t2] [--no-vae] [--text-only]
+//   [--text-poolings eot,mean,concept,concept_last,sequence_mean] [--batch k] [--full-maps]
+//   [--taps taps.json] [--cache-dir dir] [--threads n]
 // Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
 // otherwise. Exit 0 done, 1 run failed (or is being written by another process), 2 bad arguments or
 // bundle, 130 interrupted (SIGINT/SIGTERM: stops after the current concept; re-run to resume); src/errors.ts.
@@ -15,10 +17,11 @@ import type { TapConfig } from '../src/bundles/taps.ts';
 import { DEVICES, isDevice } from '../src/bundles/sessions.ts';
 import { ArgumentError } from '../src/errors.ts';
 import type { ExtractionSettings } from '../src/extraction/pipeline.ts';
+import { ALL_TEXT_POOLINGS, type TextPooling } from '../src/extraction/pooling.ts';
 import { validateTemplate } from '../src/extraction/prompt.ts';
 import { runExtraction, type RunEvent } from '../src/extraction/run.ts';
 
-const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cpu|cuda|webgpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"]';
+const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cpu|cuda|webgpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"] [--vae final|all|none|t1,t2] [--text-only] [--text-poolings eot,mean,concept,concept_last,sequence_mean] [--batch k] [--full-maps]';
 
 function integer(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined) return undefined;
@@ -33,7 +36,8 @@ async function main(): Promise<void> {
       bundle: { type: 'string' }, norms: { type: 'string' }, steps: { type: 'string' }, timesteps: { type: 'string' },
       device: { type: 'string', default: 'cpu' }, concepts: { type: 'string' }, seed: { type: 'string' }, guidance: { type: 'string' },
       template: { type: 'string' }, 'latent-size': { type: 'string' }, 'guided-pooling': { type: 'boolean', default: false },
-      'no-vae': { type: 'boolean', default: false }, taps: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' },
+      'no-vae': { type: 'boolean', default: false }, vae: { type: 'string' }, 'text-only': { type: 'boolean', default: false },
+      'text-poolings': { type: 'string' }, batch: { type: 'string' }, 'full-maps': { type: 'boolean', default: false }, taps: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' },
       json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
     },
   }, USAGE).values;
@@ -61,7 +65,23 @@ async function main(): Promise<void> {
     settings.template = values.template;
   }
   if (values['guided-pooling']) settings.spatialPoolings = ['spatial_mean', 'guided_spatial_mean'];
-  if (values['no-vae']) settings.vae = false;
+  if (values['no-vae'] && values.vae !== undefined && values.vae !== 'none') throw new ArgumentError(`--no-vae contradicts --vae ${values.vae}.`);
+  if (values['no-vae']) settings.vae = 'none';
+  if (values.vae !== undefined) {
+    const vae = values.vae.trim();
+    settings.vae = vae === 'final' || vae === 'all' || vae === 'none' ? vae : vae.split(',').map((t) => {
+      const value = Number(t.trim());
+      if (!Number.isInteger(value) || value < 0 || t.trim() === '') throw new ArgumentError(`--vae must be final, all, none or a list of recorded timesteps, got ${JSON.stringify(values.vae)}.`);
+      return value;
+    });
+  }
+  if (values['text-only']) settings.components = 'text_encoder';
+  if (values['text-poolings'] !== undefined) {
+    const names = [...new Set(values['text-poolings'].split(',').map((p) => p.trim()).filter(Boolean))];
+    const unknown = names.filter((p) => !ALL_TEXT_POOLINGS.includes(p as TextPooling));
+    if (unknown.length || names.length === 0) throw new ArgumentError(`--text-poolings: ${unknown.length ? `unknown ${unknown.map((u) => JSON.stringify(u)).join(', ')}` : 'none given'} (known: ${ALL_TEXT_POOLINGS.join(', ')}).`);
+    settings.textPoolings = names as TextPooling[];
+  }
   let taps: TapConfig | undefined;
   if (values.taps) {
     try {
@@ -76,6 +96,7 @@ async function main(): Promise<void> {
 
   const json = values.json || !process.stderr.isTTY;
   const progress: { bar: cliProgress.SingleBar | null } = { bar: null };
+  let fullMapsShown = false;
   const onEvent = (event: RunEvent) => {
     if (json) {
       process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
@@ -83,9 +104,13 @@ async function main(): Promise<void> {
     }
     if (event.event === 'warning') console.error(`WARNING: ${String(event.message)}`);
     else if (event.event === 'start') {
-      console.error(`run ${event.runId} (${String(event.settingsHash).slice(0, 12)}) on ${event.device}: ${event.todo} concepts to do, ${event.skipped} already done`);
+      console.error(`run ${event.runId} (${String(event.settingsHash).slice(0, 12)}) on ${event.device}, batch ${event.batch}: ${event.todo} concepts to do, ${event.skipped} already done`);
       progress.bar = new cliProgress.SingleBar({ format: 'extract [{bar}] {value}/{total} concepts | ETA {eta_formatted} | {word}', stream: process.stderr }, cliProgress.Presets.shades_classic);
       progress.bar.start(Number(event.concepts), Number(event.skipped), { word: '' });
+    } else if (event.event === 'batch' && values['full-maps'] && !fullMapsShown) {
+      fullMapsShown = true;
+      const mb = (bytes: unknown, calls: unknown) => (Number(calls) ? `${(Number(bytes) / Number(calls) / 1e6).toFixed(2)} MB` : '—');
+      console.error(`--full-maps: leaving session.run per call (batch of ${event.size}): text encoder ${mb(event.textEncoderOutputBytes, event.textEncoderCalls)}, UNet ${mb(event.unetOutputBytes, event.unetCalls)}, VAE ${mb(event.vaeOutputBytes, event.vaeCalls)}`);
     } else if (event.event === 'concept') progress.bar?.update(Number(event.done), { word: event.word });
     else if (event.event === 'done' || event.event === 'failed') {
       progress.bar?.stop();
@@ -117,6 +142,8 @@ async function main(): Promise<void> {
       cacheDir: path.resolve(values['cache-dir'] ?? path.join(PROJECT_ROOT, 'bundles', '.tap-cache')),
       taps,
       threads: integer('threads', values.threads, 1, 256),
+      batch: integer('batch', values.batch, 1, 1024) ?? null,
+      fullMaps: values['full-maps'],
       onEvent,
       signal: stop.signal,
     });

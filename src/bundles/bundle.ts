@@ -56,8 +56,9 @@ function readJsonFile(file: string, required = true): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-// fp16 exports would need float16 feeds and casts on every output: not supported yet (docs/bundles.md).
-const FLOATS = ['float32'];
+// float16 inputs and outputs are cast from and to float32 inside the tapped graph
+// (src/bundles/tapped-model.ts), so JavaScript always feeds and reads float32.
+const FLOATS = ['float32', 'float16'];
 
 interface ExpectedInput {
   name: string;

@@ -6,7 +6,7 @@
 // for the benchmark. Pure of any database.
 import type { Bundle } from '../bundles/bundle.ts';
 import type { DigestCache } from '../bundles/file-digest.ts';
-import { createSession, ort, type Device } from '../bundles/sessions.ts';
+import { commonDevice, createSession, ort, type Device } from '../bundles/sessions.ts';
 import { DEFAULT_TAPS, resolveTaps, type ComponentName, type Tap, type TapConfig } from '../bundles/taps.ts';
 import { writeTappedModel, type PoolingSurgery, type SurgeryNames } from '../bundles/tapped-model.ts';
 import { conceptWord } from '../norms/concept-word.ts';
@@ -53,8 +53,8 @@ export interface ExtractionSettings {
   latentSize: number;
   textPoolings: TextPooling[];
   spatialPoolings: SpatialPooling[];
-  /** When the VAE decoder runs (on the latents after a recorded step). */
-  vae: VaeMode;
+  /** When the VAE decoder runs (on the latents after a recorded step); true/false: former spellings of 'all'/'none'. */
+  vae: VaeMode | boolean;
   components: ComponentSelection;
 }
 
@@ -155,8 +155,15 @@ export function flatComponentStats(timings: StageTimings): Record<string, number
   return out;
 }
 
+/** Settings in their one spelling (vae true/false → 'all'/'none'), so equal settings hash equally. */
+export function normalizeSettings(settings: ExtractionSettings): ExtractionSettings & { vae: VaeMode } {
+  const vae = settings.vae === true ? 'all' : settings.vae === false ? 'none' : settings.vae;
+  return { ...settings, vae: Array.isArray(vae) ? [...new Set(vae)].sort((a, b) => b - a) : vae };
+}
+
 /** The timesteps the VAE decodes at, in schedule order. */
-export function vaeTimesteps(mode: VaeMode, recorded: readonly number[]): number[] {
+export function vaeTimesteps(modeOrFlag: VaeMode | boolean, recorded: readonly number[]): number[] {
+  const mode = modeOrFlag === true ? 'all' : modeOrFlag === false ? 'none' : modeOrFlag;
   if (mode === 'none') return [];
   if (mode === 'all') return [...recorded];
   if (mode === 'final') return recorded.length ? [recorded[recorded.length - 1]!] : [];
@@ -304,7 +311,14 @@ export class Pipeline {
       for (const runtime of Object.values(runtimes)) await runtime.session.release().catch(() => {});
       throw error;
     }
-    const device: Device = names.every((n) => runtimes[n]!.device === 'cuda') ? 'cuda' : 'cpu';
+    // The one provider every session ran on (H3's commonDevice: mixed providers are refused, not recorded as either).
+    let device: Device;
+    try {
+      device = commonDevice(names.map((n) => runtimes[n]!.device), names);
+    } catch (error) {
+      for (const runtime of Object.values(runtimes)) await runtime.session.release().catch(() => {});
+      throw error;
+    }
     return new Pipeline(bundle, runtimes, settings, device, warnings, scheduler, batch);
   }
 
@@ -452,7 +466,6 @@ export class Pipeline {
     textTaps.forEach((tap, t) => shapes.set(layerKey('text_encoder', tap.label), encoded.shapes[t]!));
     for (let i = 0; i < k; i++) {
       const key = keys[i]!;
-      this.checkFinite(key, 'text_encoder', 'last_hidden_state', null, encoded.hidden[i]!);
       textTaps.forEach((tap, t) => {
         const rows = encoded.pooled[i]![t]!;
         // A NaN/±Inf anywhere in the tap reaches every pooled row (0 × NaN is NaN): checking the rows checks the tensor.
@@ -462,6 +475,7 @@ export class Pipeline {
           summaries[i]!.push({ component: 'text_encoder', layer: tap.label, timestep: null, pooling, vector: rows.slice(p * width, (p + 1) * width) });
         });
       });
+      this.checkFinite(key, 'text_encoder', 'last_hidden_state', null, encoded.hidden[i]!);
     }
     host('text_encoder', stage, runBefore);
 
@@ -496,7 +510,7 @@ export class Pipeline {
     const channels = typeof unetSample.dims?.[1] === 'number' ? unetSample.dims[1] : Number(this.bundle.components.unet.config.in_channels ?? 4);
     const size = settings.latentSize;
     const latentLength = channels * size * size;
-    let latents = new Float32Array(k * latentLength);
+    const latents = new Float32Array(k * latentLength);
     keys.forEach((key, i) => latents.set(gaussian(latentLength, conceptSeed(settings.seed, key), this.scheduler.initNoiseSigma), i * latentLength));
     const scaling = Number(this.bundle.components.vae_decoder.config.scaling_factor ?? 0.18215);
     const doubled = new Float32Array(2 * k * latentLength);
@@ -532,7 +546,7 @@ export class Pipeline {
         });
       }
       // The scheduler's update is elementwise at one timestep: all k latents in one pass.
-      latents = this.scheduler.step(noise, t, latents, latents);
+      this.scheduler.step(noise, t, latents, latents);
       for (let i = 0; i < k; i++) this.checkFinite(keys[i]!, 'unet', 'latents', t, latents.subarray(i * latentLength, (i + 1) * latentLength));
 
       if (this.decodeAt.has(t)) {

@@ -1,7 +1,8 @@
 // An extraction run: the bundle + settings → one extraction_run row (identity = settingsHash) and
-// one activation_summary row per (concept, layer, timestep, pooling). Each concept's summaries are
-// written in ONE transaction together with the progress counter, so a concept is all or nothing and
-// a killed run resumes by skipping the concepts that have rows. Memory holds one concept at a time.
+// one activation_summary row per (concept, layer, timestep, pooling). Concepts go through the networks
+// k at a time (--batch); each concept's summaries are still written in ONE transaction together with
+// the progress counter, so a concept is all or nothing and a killed run resumes by skipping the
+// concepts that have rows. Memory holds two batches' pooled vectors at most.
 // The lock, find-or-create, status, interrupt and timings rules are the shared run lifecycle (src/runs/).
 import type { Database } from '../db/client.ts';
 import { writeSummaries, type SummaryRow } from '../db/summaries.ts';
@@ -19,10 +20,11 @@ import type { RunOutcome } from '../runs/status.ts';
 import type { Queryable } from '../runs/store.ts';
 import { extractionIdentity } from './identity.ts';
 import { identityHash } from '../identity.ts';
-import { defaultSettings, ExtractionError, layerKey, Pipeline, type ConceptResult, type ExtractionSettings } from './pipeline.ts';
+import { defaultSettings, ExtractionError, flatComponentStats, normalizeSettings, layerKey, Pipeline, type ConceptResult, type ExtractionSettings } from './pipeline.ts';
 
 export interface RunEvent {
-  event: 'start' | 'warning' | 'skip' | 'concept' | 'done' | 'failed';
+  /** batch: after each batch through the networks, with its size and per-component counters (flatComponentStats). */
+  event: 'start' | 'warning' | 'skip' | 'batch' | 'concept' | 'done' | 'failed';
   [key: string]: unknown;
 }
 
@@ -37,8 +39,12 @@ export interface RunOptions {
   cacheDir: string;
   taps?: TapConfig;
   threads?: number;
+  /** Concepts per UNet call (not part of the run's identity, like threads); default DEFAULT_BATCH or what a fixed batch axis allows. */
+  batch?: number | null;
+  /** Also return every tap's full map from session.run (sizes reported in the batch events; nothing stores them). */
+  fullMaps?: boolean;
   onEvent?: (event: RunEvent) => void;
-  /** Aborting stops after the concept in flight; the run is then marked FAILED "interrupted; re-run to resume" (INTERRUPTED). */
+  /** Aborting stops after the batch in flight (its concepts are committed); the run is then marked FAILED "interrupted; re-run to resume" (INTERRUPTED). */
   signal?: AbortSignal;
 }
 
@@ -52,10 +58,18 @@ export interface RunReport {
   conceptsSkipped: number;
   conceptsWritten: number;
   rowsWritten: number;
+  /** Concepts per UNet call the run used. */
+  batch: number;
   timings: RunTimings;
 }
 
-export interface RunTimings {
+/**
+ * Seconds and counters of a run, summed over concepts. textEncoder/unet/vae: seconds inside each
+ * component's session.run; pooling: host seconds outside it. The per-component counters are flat
+ * keys with stable names (the benchmark reads them): `<c>Calls`, `<c>OutputBytes` (bytes of the
+ * output tensors leaving session.run), `<c>RunSeconds`, `<c>HostSeconds`, for c = textEncoder, unet, vae.
+ */
+export interface RunTimings extends Record<string, number> {
   textEncoder: number;
   unet: number;
   vae: number;
@@ -130,7 +144,7 @@ async function ensureLayers(db: Database, componentIds: Record<ComponentName, nu
     const byName = new Map(existing.map((l) => [l.name, l]));
     const usedIndexes = new Set(existing.map((l) => l.index));
     let nextFree = existing.reduce((max, l) => Math.max(max, l.index + 1), 0);
-    for (const [position, tap] of pipeline.components[name].taps.entries()) {
+    for (const [position, tap] of (pipeline.components[name]?.taps ?? []).entries()) {
       const key = layerKey(name, tap.label);
       let layer = byName.get(tap.label);
       if (!layer) {
@@ -156,6 +170,10 @@ async function ensureLayers(db: Database, componentIds: Record<ComponentName, nu
   return ids;
 }
 
+function emptyRunTimings(): RunTimings {
+  return { textEncoder: 0, unet: 0, vae: 0, pooling: 0, pipeline: 0, writes: 0, wall: 0, concepts: 0 };
+}
+
 function addTimings(total: RunTimings, result: ConceptResult, writes: number): void {
   total.textEncoder += result.timings.textEncoder;
   total.unet += result.timings.unet;
@@ -164,6 +182,14 @@ function addTimings(total: RunTimings, result: ConceptResult, writes: number): v
   total.pipeline += result.timings.total;
   total.writes += writes;
   total.concepts += 1;
+  for (const [key, value] of Object.entries(flatComponentStats(result.timings))) total[key] = (total[key] ?? 0) + value;
+}
+
+/** Seconds rounded to the millisecond; the counters (calls, bytes) are rounded to integers (a concept's share of a batch is a fraction). */
+function storedTimings(timings: RunTimings): Record<string, number> {
+  const rounded: Record<string, number> = roundedSeconds(timings);
+  for (const key of Object.keys(rounded)) if (key.endsWith('Calls') || key.endsWith('Bytes')) rounded[key] = Math.round(timings[key]!);
+  return rounded;
 }
 
 /** Distinct concepts (of `conceptIds`) that have summaries in run `runId`: progress is what is stored. */
@@ -202,9 +228,9 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
   const left = await planFor(db.pool, run.stored, conceptUnits(concepts));
   const todo = left.left;
   const skipped = left.done.length;
-  const timings: RunTimings = { textEncoder: 0, unet: 0, vae: 0, pooling: 0, pipeline: 0, writes: 0, wall: 0, concepts: 0 };
+  const timings = emptyRunTimings();
   const report = (status: RunOutcome, written: number, rowsWritten: number): RunReport => ({
-    runId: run.id, settingsHash: hash, status, device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: skipped, conceptsWritten: written, rowsWritten, timings,
+    runId: run.id, settingsHash: hash, status, device: pipeline.device, conceptsTotal: concepts.length, conceptsSkipped: skipped, conceptsWritten: written, rowsWritten, batch: pipeline.batch, timings,
   });
   if (left.complete) {
     // Nothing to do: leave the completed run exactly as it is.
@@ -235,7 +261,7 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
       totals.wall = (performance.now() - wallStart) / 1000;
       // Progress is what is stored (every concept's rows commit together), not a local counter.
       const doneNow = (await storedConcepts(client, run.id, conceptIds)).size;
-      await run.progress(client, doneNow, { replace: roundedSeconds(totals) });
+      await run.progress(client, doneNow, { replace: storedTimings(totals) });
       return { count, doneNow };
     });
     addTimings(timings, result, 0);
@@ -246,12 +272,12 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
     written += 1;
     emit({ event: 'concept', word: concept.word, conceptId: concept.id, done: progress, total: concepts.length, rows: count, seconds: Math.round((result.timings.total + writeSeconds) * 1000) / 1000 });
   };
-  // Concept k is written while concept k+1 runs through the networks (PostgreSQL and ONNX Runtime
-  // work in parallel); at most one write is in flight, so at most two concepts are in memory.
+  // Batch b's concepts are written (one transaction each, in order) while batch b+1 runs through the
+  // networks (PostgreSQL and ONNX Runtime work in parallel); at most one batch's writes are in flight.
   let pending: Promise<void> | null = null;
   // Everything after status RUNNING is guarded, so a failure anywhere marks the run FAILED.
   await run.guard(async () => {
-    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped, todo: todo.length });
+    emit({ event: 'start', runId: run.id, settingsHash: hash, device: pipeline.device, concepts: concepts.length, skipped, todo: todo.length, batch: pipeline.batch });
     if (skipped) emit({ event: 'skip', concepts: skipped });
     let firstError: unknown = null;
     // Waits for the write in flight; a rejected write never replaces an earlier error.
@@ -265,35 +291,40 @@ async function runLocked(context: LockedRun): Promise<RunReport> {
         firstError ??= error;
       }
     };
-    for (const concept of todo) {
+    for (let start = 0; start < todo.length; start += pipeline.batch) {
       if (run.interrupted) break;
-      let result: ConceptResult;
+      const batch = todo.slice(start, start + pipeline.batch);
+      let results: ConceptResult[];
       try {
-        result = await pipeline.extractConcept(concept.word);
-        layerIds ??= await ensureLayers(db, componentIds, pipeline, result.shapes);
+        const done = await pipeline.extractBatch(batch.map((c) => c.word));
+        results = done.concepts;
+        emit({ event: 'batch', size: batch.length, seconds: Math.round(done.timings.total * 1000) / 1000, ...flatComponentStats(done.timings) });
+        layerIds ??= await ensureLayers(db, componentIds, pipeline, results[0]!.shapes);
       } catch (error) {
         firstError = error;
-        await settle(); // the previous concept is committed (or has failed) before the run is marked FAILED
+        await settle(); // the previous batch is committed (or has failed) before the run is marked FAILED
         throw firstError;
       }
       await settle();
       if (firstError) throw firstError;
-      const write = commitConcept(concept, result);
+      const write = (async () => {
+        for (const [i, concept] of batch.entries()) await commitConcept(concept, results[i]!);
+      })();
       write.catch(() => {}); // handled when settled; this only keeps Node from flagging it early
       pending = write;
     }
     await settle();
     if (firstError) throw firstError;
-    run.throwIfInterrupted(); // the concept in flight is committed; the run is marked FAILED "interrupted"
+    run.throwIfInterrupted(); // the batch in flight is committed; the run is marked FAILED "interrupted"
   }, {
     timings: () => {
       timings.wall = (performance.now() - wallStart) / 1000;
-      return { replace: roundedSeconds(timings) };
+      return { replace: storedTimings(timings) };
     },
     onFailed: (message) => emit({ event: 'failed', runId: run.id, error: message }),
   });
   timings.wall = (performance.now() - wallStart) / 1000;
-  await run.complete({ doneCount: progress, timings: { replace: roundedSeconds(timings) } });
+  await run.complete({ doneCount: progress, timings: { replace: storedTimings(timings) } });
   emit({ event: 'done', runId: run.id, rows: rowsWritten, seconds: Math.round(timings.wall * 1000) / 1000 });
   return report('COMPLETED', written, rowsWritten);
 }
@@ -306,11 +337,11 @@ export async function runExtraction(options: RunOptions): Promise<RunReport> {
   const digests = DigestCache.inFolder(options.cacheDir);
   const bundle = loadBundle(options.bundleDir, { digests });
   const taps = options.taps === undefined ? undefined : parseTapConfig(options.taps, 'taps');
-  const settings: ExtractionSettings = { ...defaultSettings(bundle), ...options.settings };
+  const settings: ExtractionSettings = normalizeSettings({ ...defaultSettings(bundle), ...options.settings });
   Pipeline.schedulerFor(bundle, settings); // a schedule the config cannot give is refused before the database is read
   const dataset = await resolveDataset(db, options.norms);
   const concepts = await datasetConcepts(db, dataset.id, options.concepts);
-  const pipeline = await Pipeline.open({ bundle, settings, device: options.device ?? 'cpu', cacheDir: options.cacheDir, taps, threads: options.threads, digests });
+  const pipeline = await Pipeline.open({ bundle, settings, device: options.device ?? 'cpu', cacheDir: options.cacheDir, taps, threads: options.threads, digests, batch: options.batch, fullMaps: options.fullMaps });
   try {
     for (const warning of pipeline.warnings) emit({ event: 'warning', message: warning });
     const identity = extractionIdentity({ bundle, settings, taps: pipeline.tapSummary(), device: pipeline.device });

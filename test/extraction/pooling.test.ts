@@ -1,5 +1,5 @@
 // Pooling and prompt helpers on small arrays whose results are obvious by hand.
-import { firstNonFinite, guided, meanOverTokens, promptPositions, spatialMean, tokenState } from '../../src/extraction/pooling.ts';
+import { firstNonFinite, guided, meanOverTokens, poolingPositions, poolingWeights, promptPositions, spatialMean, tokenState } from '../../src/extraction/pooling.ts';
 import { indefiniteArticle, renderPrompt, validateTemplate } from '../../src/extraction/prompt.ts';
 import { conceptSeed, gaussian, mulberry32 } from '../../src/extraction/random.ts';
 
@@ -57,4 +57,22 @@ test('seeded noise is reproducible, differs per concept and is standard normal',
   const first = uniform();
   expect(first).toBeGreaterThanOrEqual(0);
   expect(first).toBeLessThan(1);
+});
+
+test('pooling-weights rows (what the text encoder\'s graph multiplies each tap by): one-hot for eot and concept_last, averages for the rest', () => {
+  // Sequence of 5; prompt 0..3 (eot 3); concept tokens 1 and 2.
+  const rows = poolingWeights(['eot', 'mean', 'concept', 'concept_last', 'sequence_mean'], 3, [1, 2], 5);
+  const row = (p: number) => Array.from(rows.subarray(p * 5, p * 5 + 5));
+  expect(row(0)).toEqual([0, 0, 0, 1, 0]);
+  expect(row(1)).toEqual([0.25, 0.25, 0.25, 0.25, 0]);
+  expect(row(2)).toEqual([0, 0.5, 0.5, 0, 0]);
+  expect(row(3)).toEqual([0, 0, 1, 0, 0]);
+  expect(row(4)).toEqual(Array(5).fill(Math.fround(0.2)));
+  expect(poolingPositions('concept_last', 3, [1, 2, 4], 5)).toEqual([4]);
+  expect(() => poolingWeights(['concept'], 3, [], 5)).toThrow(/concept has no positions/);
+  expect(() => poolingWeights(['eot'], 7, [1], 5)).toThrow(/eot position 7 is outside 0..4/);
+  // Row · tap equals the JS pooling of the same tap.
+  const tap = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // [1, 5, 2]
+  const product = [0, 1].map((h) => rows.subarray(5, 10).reduce((sum, w, s) => sum + w * tap[s * 2 + h]!, 0));
+  expect(product).toEqual(Array.from(meanOverTokens(tap, [1, 5, 2], 0, promptPositions(3))));
 });

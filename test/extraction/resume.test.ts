@@ -1,9 +1,12 @@
 /** @jest-environment ./test/bundles/onnx-environment.cjs */
-// Kill-and-resume through the real CLI: SIGKILL the extract process right after its first concept
-// is committed, start it again, and check the run ends COMPLETED with exactly one row per summary.
+// Kill-and-resume through the real CLI: SIGKILL a batched extract process right after its first concept
+// is committed (mid-batch: the batch's other concepts are still being written), start it again, and
+// check the run ends COMPLETED with exactly one row per summary, each equal to a batch-1 extraction's.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.ts';
+import { loadBundle } from '../../src/bundles/bundle.ts';
+import { defaultSettings, Pipeline } from '../../src/extraction/pipeline.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { insertDataset, tempTinyBundle, TEST_WORDS, type TempBundle } from './fixtures.ts';
 
@@ -58,13 +61,13 @@ function extract(args: string[], killAfterFirstConcept: boolean, signal: NodeJS.
   });
 }
 
-test('a SIGKILLed run resumes where it stopped and ends with exactly one row per summary', async () => {
-  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', String(STEPS), '--cache-dir', bundle.cacheDir, '--device', 'cuda', '--no-vae'];
+test('a SIGKILLed batched run resumes where it stopped and ends with exactly one row per summary, each equal to batch 1', async () => {
+  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', String(STEPS), '--cache-dir', bundle.cacheDir, '--device', 'cuda', '--no-vae', '--batch', '3'];
   const first = await extract(args, true);
   expect(first.signal).toBe('SIGKILL');
   // No GPU can exist on this machine: the CUDA request must fall back to the CPU with a warning.
-  expect(first.events.find((e) => e.event === 'warning')?.message).toMatch(/CUDA was requested but is unavailable.*falling back to the CPU/);
-  expect(first.events.find((e) => e.event === 'start')).toMatchObject({ device: 'cpu', skipped: 0, todo: WORDS.length });
+  expect(first.events.find((e) => e.event === 'warning')?.message).toMatch(/CUDA was requested but is unavailable.*running on the CPU/);
+  expect(first.events.find((e) => e.event === 'start')).toMatchObject({ device: 'cpu', skipped: 0, todo: WORDS.length, batch: 3 });
 
   const run = await db.prisma.extractionRun.findFirstOrThrow();
   expect(run.status).toBe('RUNNING');
@@ -87,7 +90,32 @@ test('a SIGKILLed run resumes where it stopped and ends with exactly one row per
   expect(rows.rows[0]).toEqual({ concepts: String(WORDS.length), total: String(WORDS.length * perConcept), distinct_keys: String(WORDS.length * perConcept) });
   const incomplete = await db.pool.query('SELECT concept_id FROM activation_summary WHERE run_id = $1 GROUP BY concept_id HAVING count(*) <> $2', [run.id, perConcept]);
   expect(incomplete.rows).toEqual([]);
-});
+
+  // Exactly what an uninterrupted batch-1 run computes: the first concept (killed session), one the
+  // killed batch may have left unwritten, and the last (resumed session, in a short final batch).
+  const tiny = loadBundle(bundle.dir);
+  const pipeline = await Pipeline.open({ bundle: tiny, settings: { ...defaultSettings(tiny), steps: STEPS, vae: 'none' }, device: 'cpu', cacheDir: bundle.cacheDir, batch: 1 });
+  try {
+    for (const word of [WORDS[0]!, WORDS[2]!, WORDS[WORDS.length - 1]!]) {
+      const expected = await pipeline.extractConcept(word);
+      const stored = await db.pool.query<{ layer: string; component: string; timestep: number | null; pooling: string; vector: Buffer }>(
+        `SELECT l.name AS layer, co.name AS component, s.timestep, s.pooling, s.vector FROM activation_summary s
+         JOIN layer l ON l.id = s.layer_id JOIN component co ON co.id = l.component_id JOIN concept c ON c.id = s.concept_id
+         WHERE s.run_id = $1 AND c.word = $2`, [run.id, word]);
+      expect(stored.rows).toHaveLength(expected.summaries.length);
+      let worst = 0;
+      for (const summary of expected.summaries) {
+        const row = stored.rows.find((r) => r.component === summary.component && r.layer === summary.layer && r.timestep === summary.timestep && r.pooling === summary.pooling)!;
+        const vector = new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength));
+        const scale = Math.max(...Array.from(summary.vector, Math.abs));
+        for (let i = 0; i < vector.length; i++) worst = Math.max(worst, Math.abs(vector[i]! - summary.vector[i]!) / scale);
+      }
+      expect([word, worst <= 1e-5]).toEqual([word, true]);
+    }
+  } finally {
+    await pipeline.release();
+  }
+}, 300_000);
 
 test('bad arguments exit with code 2 and name the argument', async () => {
   const outcome = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', 'many'], false);
@@ -95,8 +123,8 @@ test('bad arguments exit with code 2 and name the argument', async () => {
   expect(outcome.stderr).toMatch(/--steps must be an integer from 1 to 1000, got "many"/);
 });
 
-test('SIGINT stops after the current concept: exit 130, run FAILED "interrupted"; duplicate --concepts count once', async () => {
-  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms@1', '--steps', '2', '--cache-dir', bundle.cacheDir, '--no-vae', '--seed', '3',
+test('SIGINT stops after the batch in flight: exit 130, run FAILED "interrupted"; duplicate --concepts count once', async () => {
+  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms@1', '--steps', '2', '--cache-dir', bundle.cacheDir, '--no-vae', '--seed', '3', '--batch', '2',
     '--concepts', 'hammer,dog,hammer,banana,apricot,dog,elephant'];
   const outcome = await extract(args, true, 'SIGINT');
   expect(outcome.code).toBe(130);

@@ -41,7 +41,7 @@ test('3 concepts × 3 steps store one row per (concept, layer, timestep, pooling
     concepts: ['hammer', 'dog', 'apricot'], settings: { steps: 3 }, onEvent: (e: RunEvent) => events.push(e),
   };
   const report = await runExtraction(options);
-  const perConcept = TEXT_LAYERS * 3 + UNET_LAYERS * 3 + VAE_LAYERS * 3;
+  const perConcept = TEXT_LAYERS * 3 + UNET_LAYERS * 3 + VAE_LAYERS * 1; // the VAE decodes at the final recorded step by default
   expect(report.status).toBe('COMPLETED');
   expect(report.rowsWritten).toBe(3 * perConcept);
   expect(await count('SELECT count(*) AS n FROM activation_summary WHERE run_id = $1', [report.runId])).toBe(3 * perConcept);
@@ -86,7 +86,8 @@ test('3 concepts × 3 steps store one row per (concept, layer, timestep, pooling
   // A different seed is a different run.
   const other = await runExtraction({ ...options, concepts: ['hammer'], settings: { steps: 3, seed: 1 }, onEvent: undefined });
   expect(other.runId).not.toBe(report.runId);
-  expect(events.map((e) => e.event)).toEqual(['start', 'concept', 'concept', 'concept', 'done']);
+  expect(events.map((e) => e.event)).toEqual(['start', 'batch', 'concept', 'concept', 'concept', 'done']); // 3 concepts: one batch (default 4)
+  expect(events.find((e) => e.event === 'batch')).toMatchObject({ size: 3, unetCalls: 3, textEncoderCalls: 1, vaeCalls: 1 });
 });
 
 test('--timesteps records a subset; guided pooling adds rows; unknown timesteps are rejected', async () => {
@@ -100,7 +101,8 @@ test('--timesteps records a subset; guided pooling adds rows; unknown timesteps 
 });
 
 test('a non-finite activation fails the run naming concept, layer and timestep; nothing partial is written', async () => {
-  const promise = runExtraction({ db, bundleDir: poisoned.dir, norms: 'test-norms', cacheDir: poisoned.cacheDir, concepts: ['hammer', 'banana', 'dog'], settings: { steps: 2 } });
+  // Batch 1: the concept before the poisoned one is committed (in a batch, the batch fails as one).
+  const promise = runExtraction({ db, bundleDir: poisoned.dir, norms: 'test-norms', cacheDir: poisoned.cacheDir, concepts: ['hammer', 'banana', 'dog'], settings: { steps: 2 }, batch: 1 });
   await expect(promise).rejects.toThrow(/Concept "banana": text_encoder layer embeddings produced a non-finite value/);
   const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { status: 'FAILED' } });
   expect(run.error).toMatch(/banana/);
@@ -197,10 +199,10 @@ test('a second process on the same run fails clearly and leaves the run alone', 
   expect(report.status).toBe('COMPLETED');
 });
 
-test('aborting stops after the concept in flight: FAILED "interrupted", progress counted from stored rows, resumable', async () => {
+test('aborting stops after the concept in flight (batch 1): FAILED "interrupted", progress counted from stored rows, resumable', async () => {
   await insertDataset(db.prisma, 'stop-norms', ['hammer', 'dog', 'banana', 'apricot']);
   const stop = new AbortController();
-  const options = { db, bundleDir: bundle.dir, norms: 'stop-norms', cacheDir: bundle.cacheDir, settings: { steps: 1, vae: false } };
+  const options = { db, bundleDir: bundle.dir, norms: 'stop-norms', cacheDir: bundle.cacheDir, settings: { steps: 1, vae: false }, batch: 1 };
   const promise = runExtraction({ ...options, signal: stop.signal, onEvent: (e: RunEvent) => { if (e.event === 'concept') stop.abort(); } });
   await expect(promise).rejects.toMatchObject({ code: 'INTERRUPTED', message: 'interrupted; re-run to resume' });
   const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { error: 'interrupted; re-run to resume' } });
@@ -216,7 +218,7 @@ test('aborting stops after the concept in flight: FAILED "interrupted", progress
 
 test('plan() reports what is left of a partly done extraction run without running it', async () => {
   await insertDataset(db.prisma, 'plan-norms', ['hammer', 'dog', 'banana', 'apricot']);
-  const options = { db, bundleDir: bundle.dir, norms: 'plan-norms', cacheDir: bundle.cacheDir, settings: { steps: 1, vae: false, seed: 21 } };
+  const options = { db, bundleDir: bundle.dir, norms: 'plan-norms', cacheDir: bundle.cacheDir, settings: { steps: 1, vae: false, seed: 21 }, batch: 1 };
   const tiny = loadBundle(bundle.dir);
   const hash = extractionSettingsHash({ bundle: tiny, settings: { ...defaultSettings(tiny), ...options.settings }, taps: resolvedTapSummary(tiny), device: 'cpu' });
   const dataset = await db.prisma.normsDataset.findFirstOrThrow({ where: { name: 'plan-norms' } });
