@@ -1,7 +1,7 @@
 /** @jest-environment ./test/bundles/onnx-environment.cjs */
 // Bad bundle and taps input is refused before anything is written: a scheduler that cannot give the
 // requested steps, a steps_offset past the training range, a string where a list of scopes belongs,
-// an unknown taps component, truncated external weights. Through runExtraction and through the CLI
+// an unknown taps component, a tap that is not floating point, truncated external weights. Through runExtraction and through the CLI
 // (exit 2, the file and field named), with every extraction table and sequence unchanged.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
@@ -62,6 +62,7 @@ const CASES: { name: string; bundle: () => string; taps?: unknown; steps?: numbe
   { name: 'steps_offset 5000', bundle: () => editScheduler({ steps_offset: 5000 }), steps: 2, error: /scheduler\/scheduler_config\.json: "steps_offset" 5000 must be below "num_train_timesteps" 1000/ },
   { name: 'scopes given as a string', bundle: () => tiny.dir, taps: { unet: { scopes: '/mid_block/' } }, steps: 2, error: /"unet\.scopes" must be an array of strings, got "\/mid_block\/"/ },
   { name: 'an unknown taps component', bundle: () => tiny.dir, taps: { unte: { scopes: ['/mid_block/'] } }, steps: 2, error: /"unte" is not a component \(known: text_encoder, unet, vae_decoder\)/ },
+  { name: 'a tap whose element type cannot be read as float32 (int64)', bundle: () => tiny.dir, taps: { unet: { tensors: ['/mid_block/attentions.0/Shape_output_0'] } }, steps: 2, error: /unet\/model\.onnx: tap "\/mid_block\/attentions\.0\/Shape_output_0" \(tensor "\/mid_block\/attentions\.0\/Shape_output_0"\) is int64, which cannot be read as float32 activations/ },
   { name: 'truncated external weights', bundle: truncatedWeights, steps: 2, error: /unet\/model\.onnx_data is truncated .*tensor "[^"]+" needs bytes/ },
 ];
 

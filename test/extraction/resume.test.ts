@@ -121,6 +121,25 @@ test('bad arguments exit with code 2 and name the argument', async () => {
   const outcome = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--steps', 'many'], false);
   expect(outcome.code).toBe(2);
   expect(outcome.stderr).toMatch(/--steps must be an integer from 1 to 1000, got "many"/);
+  const vae = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--vae', 'sometimes'], false);
+  expect({ code: vae.code, stderr: vae.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/--vae must be final, all, none or a list of recorded timesteps, got "sometimes"/) });
+  const poolings = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--text-poolings', 'eot,last'], false);
+  expect({ code: poolings.code, stderr: poolings.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/--text-poolings: unknown "last" \(known: eot, mean, concept, concept_last, sequence_mean\)/) });
+  const batch = await extract(['--bundle', bundle.dir, '--norms', 'resume-norms', '--batch', '0'], false);
+  expect({ code: batch.code, stderr: batch.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/--batch must be an integer from 1 to 1024, got "0"/) });
+});
+
+test('--text-only: a text-encoder-only run (no UNet or VAE step) with the new poolings, its own identity', async () => {
+  const args = ['--bundle', bundle.dir, '--norms', 'resume-norms', '--cache-dir', bundle.cacheDir, '--text-only', '--text-poolings', 'concept_last,sequence_mean,eot', '--concepts', 'hammer,dog', '--json'];
+  const outcome = await extract(args, false);
+  expect(outcome.code).toBe(0);
+  expect(outcome.events.find((e) => e.event === 'batch')).toMatchObject({ size: 2, textEncoderCalls: 1, unetCalls: 0, vaeCalls: 0 });
+  const run = await db.prisma.extractionRun.findFirstOrThrow({ where: { settings: { path: ['settings', 'components'], equals: 'text_encoder' } } });
+  expect(run.status).toBe('COMPLETED');
+  const rows = await db.pool.query<{ component: string; pooling: string; n: number }>(
+    `SELECT co.name AS component, s.pooling, count(*)::int AS n FROM activation_summary s JOIN layer l ON l.id = s.layer_id
+     JOIN component co ON co.id = l.component_id WHERE s.run_id = $1 GROUP BY co.name, s.pooling ORDER BY s.pooling`, [run.id]);
+  expect(rows.rows).toEqual(['concept_last', 'eot', 'sequence_mean'].map((pooling) => ({ component: 'text_encoder', pooling, n: 2 * 6 })));
 });
 
 test('SIGINT stops after the batch in flight: exit 130, run FAILED "interrupted"; duplicate --concepts count once', async () => {
