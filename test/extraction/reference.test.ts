@@ -198,6 +198,21 @@ if (SHARED) {
     if (process.env.H2_PRINT) console.log(JSON.stringify(errors));
     for (const [what, error] of Object.entries(errors)) expect([what, error < 2e-2]).toEqual([what, true]);
   }, 180_000);
+
+  test('transformers-5 export (no /text_model/, tokenizer.json only): its text encoder equals its own torch reference, its UNet and VAE the primary\'s, within 1e-4', async () => {
+    const own = JSON.parse(readFileSync(path.join(SHARED, 'reference', 'sd15-arch-tiny-transformers5.json'), 'utf8')) as Pick<Reference, 'text_encoder'>;
+    const errors = await compare(loadBundle(path.join(SHARED, 'sd15-arch-tiny-transformers5')), { ...reference, text_encoder: own.text_encoder }, path.join(scratch, 'cache'), 1e-5);
+    for (const [what, error] of Object.entries(errors)) expect([what, error < 1e-4]).toEqual([what, true]);
+  }, 180_000);
+
+  test('the dynamo-exported UNet (node_* names, static batch 2, external data) gives the primary\'s UNet vectors within 1e-4', async () => {
+    const dir = path.join(scratch, 'dynamo');
+    cpSync(path.join(SHARED, 'sd15-arch-tiny'), dir, { recursive: true });
+    rmSync(path.join(dir, 'unet'), { recursive: true, force: true });
+    cpSync(path.join(SHARED, 'sd15-arch-tiny-dynamo-unet', 'unet'), path.join(dir, 'unet'), { recursive: true });
+    const errors = await compare(loadBundle(dir), reference, path.join(scratch, 'cache'), 1e-5);
+    for (const [what, error] of Object.entries(errors)) expect([what, error < 1e-4]).toEqual([what, true]);
+  }, 180_000);
 } else {
   test.skip('torch reference of the real-architecture fixtures: SKIPPED, set SHARED_BUNDLES_DIR to the shared data/bundles folder', () => {});
 }
