@@ -37,10 +37,14 @@ export function openDemoBundle(settings: DemoPipelineSettings): Bundle | null {
   return bundle;
 }
 
-/** The extraction settings the demo passes to runExtraction (the rest are the bundle's defaults). */
-export function demoExtractionSettings(bundle: Bundle, settings: DemoPipelineSettings): Pick<ExtractionSettings, 'steps' | 'timesteps'> {
+/**
+ * The extraction settings the demo passes to runExtraction (the rest are the bundle's defaults). The
+ * VAE decodes at every recorded timestep (not the run default, the final one only), so the demo's
+ * charts keep their VAE-by-timestep cells; on the tiny network that costs little.
+ */
+export function demoExtractionSettings(bundle: Bundle, settings: DemoPipelineSettings): Pick<ExtractionSettings, 'steps' | 'timesteps' | 'vae'> {
   const schedule = new DdimScheduler(ddimConfigFrom(bundle.schedulerConfig), settings.steps).timesteps;
-  return { steps: settings.steps, timesteps: evenlySpacedTimesteps([...schedule], settings.recordedTimesteps) };
+  return { steps: settings.steps, timesteps: evenlySpacedTimesteps([...schedule], settings.recordedTimesteps), vae: 'all' };
 }
 
 /** What is left of the demo's extraction run on this bundle (on the CPU with the default taps, as extraction-step.ts runs it). */
