@@ -298,20 +298,20 @@ function gatherColumns(values: Float64Array, rows: number, columns: number, sele
  * The Gram path with every alpha's LOO errors from ONE stacked product. K' = X Xᵀ + 11ᵀ = P T Pᵀ
  * (tridiagonal reduction; the added 11ᵀ makes the intercept's direction, the constant vector, an
  * eigenvector of eigenvalue n instead of 0, as scikit-learn's RidgeCV does, so no alpha meets a
- * near-singular system). For centred y, c = (K+αI)⁻¹ y = M_α b with M_α = P (T+αI)⁻¹ (n×n: n
- * tridiagonal solves and one small product per alpha) and b = Pᵀ y (ONE product for all alphas and
- * columns); G = (K+αI)⁻¹ − 11ᵀ/(nα) = M_α Pᵀ − 11ᵀ/(n(n+α)); the LOO residual is c_i / G_ii, so
- * each column's sum of squared LOO residuals is a column sum of squares of F_α b with
- * F_α = diag(1/G) M_α. The F_α of all alphas are stacked (alphas·n × n) and multiplied with B once;
- * only the sums leave the backend.
+ * near-singular system). For centred y (orthogonal to 1), c = (K+αI)⁻¹ y = (K'+αI)⁻¹ y, formed per
+ * alpha as P (T+αI)⁻¹ Pᵀ (n tridiagonal solves, two n×n products); G = (K+αI)⁻¹ − 11ᵀ/(nα) =
+ * (K'+αI)⁻¹ − 11ᵀ/(n(n+α)); the LOO residual is c_i / G_ii, so each column's sum of squared LOO
+ * residuals is a column sum of squares of F_α y with F_α = diag(1/G) (K'+αI)⁻¹. The F_α of all
+ * alphas are stacked (alphas·n × n) and multiplied with the targets once; only the sums leave the
+ * backend.
  *
  * On a backend with float32 products that product runs in float32 with a rigorous bound: every
- * entry of (F̃ B̃)_j is within γ_{n+3} Σ_k |F_ik| |b_kj| of the exact one (float32 rounding of both
+ * entry of (F̃ Ỹ)_j is within γ_{n+3} Σ_k |F_ik| |y_kj| of the exact one (float32 rounding of both
  * operands and a float32 dot product in any order), so the column's √(sum) lies within
- * γ_{n+3} ‖F_α‖_F ‖b_j‖₂ of the float32 value's (itself within γ_{n+1} of its float32 sum). A column
+ * γ_{n+3} ‖F_α‖_F ‖y_j‖₂ of the float32 value's (itself within γ_{n+1} of its float32 sum). A column
  * whose smallest upper bound is below every other alpha's lower bound has its alpha; the rest
  * (close calls, constant columns) are decided on float64 sums of their candidate alphas only, the
- * first alpha winning ties. Predictions are float64: ŷ_test = K_test,train P (T+αI)⁻¹ b.
+ * first alpha winning ties. Predictions are float64: ŷ_test = K_test,train (K'+αI)⁻¹ y.
  */
 async function fitGramStacked(
   xTrain: Float64Array, xTest: Float64Array, yTrain: Float64Array, n: number, nTest: number, d: number, columns: number,
@@ -322,26 +322,24 @@ async function fitGramStacked(
   for (let t = 0; t < n * n; t++) kernel[t]! += 1; // + 11ᵀ: the intercept's direction gets eigenvalue n
   const tridiagonal = await watch.time('decomposition', () => tridiagonalizePanelled(kernel, n, (a, b, p, k, q) => backend.matmul(a, b, p, k, q)));
   const basis = tridiagonal.basis; // Pᵀ, row-major
-  const projected = await watch.time('products', () => backend.matmul(basis, yTrain, n, n, columns)); // B = Pᵀ y
   const identity = new Float64Array(n * n);
   for (let i = 0; i < n; i++) identity[i * n + i] = 1;
-  const inverses: Float64Array[] = []; // (T+αI)⁻¹ per alpha
-  const stacked = new Float64Array(A * n * n); // F_α = diag(1/G) P (T+αI)⁻¹, alpha after alpha
+  const inverses: Float64Array[] = []; // (K' + αI)⁻¹ = P (T+αI)⁻¹ Pᵀ per alpha
+  const stacked = new Float64Array(A * n * n); // F_α = diag(1/G) (K' + αI)⁻¹, alpha after alpha
   const frobenius = new Float64Array(A); // ‖F_α‖_F
   for (let a = 0; a < A; a++) {
     const alpha = alphas[a]!;
-    const inverse = solveShiftedTridiagonal(tridiagonal, alpha, identity, n, new Float64Array(n * n));
+    const solved = solveShiftedTridiagonal(tridiagonal, alpha, identity, n, new Float64Array(n * n)); // (T+αI)⁻¹
+    const m = await watch.time('products', () => multiplyTransposed(backend, basis, solved, n, n, n, 'a')); // P (T+αI)⁻¹
+    const inverse = await watch.time('products', () => backend.matmul(m, basis, n, n, n)); // … Pᵀ
     inverses.push(inverse);
-    const m = await watch.time('products', () => multiplyTransposed(backend, basis, inverse, n, n, n, 'a')); // M_α = P (T+αI)⁻¹
     const f = stacked.subarray(a * n * n, (a + 1) * n * n);
     const intercept = 1 / (n * (n + alpha));
     let squares = 0;
     for (let i = 0; i < n; i++) {
-      let g = -intercept; // G_ii = Σ_k M_ik P_ik − 1/(n(n+α))
-      for (let k = 0; k < n; k++) g += m[i * n + k]! * basis[k * n + i]!;
-      const h = 1 / g;
+      const h = 1 / (inverse[i * n + i]! - intercept); // 1/G_ii, G_ii = [(K'+αI)⁻¹]_ii − 1/(n(n+α))
       for (let k = 0; k < n; k++) {
-        const v = h * m[i * n + k]!;
+        const v = h * inverse[i * n + k]!;
         f[i * n + k] = v;
         squares += v * v;
       }
@@ -354,16 +352,16 @@ async function fitGramStacked(
   let decidedInFloat64: number | undefined;
   const screen = backend.blockSumsOfSquaresFloat32;
   if (exact || screen === undefined) {
-    looErrors = await watch.time('products', () => blockSumsOfSquares(backend, stacked, projected, A, n, n, columns));
+    looErrors = await watch.time('products', () => blockSumsOfSquares(backend, stacked, yTrain, A, n, n, columns));
     for (let c = 0; c < columns; c++) {
       let best = 0;
       for (let a = 1; a < A; a++) if (looErrors[a * columns + c]! < looErrors[best * columns + c]!) best = a;
       chosenAlpha[c] = best;
     }
   } else {
-    const sums = await watch.time('products', () => screen.call(backend, new Float32Array(stacked), new Float32Array(projected), A, n, n, columns));
-    const norms = new Float64Array(columns); // ‖b_j‖₂
-    for (let k = 0; k < n; k++) for (let c = 0; c < columns; c++) norms[c]! += projected[k * columns + c]! ** 2;
+    const sums = await watch.time('products', () => screen.call(backend, new Float32Array(stacked), new Float32Array(yTrain), A, n, n, columns));
+    const norms = new Float64Array(columns); // ‖y_j‖₂
+    for (let k = 0; k < n; k++) for (let c = 0; c < columns; c++) norms[c]! += yTrain[k * columns + c]! ** 2;
     for (let c = 0; c < columns; c++) norms[c] = Math.sqrt(norms[c]!) * (1 + 1e-12);
     const sumGamma = gamma32(n + 1), productGamma = SCREEN_SAFETY * gamma32(n + 3);
     const lower = new Float64Array(A * columns), upper = new Float64Array(A * columns);
@@ -401,7 +399,7 @@ async function fitGramStacked(
       for (let a = 0; a < A; a++) {
         const selected = Int32Array.from(candidates[a]!);
         if (selected.length === 0) continue;
-        const b = gatherColumns(projected, n, columns, selected);
+        const b = gatherColumns(yTrain, n, columns, selected);
         const values = await watch.time('products', () => blockSumsOfSquares(backend, stacked.subarray(a * n * n, (a + 1) * n * n), b, 1, n, n, selected.length));
         exactSums[a] = new Map(Array.from(selected, (c, index) => [c, values[index]!]));
       }
@@ -422,16 +420,15 @@ async function fitGramStacked(
 
   // ŷ_test = K_test,train P (T+αI)⁻¹ b for each column's alpha (columns grouped by alpha).
   const testKernel = await watch.time('products', () => multiplyTransposed(backend, xTest, xTrain, nTest, d, n, 'b'));
-  const testBasis = await watch.time('products', () => multiplyTransposed(backend, testKernel, basis, nTest, n, n, 'b')); // K_test P
   const predictions = new Float64Array(nTest * columns);
   const byAlpha: number[][] = Array.from({ length: A }, () => []);
   for (let c = 0; c < columns; c++) byAlpha[chosenAlpha[c]!]!.push(c);
   for (let a = 0; a < A; a++) {
     const selected = byAlpha[a]!;
     if (selected.length === 0) continue;
-    const z = await watch.time('products', () => backend.matmul(testBasis, inverses[a]!, nTest, n, n));
+    const z = await watch.time('products', () => backend.matmul(testKernel, inverses[a]!, nTest, n, n)); // K_test (K'+αI)⁻¹
     const all = selected.length === columns;
-    const b = all ? projected : gatherColumns(projected, n, columns, Int32Array.from(selected));
+    const b = all ? yTrain : gatherColumns(yTrain, n, columns, Int32Array.from(selected));
     const part = await watch.time('products', () => backend.matmul(z, b, nTest, n, selected.length));
     if (all) predictions.set(part);
     else for (let r = 0; r < nTest; r++) for (let s = 0; s < selected.length; s++) predictions[r * columns + selected[s]!] = part[r * selected.length + s]!;

@@ -46,6 +46,20 @@ test.each([
   expect(pooled.timings.decomposition).toBeGreaterThan(0);
 });
 
+test('the float32 alpha screen runs in the workers too: pool and in-thread fits agree', async () => {
+  const [n, d, q] = [70, 90, 30];
+  const { features, targets } = problem(n, d, q, 4);
+  const base = { features, n, d, targets, columns: q, foldOf: assignFolds(n, 7, 3), alphas: ALPHAS };
+  const serial = await ridgeCrossValidate({ ...base, parallel: false }, onnx);
+  const pooled = await ridgeCrossValidate({ ...base, parallel: true }, onnx);
+  expect(pooled.looErrors).toBeUndefined();
+  expect(pooled.decidedInFloat64).toBe(serial.decidedInFloat64);
+  expect([...pooled.chosenAlpha]).toEqual([...serial.chosenAlpha]);
+  let worst = 0;
+  for (let t = 0; t < serial.predictions.length; t++) worst = Math.max(worst, Math.abs(pooled.predictions[t]! - serial.predictions[t]!));
+  expect(worst).toBeLessThan(1e-10);
+});
+
 test('a closed pool restarts on the next fit, and a backend without a worker spec stays in this thread', async () => {
   const [n, d, q] = [40, 50, 2];
   const { features, targets } = problem(n, d, q, 7);
