@@ -440,7 +440,17 @@ export class Pipeline {
    * pairs per UNet call, the VAE on the k latents at once. Each concept's vectors equal a batch-1 run's
    * to float tolerance: no op of these networks mixes batch items.
    */
-  async extractBatch(keys: readonly string[]): Promise<BatchResult> {
+  async extractBatch(requested: readonly string[]): Promise<BatchResult> {
+    // A UNet with a fixed batch axis takes exactly `batch` concepts: a short (last) batch is padded
+    // with its last concept, whose copies are computed and dropped.
+    const fixedUnet = this.settings.components !== 'text_encoder' && fixedBatch(this.bundle, 'unet', 'sample') !== null;
+    if (fixedUnet && requested.length < this.batch) {
+      const padded = await this.extractBatch([...requested, ...Array<string>(this.batch - requested.length).fill(requested[requested.length - 1]!)]);
+      const share = emptyTimings();
+      addStageTimings(share, padded.timings, 1 / requested.length);
+      return { concepts: padded.concepts.slice(0, requested.length).map((c) => ({ ...c, timings: share })), timings: padded.timings };
+    }
+    const keys = requested;
     const started = performance.now();
     const timings = emptyTimings();
     const settings = this.settings;

@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { loadBundle, type Bundle } from '../../src/bundles/bundle.ts';
+import { encodeModel, readModel } from '../../src/bundles/onnx-model.ts';
 import { batchFor, defaultSettings, Pipeline, vaeTimesteps, type ExtractionSettings, type Summary } from '../../src/extraction/pipeline.ts';
 import { ALL_TEXT_POOLINGS } from '../../src/extraction/pooling.ts';
 import { tempTinyBundle, type TempBundle } from './fixtures.ts';
@@ -109,6 +110,35 @@ test('the VAE decodes at the final recorded step by default, at every one, at no
   const bundle = loadBundle(tiny.dir);
   expect(() => Pipeline.schedulerFor(bundle, { ...defaultSettings(bundle), steps: 4, vae: [3] })).toThrow(/--vae 3: the VAE decodes at recorded timesteps only/);
 });
+
+test('a UNet exported at a fixed batch of 4 runs 2 concepts per call, pads a short last batch, and gives the dynamic export\'s vectors', async () => {
+  const dir = path.join(work, 'fixed-4');
+  cpSync(tiny.dir, dir, { recursive: true });
+  const file = path.join(dir, 'unet', 'model.onnx');
+  const model = readModel(file);
+  for (const input of model.graph!.input ?? []) {
+    if (input.name === 'sample' || input.name === 'encoder_hidden_states') input.type!.tensorType!.shape!.dim![0] = { dimValue: 4 };
+  }
+  writeFileSync(file, encodeModel(model));
+  const fixed = loadBundle(dir);
+  const settings: ExtractionSettings = { ...defaultSettings(fixed), steps: 2 };
+  expect(batchFor(fixed, settings, null)).toBe(2);
+  expect(() => batchFor(fixed, settings, 3)).toThrow(/--batch 3: .* has a fixed batch axis of 4, so it runs 2 concepts per call/);
+  const words = ['hammer', 'dog', 'banana'];
+  const run = async (bundle: Bundle, cacheDir: string) => {
+    const pipeline = await Pipeline.open({ bundle, settings, device: 'cpu', cacheDir, batch: bundle === fixed ? null : 1 });
+    try {
+      const first = await pipeline.extractBatch(words.slice(0, pipeline.batch));
+      const rest = await pipeline.extractBatch(words.slice(pipeline.batch)); // 1 concept: padded to 2 on the fixed UNet
+      return [...first.concepts, ...rest.concepts];
+    } finally {
+      await pipeline.release();
+    }
+  };
+  const [a, b] = [await run(fixed, path.join(work, 'cache-fixed')), await run(loadBundle(tiny.dir), tiny.cacheDir)];
+  expect(a.map((c) => c.word)).toEqual(words);
+  for (let i = 0; i < words.length; i++) expect(worstDifference(a[i]!.summaries, b[i]!.summaries)).toBeLessThan(1e-5);
+}, 120_000);
 
 if (SHARED) {
   const cacheDir = () => path.join(work, 'shared-cache');
