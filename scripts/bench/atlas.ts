@@ -32,8 +32,14 @@ interface PageLoad {
   jsBytes: number;
 }
 
+/**
+ * What the functions run in the page read (the root tsconfig has no DOM types). Functions, not
+ * strings: a string predicate is eval'd in the page, which its Content-Security-Policy forbids.
+ */
 interface AtlasWindow {
   __atlas: { requests: Array<{ operation: string; ms: number }>; timings: { heatmapRenderedMs?: number } };
+  document: { body: { dataset: Record<string, string | undefined> } };
+  location: { search: string };
 }
 
 async function measureLoad(browser: Browser, origin: string): Promise<PageLoad> {
@@ -49,11 +55,13 @@ async function measureLoad(browser: Browser, origin: string): Promise<PageLoad> 
   });
   const started = Date.now();
   await page.goto(`${origin}/`);
-  // Strings: the root tsconfig has no DOM types (these run in the page).
-  await page.waitForFunction('window.__atlas?.timings.heatmapRenderedMs !== undefined', undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => (globalThis as unknown as AtlasWindow).__atlas?.timings.heatmapRenderedMs !== undefined, undefined, { timeout: 60_000 });
   await page.waitForSelector('body[data-atlas="ready"]', { timeout: 60_000 });
   const readyMs = Date.now() - started;
-  const atlas = (await page.evaluate('({ timings: window.__atlas.timings, requests: window.__atlas.requests })')) as AtlasWindow['__atlas'];
+  const atlas = await page.evaluate(() => {
+    const { timings, requests } = (globalThis as unknown as AtlasWindow).__atlas;
+    return { timings, requests };
+  });
   const firstRenderMs = atlas.timings.heatmapRenderedMs!;
   const operations = atlas.requests;
   const graphqlRequests: Record<string, number> = {};
@@ -72,14 +80,21 @@ async function measureGroupChange(browser: Browser, origin: string): Promise<Rec
   const page = await context.newPage();
   await page.goto(`${origin}/`);
   await page.waitForSelector('body[data-atlas="ready"]', { timeout: 60_000 });
-  const before = (await page.evaluate('window.__atlas.requests.length')) as number;
+  const before = await page.evaluate(() => (globalThis as unknown as AtlasWindow).__atlas.requests.length);
   const groups = await Promise.all((await page.locator('#pick-group option').all()).map(async (option) => (await option.getAttribute('value')) ?? ''));
   const current = await page.inputValue('#pick-group');
   const other = groups.find((group) => group !== current);
   if (!other) return {};
   await page.selectOption('#pick-group', other);
-  await page.waitForFunction(`document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get('group') === ${JSON.stringify(other)}`, undefined, { timeout: 60_000 });
-  const operations = (await page.evaluate(`window.__atlas.requests.slice(${before}).map((r) => r.operation)`)) as string[];
+  await page.waitForFunction(
+    (group) => {
+      const { document, location } = globalThis as unknown as AtlasWindow;
+      return document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get('group') === group;
+    },
+    other,
+    { timeout: 60_000 },
+  );
+  const operations = await page.evaluate((from) => (globalThis as unknown as AtlasWindow).__atlas.requests.slice(from).map((r) => r.operation), before);
   await context.close();
   const counts: Record<string, number> = {};
   for (const operation of operations) counts[operation] = (counts[operation] ?? 0) + 1;

@@ -49,6 +49,16 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/**
+ * What the functions run in the page read (the root tsconfig has no DOM types). Functions, not
+ * strings: a string predicate is eval'd in the page, which its Content-Security-Policy forbids.
+ */
+interface PageGlobals {
+  document: { body: { dataset: Record<string, string | undefined> }; querySelector(selector: string): { textContent: string | null } | null };
+  location: { search: string };
+  __atlas: { requests: Array<{ operation: string }> };
+}
+
 interface OpenedPage {
   page: Page;
   context: BrowserContext;
@@ -73,9 +83,14 @@ async function open(origin: string, search = '', waitFor = 'ready'): Promise<Ope
 
 /** Waits until the page has drawn the state whose URL parameter `key` is `value`. */
 async function waitForView(page: Page, key: string, value: string): Promise<void> {
-  // A string: the root tsconfig has no DOM types (this runs in the page).
-  const expression = `document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get(${JSON.stringify(key)}) === ${JSON.stringify(value)}`;
-  await page.waitForFunction(expression, undefined, { timeout: READY_TIMEOUT });
+  await page.waitForFunction(
+    ([k, v]) => {
+      const { document, location } = globalThis as unknown as PageGlobals;
+      return document.body.dataset.atlas === 'ready' && new URLSearchParams(location.search).get(k!) === v;
+    },
+    [key, value],
+    { timeout: READY_TIMEOUT },
+  );
 }
 
 function urlState(page: Page): Record<string, string> {
@@ -142,7 +157,7 @@ async function download(page: Page, selector: string): Promise<Buffer> {
   return readFileSync((await file.path())!);
 }
 
-browserTest('the page loads every view with no console error, every request to this server, and the heatmap holds the API grid', async () => {
+browserTest('the page loads every view with no console error, every request to this server, the heatmap holds the API grid, and its query opens in the playground', async () => {
   const { page, context, consoleErrors, requests } = await open(api.origin);
   try {
     const state = urlState(page);
@@ -173,6 +188,14 @@ browserTest('the page loads every view with no console error, every request to t
     expect(consoleErrors).toEqual([]);
     const origins = new Set(requests.map((url) => new URL(url).origin));
     expect([...origins]).toEqual([api.origin]);
+
+    // The playground link puts the chart's query in GraphiQL's editor.
+    await page.goto(`${api.origin}${playground}`);
+    await page.waitForFunction(
+      () => ((globalThis as unknown as PageGlobals).document.querySelector('.graphiql-query-editor')?.textContent ?? '').includes('query AtlasHeatmap'),
+      undefined,
+      { timeout: READY_TIMEOUT },
+    );
   } finally {
     await context.close();
   }
@@ -283,7 +306,11 @@ browserTest('a running probe run is announced, and the page refreshes while it r
     try {
       expect(await page.textContent('#atlas-status')).toMatch(new RegExp(`in progress: probe run #${run.probeRunId} running`));
       // The next refresh asks the catalogue again (the page polls only while a run is active).
-      await page.waitForFunction("window.__atlas.requests.filter((r) => r.operation === 'AtlasCatalogue').length >= 2", undefined, { timeout: READY_TIMEOUT });
+      await page.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).__atlas.requests.filter((r) => r.operation === 'AtlasCatalogue').length >= 2,
+        undefined,
+        { timeout: READY_TIMEOUT },
+      );
       await page.screenshot({ path: path.join(ARTIFACTS, 'atlas-running.png') });
     } finally {
       await context.close();
