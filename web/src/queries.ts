@@ -21,7 +21,7 @@ export const CATALOGUE = /* GraphQL */ `
       attributeGroups { id name position }
     }
     extractionRuns(first: 100) {
-      nodes { id status model { id } stepCount timesteps progress { doneCount plannedCount fraction } }
+      nodes { id status model { id } progress { doneCount plannedCount fraction } }
     }
     probeRuns(first: 100) {
       nodes {
