@@ -104,6 +104,20 @@ test('graph inputs that do not match the expected signature name the file and te
   expectBundleError('BAD_SIGNATURE', /encoder_hidden_states width 768 differs from the text encoder's last_hidden_state width 100/);
 });
 
+test('float16 sample/latent inputs and outputs are accepted (cast at the tapped graph\'s boundary); an integer latent is refused naming both types', () => {
+  editModel('unet', (model) => {
+    model.graph!.input!.find((i) => i.name === 'sample')!.type!.tensorType!.elemType = DataType.FLOAT16;
+    model.graph!.output!.find((o) => o.name === 'out_sample')!.type!.tensorType!.elemType = DataType.FLOAT16;
+  });
+  const bundle = loadBundle(copy);
+  expect(bundle.components.unet.inputs.find((i) => i.name === 'sample')!.elemType).toBe('float16');
+  expect(bundle.components.unet.outputs.find((o) => o.name === 'out_sample')!.elemType).toBe('float16');
+  editModel('vae_decoder', (model) => {
+    model.graph!.input!.find((i) => i.name === 'latent_sample')!.type!.tensorType!.elemType = DataType.INT32;
+  });
+  expectBundleError('BAD_SIGNATURE', /vae_decoder\/model\.onnx: graph input "latent_sample" is int32; expected float32 or float16/);
+});
+
 test('the tiny bundle is deterministic from its seed', () => {
   const again = tempTinyBundle({ embeddings: 'random' });
   const other = tempTinyBundle({ embeddings: 'random', seed: 1 });
