@@ -72,6 +72,12 @@ export function drawCurves(
   const labels = new Map(rows.map((row) => [row.position, `${row.series}: ${row.label}`]));
   const describe = (row: CurvePoint) =>
     `${row.attributeGroup} · ${row.series} ${row.label}: mean ${num(row.mean)}, n ${row.scoreCount}, ${interval(row.ciLow, row.ciHigh)}`;
+  // The y scale follows the means and chance, not the bands: a group with few attributes can have an
+  // interval many times wider than every curve, which would flatten them all; bands are clipped.
+  const means = [...placed.map((row) => row.mean as number), chance];
+  const low = Math.min(...means);
+  const high = Math.max(...means);
+  const pad = Math.max(0.05, 0.25 * (high - low));
   const figure = Plot.plot({
     width: options.width,
     height: Math.ceil(groups.length / columns) * 150 + 70,
@@ -79,13 +85,13 @@ export function drawCurves(
     fx: { axis: null, padding: 0.1 },
     fy: { axis: null, padding: 0.2 },
     x: { label: 'text encoder layer · timestep (mean over layers), denoising order →', ticks: [], tickFormat: (p: number) => labels.get(p) ?? '' },
-    y: { label: `mean ${metricLabel(options.metric)}`, grid: true },
+    y: { label: `mean ${metricLabel(options.metric)} (bands clipped)`, grid: true, domain: [low - pad, high + pad] },
     color: { domain: series, range: COLOURS.slice(0, series.length), legend: true },
     symbol: { domain: series, range: ['circle', 'square'] },
     marks: [
       Plot.frame({ stroke: '#ddd' }),
       Plot.rect(facets.filter((f) => f.selected), { fx: 'fx', fy: 'fy', fill: 'none', stroke: '#000', strokeWidth: 1.5, className: 'selected-group' }),
-      Plot.areaY(placed, { x: 'position', y1: 'ciLow', y2: 'ciHigh', z: 'series', fill: 'series', fillOpacity: 0.18, fx: 'fx', fy: 'fy' }),
+      Plot.areaY(placed, { x: 'position', y1: 'ciLow', y2: 'ciHigh', z: 'series', fill: 'series', fillOpacity: 0.18, fx: 'fx', fy: 'fy', clip: true }),
       Plot.lineY(placed, { x: 'position', y: 'mean', z: 'series', stroke: 'series', fx: 'fx', fy: 'fy', className: 'curve-line' }),
       Plot.dot(placed, { x: 'position', y: 'mean', stroke: 'series', symbol: 'series', r: 2, fx: 'fx', fy: 'fy', title: describe, className: 'curve-point' }),
       Plot.ruleY(facets, { y: 'chance', fx: 'fx', fy: 'fy', stroke: '#444', strokeDasharray: '4 3', className: 'chance-line' }),
