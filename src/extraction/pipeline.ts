@@ -110,6 +110,9 @@ export interface ConceptResult {
   timings: StageTimings;
 }
 
+/** Inspection of each DDIM step (tests): the guided model output and the k latents before and after it. */
+export type StepObserver = (step: { timestep: number; batch: number; noise: Float32Array; before: Float32Array; after: Float32Array }) => void;
+
 export interface BatchResult {
   concepts: ConceptResult[];
   /** The whole batch's timings. */
@@ -440,12 +443,12 @@ export class Pipeline {
    * pairs per UNet call, the VAE on the k latents at once. Each concept's vectors equal a batch-1 run's
    * to float tolerance: no op of these networks mixes batch items.
    */
-  async extractBatch(requested: readonly string[]): Promise<BatchResult> {
+  async extractBatch(requested: readonly string[], observe?: StepObserver): Promise<BatchResult> {
     // A UNet with a fixed batch axis takes exactly `batch` concepts: a short (last) batch is padded
     // with its last concept, whose copies are computed and dropped.
     const fixedUnet = this.settings.components !== 'text_encoder' && fixedBatch(this.bundle, 'unet', 'sample') !== null;
     if (fixedUnet && requested.length < this.batch) {
-      const padded = await this.extractBatch([...requested, ...Array<string>(this.batch - requested.length).fill(requested[requested.length - 1]!)]);
+      const padded = await this.extractBatch([...requested, ...Array<string>(this.batch - requested.length).fill(requested[requested.length - 1]!)], observe);
       const share = emptyTimings();
       addStageTimings(share, padded.timings, 1 / requested.length);
       return { concepts: padded.concepts.slice(0, requested.length).map((c) => ({ ...c, timings: share })), timings: padded.timings };
@@ -490,7 +493,7 @@ export class Pipeline {
     host('text_encoder', stage, runBefore);
 
     if (settings.components !== 'text_encoder') {
-      await this.denoise(keys, encoded.hidden, encoded.hiddenDims, summaries, shapes, timings);
+      await this.denoise(keys, encoded.hidden, encoded.hiddenDims, summaries, shapes, timings, observe);
     }
     timings.total = (performance.now() - started) / 1000;
     finishTimings(timings);
@@ -502,7 +505,7 @@ export class Pipeline {
     };
   }
 
-  private async denoise(keys: readonly string[], hidden: Float32Array[], hiddenDims: number[], summaries: Summary[][], shapes: Map<string, number[]>, timings: StageTimings): Promise<void> {
+  private async denoise(keys: readonly string[], hidden: Float32Array[], hiddenDims: number[], summaries: Summary[][], shapes: Map<string, number[]>, timings: StageTimings, observe?: StepObserver): Promise<void> {
     const settings = this.settings;
     const unet = this.runtime('unet');
     const k = keys.length;
@@ -556,7 +559,9 @@ export class Pipeline {
         });
       }
       // The scheduler's update is elementwise at one timestep: all k latents in one pass.
+      const before = observe ? latents.slice() : null;
       this.scheduler.step(noise, t, latents, latents);
+      if (observe) observe({ timestep: t, batch: k, noise: noise.slice(), before: before!, after: latents.slice() });
       for (let i = 0; i < k; i++) this.checkFinite(keys[i]!, 'unet', 'latents', t, latents.subarray(i * latentLength, (i + 1) * latentLength));
 
       if (this.decodeAt.has(t)) {

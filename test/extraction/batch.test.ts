@@ -66,7 +66,7 @@ test('tiny bundle: batch 3 gives batch 1\'s vectors for every text pooling, both
   expect(await batchAgainstSingle(bundle, settings, ['hammer', 'dog', 'banana'], tiny.cacheDir)).toBeLessThan(1e-5);
 }, 120_000);
 
-test('a v_prediction scheduler (SD 2.x): the pipeline uses it, and batch 3 gives batch 1\'s vectors', async () => {
+test('a v_prediction scheduler (SD 2.x): every batched step is the v-prediction DDIM update, and batch 3 gives batch 1\'s vectors', async () => {
   const dir = path.join(work, 'v-prediction');
   cpSync(tiny.dir, dir, { recursive: true });
   const file = path.join(dir, 'scheduler', 'scheduler_config.json');
@@ -79,6 +79,24 @@ test('a v_prediction scheduler (SD 2.x): the pipeline uses it, and batch 3 gives
   const v = await Pipeline.open({ bundle: vBundle, settings, device: 'cpu', cacheDir: path.join(work, 'cache'), batch: 1 });
   try {
     expect(v.scheduler.config.predictionType).toBe('v_prediction');
+    // Every step of a batch of 2 is diffusers' DDIM update for a v prediction, written out here from
+    // the scheduler's ᾱ (x0 = √ᾱ x − √(1−ᾱ) v, ε = √ᾱ v + √(1−ᾱ) x, x' = √ᾱ' x0 + √(1−ᾱ') ε).
+    const steps: { timestep: number; noise: Float32Array; before: Float32Array; after: Float32Array }[] = [];
+    await v.extractBatch(['hammer', 'dog'], (step) => steps.push(step));
+    expect(steps.map((s) => s.timestep)).toEqual(v.scheduler.timesteps);
+    let worst = 0;
+    for (const { timestep, noise, before, after } of steps) {
+      const previous = timestep - Math.floor(1000 / settings.steps);
+      const a = v.scheduler.alphasCumprod[timestep]!;
+      const ap = previous >= 0 ? v.scheduler.alphasCumprod[previous]! : v.scheduler.finalAlphaCumprod;
+      expect(noise.length).toBe(before.length); // the guided v of both concepts, one per latent value
+      for (let i = 0; i < before.length; i++) {
+        const x0 = Math.sqrt(a) * before[i]! - Math.sqrt(1 - a) * noise[i]!;
+        const eps = Math.sqrt(a) * noise[i]! + Math.sqrt(1 - a) * before[i]!;
+        worst = Math.max(worst, Math.abs(after[i]! - (Math.sqrt(ap) * x0 + Math.sqrt(1 - ap) * eps)));
+      }
+    }
+    expect(worst).toBeLessThan(1e-5);
     const [a, b] = [await epsilon.extractConcept('dog'), await v.extractConcept('dog')];
     const last = Math.min(...epsilon.scheduler.timesteps);
     const at = (r: typeof a) => r.summaries.find((s) => s.component === 'unet' && s.timestep === last)!.vector;
