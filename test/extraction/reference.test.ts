@@ -175,7 +175,6 @@ if (SHARED) {
 
   test('sd15-arch-tiny: pooled in the graph, text layers (eot, mean, concept), UNet blocks, guided noise and VAE blocks equal torch within 1e-4', async () => {
     const errors = await compare(loadBundle(path.join(SHARED, 'sd15-arch-tiny')), reference, path.join(scratch, 'cache'), 1e-5);
-    if (process.env.H2_PRINT) console.log(JSON.stringify(errors));
     for (const [what, error] of Object.entries(errors)) expect([what, error < 1e-4]).toEqual([what, true]);
   }, 180_000);
 
@@ -183,7 +182,6 @@ if (SHARED) {
     const bundle = loadBundle(path.join(SHARED, 'sd15-arch-tiny-fp16-io32'));
     expect(resolveTaps(bundle.components.unet.model.graph!, DEFAULT_TAPS.unet, 'unet').every((t) => t.elemType === DataType.FLOAT16)).toBe(true);
     const errors = await compare(bundle, reference, path.join(scratch, 'cache'), 1e-3);
-    if (process.env.H2_PRINT) console.log(JSON.stringify(errors));
     for (const [what, error] of Object.entries(errors)) expect([what, error < 2e-2]).toEqual([what, true]);
     expect(errors.unet).toBeGreaterThan(0); // float16 really ran (a float32 path would be ~1e-6)
   }, 180_000);
@@ -195,7 +193,6 @@ if (SHARED) {
     expect(bundle.components.unet.inputs.find((i) => i.name === 'sample')!.elemType).toBe('float16');
     expect(bundle.components.text_encoder.outputs.find((o) => o.name === 'last_hidden_state')!.elemType).toBe('float16');
     const errors = await compare(bundle, reference, path.join(scratch, 'cache'), 1e-3);
-    if (process.env.H2_PRINT) console.log(JSON.stringify(errors));
     for (const [what, error] of Object.entries(errors)) expect([what, error < 2e-2]).toEqual([what, true]);
   }, 180_000);
 
