@@ -39,37 +39,47 @@ ALTER TABLE "probe_cell_prediction" ADD CONSTRAINT "probe_cell_prediction_cell_i
 
 -- Existing pair rows ⇒ one 'pair_accuracy' matrix per cell. The matrix's attributes are those its rows
 -- name, in the norms' order (attribute.position, then id; the order the probe writes); a pair
--- without a row (undefined accuracy) becomes NaN. Pair accuracy is symmetric in a and b, so a row
+-- without a row (undefined accuracy) stays NaN. Pair accuracy is symmetric in a and b, so a row
 -- fills (a, b) whichever way round it was stored. float4send() is big-endian: its four bytes are
 -- reversed to little-endian. A cell with no pair rows gets no matrix (it had no defined pair).
-WITH members AS (
-    SELECT "cell_id", "attribute_a_id" AS "attribute_id" FROM "attribute_pair_score"
-    UNION
-    SELECT "cell_id", "attribute_b_id" FROM "attribute_pair_score"
-), ordered AS (
-    SELECT m."cell_id", m."attribute_id",
-           (row_number() OVER (PARTITION BY m."cell_id" ORDER BY a."position", a."id"))::int AS "idx"
-    FROM members m JOIN "attribute" a ON a."id" = m."attribute_id"
-), cell_attributes AS (
-    SELECT "cell_id", array_agg("attribute_id" ORDER BY "idx") AS "attribute_ids" FROM ordered GROUP BY "cell_id"
-), triangle AS (
-    SELECT r."cell_id", r."idx" AS "i", c."idx" AS "j",
-           coalesce(s1."accuracy", s2."accuracy", 'NaN'::float8)::real AS "value"
-    FROM ordered r
-    JOIN ordered c ON c."cell_id" = r."cell_id" AND c."idx" > r."idx"
-    LEFT JOIN "attribute_pair_score" s1
-           ON s1."cell_id" = r."cell_id" AND s1."attribute_a_id" = r."attribute_id" AND s1."attribute_b_id" = c."attribute_id"
-    LEFT JOIN "attribute_pair_score" s2
-           ON s2."cell_id" = r."cell_id" AND s2."attribute_a_id" = c."attribute_id" AND s2."attribute_b_id" = r."attribute_id"
-)
-INSERT INTO "probe_cell_matrix" ("cell_id", "measure", "attribute_ids", "data")
-SELECT t."cell_id", 'pair_accuracy', ca."attribute_ids",
-       string_agg(substring(b.be FROM 4 FOR 1) || substring(b.be FROM 3 FOR 1) || substring(b.be FROM 2 FOR 1) || substring(b.be FROM 1 FOR 1),
-                  ''::bytea ORDER BY t."i", t."j")
-FROM triangle t
-CROSS JOIN LATERAL (SELECT float4send(t."value") AS be) b
-JOIN cell_attributes ca ON ca."cell_id" = t."cell_id"
-GROUP BY t."cell_id", ca."attribute_ids";
+-- Cell by cell into a float4 array (one index scan of the cell's rows, O(1) per assignment), not as
+-- one join of every triangle with every row: a 3,185,992-row cell converts in ~13 s here, where the
+-- join spilled to disk for over 20 minutes.
+DO $$
+DECLARE
+    c RECORD;
+    p RECORD;
+    ids INTEGER[];
+    m BIGINT;
+    values_ REAL[];
+BEGIN
+    FOR c IN SELECT DISTINCT "cell_id" FROM "attribute_pair_score" ORDER BY 1 LOOP
+        CREATE TEMP TABLE "compact_cell_order" ON COMMIT DROP AS
+            SELECT u."attribute_id", (row_number() OVER (ORDER BY a."position", a."id") - 1)::bigint AS "idx"
+            FROM (SELECT "attribute_a_id" AS "attribute_id" FROM "attribute_pair_score" WHERE "cell_id" = c."cell_id"
+                  UNION SELECT "attribute_b_id" FROM "attribute_pair_score" WHERE "cell_id" = c."cell_id") u
+            JOIN "attribute" a ON a."id" = u."attribute_id";
+        SELECT array_agg("attribute_id" ORDER BY "idx"), count(*) INTO ids, m FROM "compact_cell_order";
+        values_ := array_fill('NaN'::real, ARRAY[(m * (m - 1) / 2)::int]);
+        FOR p IN
+            SELECT least(x."idx", y."idx") AS "i", greatest(x."idx", y."idx") AS "j", s."accuracy"
+            FROM "attribute_pair_score" s
+            JOIN "compact_cell_order" x ON x."attribute_id" = s."attribute_a_id"
+            JOIN "compact_cell_order" y ON y."attribute_id" = s."attribute_b_id"
+            WHERE s."cell_id" = c."cell_id"
+        LOOP
+            values_[p."i" * m - p."i" * (p."i" + 1) / 2 + (p."j" - p."i" - 1) + 1] := p."accuracy"::real;
+        END LOOP;
+        INSERT INTO "probe_cell_matrix" ("cell_id", "measure", "attribute_ids", "data")
+        SELECT c."cell_id", 'pair_accuracy', ids,
+               string_agg(substring(b."be" FROM 4 FOR 1) || substring(b."be" FROM 3 FOR 1) || substring(b."be" FROM 2 FOR 1) || substring(b."be" FROM 1 FOR 1),
+                          ''::bytea ORDER BY u."k")
+        FROM unnest(values_) WITH ORDINALITY AS u("v", "k")
+        CROSS JOIN LATERAL (SELECT float4send(u."v") AS "be") b;
+        DROP TABLE "compact_cell_order";
+    END LOOP;
+END
+$$;
 
 -- DropForeignKey
 ALTER TABLE "attribute_pair_score" DROP CONSTRAINT "attribute_pair_score_attribute_a_id_fkey";
