@@ -3,9 +3,9 @@
 // extra target columns sharing each fold's decomposition), per-attribute scores with measured chance
 // and permutation p-values, group means with bootstrap intervals, and the disentanglement measures.
 import { attributePairTwoVsTwo, attributeSimilarities, rsaOfTriangles } from './disentanglement.ts';
-import { bootstrapGroups, type GroupInterval, type GroupMetric } from './bootstrap.ts';
+import { bootstrapGroupsOn, type GroupInterval, type GroupMetric } from './bootstrap.ts';
 import { permutationPValue } from './fdr.ts';
-import { conceptTwoVsTwo, pearson, rSquared, twoVsTwo } from './metrics.ts';
+import { conceptTwoVsTwo, scoreColumns } from './metrics.ts';
 import { deriveSeed, seededPermutation } from './random.ts';
 import { ridgeCrossValidate } from './ridge.ts';
 import { typescriptBackend, type MatmulBackend } from './matmul-backend.ts';
@@ -90,10 +90,9 @@ export async function probeCell(input: CellInput, backend: MatmulBackend = types
     pearson_r: new Float64Array(m), r2: new Float64Array(m), two_vs_two: new Float64Array(m),
   };
   const results: AttributeResult[] = [];
+  const scores = scoreColumns(cv.predictions, targets, n, columns, cv.folds);
   for (let a = 0; a < m; a++) {
-    const r = pearson(cv.predictions, targets, n, columns, a);
-    const r2 = rSquared(cv.predictions, targets, n, columns, a);
-    const accuracy = twoVsTwo(cv.predictions, targets, columns, a, cv.folds);
+    const r = scores.pearson[a]!, r2 = scores.r2[a]!, accuracy = scores.twoVsTwo[a]!;
     pointEstimates.pearson_r[a] = r;
     pointEstimates.r2[a] = r2;
     pointEstimates.two_vs_two[a] = accuracy;
@@ -101,10 +100,10 @@ export async function probeCell(input: CellInput, backend: MatmulBackend = types
     let sumR = 0, sumR2 = 0, sumAccuracy = 0;
     for (let p = 0; p < P; p++) {
       const column = (p + 1) * m + a;
-      nullR[p] = pearson(cv.predictions, targets, n, columns, column);
+      nullR[p] = scores.pearson[column]!;
       sumR += nullR[p]!;
-      sumR2 += rSquared(cv.predictions, targets, n, columns, column);
-      sumAccuracy += twoVsTwo(cv.predictions, targets, columns, column, cv.folds);
+      sumR2 += scores.r2[column]!;
+      sumAccuracy += scores.twoVsTwo[column]!;
     }
     const chosen: number[] = [];
     for (let f = 0; f < cv.folds.length; f++) chosen.push(alphas[cv.chosenAlpha[f * columns + a]!]!);
@@ -124,7 +123,7 @@ export async function probeCell(input: CellInput, backend: MatmulBackend = types
   const score = (performance.now() - started) / 1000;
 
   started = performance.now();
-  const groups = bootstrapGroups({
+  const groups = await bootstrapGroupsOn(backend, {
     predicted: predictions, truth: ratings, n, columns: m, groups: input.groups, folds: cv.folds,
     pointEstimates, replicates: input.bootstrap, seed: deriveSeed(input.seed, 0),
   });
