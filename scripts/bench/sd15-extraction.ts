@@ -11,6 +11,7 @@ import { commonDevice, createSession, ort, type Device } from '../../src/bundles
 import { writeTappedModel } from '../../src/bundles/tapped-model.ts';
 import { DEFAULT_TAPS, resolveTaps } from '../../src/bundles/taps.ts';
 import { binderWords } from '../../src/demo/tiny-bundle/build.ts';
+import { spatialMean } from '../../src/extraction/pooling.ts';
 import { gaussian } from '../../src/extraction/random.ts';
 import { defaultSettings, Pipeline } from '../../src/extraction/pipeline.ts';
 import { runExtraction, type RunReport } from '../../src/extraction/run.ts';
@@ -51,21 +52,6 @@ const emptyCounters = (): Record<Component, SessionCounters> => ({
   vae_decoder: { calls: 0, bytes: 0, seconds: 0, jsPoolingSeconds: 0, gaps: [] },
 });
 
-/** The pre-issue-9 pooling in JavaScript (src/extraction/pooling.ts spatialMean at 5720e41), per batch item. */
-function oldSpatialMean(data: Float32Array, dims: readonly number[], item: number): Float32Array {
-  const channels = dims[1]!;
-  let spatial = 1;
-  for (let i = 2; i < dims.length; i++) spatial *= dims[i]!;
-  const out = new Float32Array(channels);
-  const base = item * channels * spatial;
-  for (let c = 0; c < channels; c++) {
-    let sum = 0;
-    const start = base + c * spatial;
-    for (let i = 0; i < spatial; i++) sum += data[start + i]!;
-    out[c] = sum / spatial;
-  }
-  return out;
-}
 
 /**
  * Counts every session.run while `body` runs. With `poolLikeBefore`, each 4-D float32 output other
@@ -90,7 +76,8 @@ async function hookRuns<T>(counters: Record<Component, SessionCounters>, poolLik
       const poolStart = performance.now();
       for (const [name, value] of Object.entries(out)) {
         if (name === 'out_sample' || name === 'sample' || value.type !== 'float32' || value.dims.length !== 4) continue;
-        for (let item = 0; item < value.dims[0]!; item++) oldSpatialMean(value.data as Float32Array, value.dims, item);
+        // The JavaScript pooling the pipeline did before pooling moved into the graph (spatialMean, still in pooling.ts).
+        for (let item = 0; item < value.dims[0]!; item++) spatialMean(value.data as Float32Array, value.dims, item);
       }
       into.jsPoolingSeconds += (performance.now() - poolStart) / 1000;
     }
