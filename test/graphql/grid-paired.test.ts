@@ -6,7 +6,6 @@
 // the stored rows (probe_score, probe_cell, probe_cell_prediction, rating), never from the API.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type pg from 'pg';
 import { parse } from 'csv-parse/sync';
 import { readCellPredictions } from '../../src/db/cell-matrices.ts';
 import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
@@ -17,6 +16,7 @@ import { runProbe } from '../../src/probe-runs/run.ts';
 import { summarize } from '../../src/grid/stats.ts';
 import { parseCompareInput, queryComparison, type RawCompareInput } from '../../src/grid/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { recordStatements, type StatementRecorder } from '../support/statements.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { gaussianSampler } from '../probes/reference.ts';
 
@@ -26,8 +26,7 @@ let probeRunId: number;
 let textLayerId: number;
 let cells: { id: number; timestep: number | null; attributeRsa: number | null; attributeTwoVsTwo: number | null; conceptTwoVsTwo: number | null }[];
 let groups: { id: number; name: string }[];
-const statements: string[] = [];
-let recording = false;
+let recorder: StatementRecorder;
 
 function readCsv(file: string): Record<string, string>[] {
   return parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016', file), 'utf8'), { columns: true, skip_empty_lines: true });
@@ -88,17 +87,7 @@ beforeAll(async () => {
   probeRunId = summary.probeRunId;
   cells = await prisma.probeCell.findMany({ where: { probeRunId }, select: { id: true, timestep: true, attributeRsa: true, attributeTwoVsTwo: true, conceptTwoVsTwo: true } });
 
-  const wrapped = new WeakSet<pg.PoolClient>();
-  db.pool.on('acquire', (client) => {
-    if (wrapped.has(client)) return;
-    wrapped.add(client);
-    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text: string };
-      if (recording) statements.push(typeof first === 'string' ? first : first.text);
-      return original(...args);
-    };
-  });
+  recorder = recordStatements(db.pool);
   api = await startTestApi(db);
 }, 300_000);
 
@@ -166,15 +155,15 @@ async function storedArrays(groupId: number, cellIds: number[]) {
   return { n, m, truth, matrix };
 }
 
-test('paired test per group and timestep: the stored scores\' difference, over every concept, the same numbers as the numeric core on the stored rows; three statements', async () => {
-  statements.length = 0;
-  recording = true;
+test('paired test per group and timestep: the stored scores\' difference, over every concept, the same numbers as the numeric core on the stored rows; three recorder.statements', async () => {
+  recorder.statements.length = 0;
+  recorder.recording = true;
   const response = await api.graphql(COMPARE, { input: textAgainstUnet() });
-  recording = false;
+  recorder.recording = false;
   expect(response.body.errors).toBeUndefined();
   // The axes, the aggregation, and the one paired statement (predictions, ratings and their size).
-  expect(statements).toHaveLength(3);
-  expect(statements.filter((text) => /probe_cell_prediction/.test(text))).toHaveLength(1);
+  expect(recorder.statements).toHaveLength(3);
+  expect(recorder.statements.filter((text) => /probe_cell_prediction/.test(text))).toHaveLength(1);
   const comparison = response.body.data.compareGrid;
   expect(comparison.axes[1].values.map((v: { key: string }) => v.key)).toEqual(['900', '100']);
   const concepts = (await db.prisma.probeCell.findFirstOrThrow({ where: { probeRunId } })).conceptCount;
@@ -208,12 +197,12 @@ test('over all attributes, the text layer beats the pure-noise UNet cell: the sm
   expect(noise!.pairedPValue).toBe(1 / 201);
   expect(noise!.pairedCiLow!).toBeGreaterThan(0);
   // Without `paired`, the paired fields are null and nothing reads the predictions.
-  statements.length = 0;
-  recording = true;
+  recorder.statements.length = 0;
+  recorder.recording = true;
   const plain = await api.graphql(COMPARE, { input: textAgainstUnet({ groupBy: ['TIMESTEP'], paired: undefined }) });
-  recording = false;
+  recorder.recording = false;
   expect(plain.body.data.compareGrid.cells[1]).toMatchObject({ pairedDifference: null, pairedCiLow: null, pairedPValue: null, pairedConceptCount: null });
-  expect(statements.filter((text) => /probe_cell_prediction/.test(text))).toHaveLength(0);
+  expect(recorder.statements.filter((text) => /probe_cell_prediction/.test(text))).toHaveLength(0);
 });
 
 async function refusal(input: object) {

@@ -1,7 +1,7 @@
 // grid, compareGrid and bestCells over real HTTP against a real database holding real score rows.
 // Expected numbers are computed here from the rows the fixture inserted.
-import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { recordStatements, type StatementRecorder } from '../support/statements.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { insertGridFixture, type FixtureScore, type GridFixture } from '../grid/fixture.ts';
 import { studentTQuantile, summarize } from '../../src/grid/stats.ts';
@@ -10,24 +10,12 @@ import type { Config } from '../../src/config.ts';
 let db: TestDatabase;
 let api: TestApi;
 let fx: GridFixture;
-/** Statement texts run on the pool while `recording` is on (every checked-out client is wrapped). */
-const statements: string[] = [];
-let recording = false;
+let recorder: StatementRecorder;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   fx = await insertGridFixture(db.prisma);
-  const wrapped = new WeakSet<pg.PoolClient>();
-  db.pool.on('acquire', (client) => {
-    if (wrapped.has(client)) return;
-    wrapped.add(client);
-    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text: string };
-      if (recording) statements.push(typeof first === 'string' ? first : first.text);
-      return original(...args);
-    };
-  });
+  recorder = recordStatements(db.pool);
   api = await startTestApi(db);
 });
 afterAll(async () => {
@@ -62,16 +50,16 @@ function expectNumbers(actual: Record<string, number | null>, expected: Record<s
 
 test('the Vision layer × timestep heatmap of the UNet: one request, dense cells checked against the inserted rows', async () => {
   const input = { metric: 'PEARSON_R', groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], attributeGroupNames: ['Vision'], probeRunIds: [String(fx.probeRunId)] } };
-  statements.length = 0;
-  recording = true;
+  recorder.statements.length = 0;
+  recorder.recording = true;
   const response = await api.graphql(HEATMAP, { input });
-  recording = false;
+  recorder.recording = false;
   expect(response.status).toBe(200);
   expect(response.body.errors).toBeUndefined();
   const grid = response.body.data.grid;
   // One aggregation statement (and one catalogue statement for the axes), nothing else.
-  expect(statements.filter((text) => /FROM probe_score/.test(text))).toHaveLength(1);
-  expect(statements).toHaveLength(2);
+  expect(recorder.statements.filter((text) => /FROM probe_score/.test(text))).toHaveLength(1);
+  expect(recorder.statements).toHaveLength(2);
 
   expect(grid.cellCount).toBe(6);
   expect(grid.axes[0].values.map((v: { id: string }) => v.id)).toEqual(fx.unetLayers.map(String));
@@ -219,18 +207,18 @@ test('a completed probe run is served from the result cache: the repeat request 
   const input = { groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], attributeGroupNames: ['Vision'], probeRunIds: [String(fx.probeRunId)] } };
   await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'COMPLETED', finishedAt: new Date() } });
   try {
-    statements.length = 0;
-    recording = true;
+    recorder.statements.length = 0;
+    recorder.recording = true;
     const first = await api.graphql(HEATMAP, { input });
-    const afterFirst = statements.length;
+    const afterFirst = recorder.statements.length;
     const second = await api.graphql(HEATMAP, { input });
-    recording = false;
+    recorder.recording = false;
     expect(afterFirst).toBe(2);
-    expect(statements.slice(afterFirst)).toHaveLength(1);
-    expect(statements.slice(afterFirst).filter((text) => /FROM probe_score/.test(text))).toHaveLength(0);
+    expect(recorder.statements.slice(afterFirst)).toHaveLength(1);
+    expect(recorder.statements.slice(afterFirst).filter((text) => /FROM probe_score/.test(text))).toHaveLength(0);
     expect(second.body).toEqual(first.body);
   } finally {
-    recording = false;
+    recorder.recording = false;
     await db.prisma.probeRun.update({ where: { id: fx.probeRunId }, data: { status: 'PENDING', finishedAt: null } });
   }
 });
@@ -245,14 +233,14 @@ describe('the grid response cache (completed runs only)', () => {
        JOIN component c ON c.id = l.component_id JOIN attribute a ON a.id = ps.attribute_id JOIN attribute_group ag ON ag.id = a.attribute_group_id
        WHERE pc.probe_run_id = $2 AND c.kind = 'UNET' AND ag.name = 'Vision' ORDER BY ps.id LIMIT 1)`, [delta, fx.probeRunId]);
   async function request() {
-    statements.length = 0;
-    recording = true;
+    recorder.statements.length = 0;
+    recorder.recording = true;
     try {
       const response = await api.graphql(HEATMAP, { input: input() });
       expect(response.body.errors).toBeUndefined();
-      return { grid: response.body.data.grid, statements: [...statements] };
+      return { grid: response.body.data.grid, statements: [...recorder.statements] };
     } finally {
-      recording = false;
+      recorder.recording = false;
     }
   }
   const ranAggregation = (texts: string[]) => texts.some((text) => /FROM probe_score/.test(text));
@@ -322,13 +310,13 @@ describe('the grid response cache (completed runs only)', () => {
     await complete(new Date('2026-01-06T00:00:00Z'));
     const query = `query Two($input: GridInput!) { grid(input: $input) { cellCount } again: grid(input: $input) { cellCount } }`;
     for (let i = 0; i < 2; i++) {
-      statements.length = 0;
-      recording = true;
+      recorder.statements.length = 0;
+      recorder.recording = true;
       const response = await api.graphql(query, { input: input() });
-      recording = false;
+      recorder.recording = false;
       expect(response.body.data.grid.cellCount).toBe(6);
       // Two grid fields: each reads the axes; with the run completed, the rows come from the row cache.
-      expect(statements.length).toBeGreaterThanOrEqual(2);
+      expect(recorder.statements.length).toBeGreaterThanOrEqual(2);
     }
   });
 });

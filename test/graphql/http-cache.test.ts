@@ -2,8 +2,8 @@
 // names the answer (runs' identity and state + the request), is the same from two API processes on
 // one database, changes when a selected run changes, and If-None-Match with it gets 304, no body,
 // after one statement (the answer-token check), not an execution.
-import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { recordStatements, type StatementRecorder } from '../support/statements.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { insertGridFixture, type GridFixture } from '../grid/fixture.ts';
 
@@ -11,24 +11,13 @@ let db: TestDatabase;
 let api: TestApi;
 let replica: TestApi;
 let fx: GridFixture;
-const statements: string[] = [];
-let recording = false;
+let recorder: StatementRecorder;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   fx = await insertGridFixture(db.prisma);
   await db.pool.query(`UPDATE probe_run SET status = 'COMPLETED', finished_at = now()`);
-  const wrapped = new WeakSet<pg.PoolClient>();
-  db.pool.on('acquire', (client) => {
-    if (wrapped.has(client)) return;
-    wrapped.add(client);
-    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text: string };
-      if (recording) statements.push(typeof first === 'string' ? first : first.text);
-      return original(...args);
-    };
-  });
+  recorder = recordStatements(db.pool);
   api = await startTestApi(db);
   replica = await startTestApi(db);
 });
@@ -62,15 +51,15 @@ test('a grid over COMPLETED runs has a strong ETag and no-cache; If-None-Match g
   expect(etag).toMatch(/^"g[A-Za-z0-9_-]{32}"$/);
   expect(first.headers.get('cache-control')).toBe('no-cache');
 
-  statements.length = 0;
-  recording = true;
+  recorder.statements.length = 0;
+  recorder.recording = true;
   const again = await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': etag! });
-  recording = false;
+  recorder.recording = false;
   expect(again.status).toBe(304);
   expect(again.text).toBe('');
   expect(again.headers.get('etag')).toBe(etag);
   expect(again.headers.get('cache-control')).toBe('no-cache');
-  expect(statements).toHaveLength(1); // the answer token; no grid statement
+  expect(recorder.statements).toHaveLength(1); // the answer token; no grid statement
 
   // A list of tags, weak or not, containing the current one also matches.
   expect((await post(api, { query: HEATMAP, variables: variables() }, { 'if-none-match': `"other", W/${etag}` })).status).toBe(304);
