@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../config.ts';
-import { encodeModel, onnx, type IModelProto } from '../../bundles/onnx-model.ts';
-import { binderWords, TEMPLATE_WORDS } from '../tiny-bundle/build.ts';
+import { encodeModel, type IModelProto } from '../../bundles/onnx-model.ts';
+import { binderWords, moveWeightsToExternalData, TEMPLATE_WORDS } from '../tiny-bundle/build.ts';
 import { buildVocabulary } from '../tiny-bundle/vocabulary.ts';
 import { SD15_SIZES, textEncoderGraph, unetGraph, vaeDecoderGraph, type Sd15Sizes } from './networks.ts';
 
@@ -38,22 +38,6 @@ export interface Sd15SizedBundle {
 }
 
 const STAMP = 'probe-atlas-build.json';
-
-/** Moves initializers above 1 KiB into one external-data file, as real UNet exports keep their weights. */
-function externalise(model: IModelProto, location: string): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const tensor of model.graph?.initializer ?? []) {
-    const raw = tensor.rawData;
-    if (!raw || raw.byteLength <= 1024) continue;
-    chunks.push(raw);
-    tensor.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.byteLength) }];
-    tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-    tensor.rawData = null;
-    offset += raw.byteLength;
-  }
-  return Buffer.concat(chunks);
-}
 
 export function buildSd15SizedBundle(options: Sd15SizedOptions = {}): Sd15SizedBundle {
   const started = performance.now();
@@ -113,7 +97,7 @@ export function buildSd15SizedBundle(options: Sd15SizedOptions = {}): Sd15SizedB
     json('vae_decoder/config.json', { scaling_factor: 0.18215, latent_channels: sizes.latentChannels, block_out_channels: [...sizes.vaeChannels.slice(1)].reverse() });
     write('text_encoder/model.onnx', encodeModel(textEncoderGraph(sizes, seed + 1)));
     const unet = unetGraph(sizes, seed + 2);
-    write('unet/model.onnx_data', externalise(unet, 'model.onnx_data'));
+    write('unet/model.onnx_data', moveWeightsToExternalData(unet, 'model.onnx_data'));
     write('unet/model.onnx', encodeModel(unet));
     write('vae_decoder/model.onnx', encodeModel(vaeDecoderGraph(sizes, seed + 3)));
     modelBytes = bytes; // the bundle's own files, the stamp not counted

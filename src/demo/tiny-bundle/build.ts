@@ -42,8 +42,8 @@ export function binderWords(file = path.join(PROJECT_ROOT, 'data/norms/binder201
 
 const SIZES = { hidden: GLOVE_DIMENSIONS, layers: 4, maxPositions: 77, latentChannels: 4, latentSize: 8 };
 
-/** Moves every initializer above 1 KiB into one external-data blob (mutates the model); returns the blob. */
-function moveWeightsToExternalData(model: IModelProto, location: string): Uint8Array {
+/** Moves every initializer above 1 KiB into one external-data blob (mutates the model), as real UNet exports keep their weights; returns the blob. */
+export function moveWeightsToExternalData(model: IModelProto, location: string): Uint8Array {
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const tensor of model.graph?.initializer ?? []) {
