@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../config.ts';
-import { encodeModel, type IModelProto } from '../../bundles/onnx-model.ts';
+import { encodeModel } from '../../bundles/onnx-model.ts';
 import { binderWords, moveWeightsToExternalData, TEMPLATE_WORDS } from '../tiny-bundle/build.ts';
 import { buildVocabulary } from '../tiny-bundle/vocabulary.ts';
 import { SD15_SIZES, textEncoderGraph, unetGraph, vaeDecoderGraph, type Sd15Sizes } from './networks.ts';
