@@ -244,9 +244,17 @@ async function main() {
     const cellInput = { features, n, d, ratings, attributes: m, groups: binder.groups, foldOf, alphas: DEFAULT_ALPHAS, permutations: 100, bootstrap: 1000, seed: 0 };
     const steps = await fullCellSteps(cellInput, onnx);
     console.log(JSON.stringify({ fullCellSteps: steps }));
-    let started = performance.now();
-    const full = await probeCell(cellInput, onnx);
-    console.log(JSON.stringify({ probeCellAsItStands: { d, permutations: 100, bootstrap: 1000, seconds: Number(((performance.now() - started) / 1000).toFixed(2)), timings: full.timings } }));
+    // probeCell end to end (the disentanglement matrices included), best of ROUNDS like the steps above.
+    let fastest = { seconds: Infinity, timings: {} as Record<string, number> };
+    const rounds = ROUNDS;
+    for (let round = 0; round < rounds; round++) {
+      const began = performance.now();
+      const full = await probeCell(cellInput, onnx);
+      const seconds = (performance.now() - began) / 1000;
+      if (seconds < fastest.seconds) fastest = { seconds, timings: full.timings };
+    }
+    console.log(JSON.stringify({ probeCellAsItStands: { d, permutations: 100, bootstrap: 1000, rounds, bestSeconds: Number(fastest.seconds.toFixed(2)), timings: fastest.timings } }));
+    let started: number;
 
     // Memory over many cells: RSS and heap before/after 20 consecutive cells (fresh features each time).
     const cells = Number(process.env.BENCH_CELLS ?? 20);
