@@ -196,6 +196,11 @@ function fixedBatch(bundle: Bundle, component: ComponentName, input: string): nu
   return typeof size === 'number' ? size : null;
 }
 
+/** Whether either UNet input that carries the batch (`sample`, `encoder_hidden_states`) has a fixed batch axis (batchFor checks they agree). */
+function unetHasFixedBatch(bundle: Bundle): boolean {
+  return fixedBatch(bundle, 'unet', 'sample') !== null || fixedBatch(bundle, 'unet', 'encoder_hidden_states') !== null;
+}
+
 /**
  * The batch a run uses: `requested` (default DEFAULT_BATCH), or what a UNet with a fixed batch axis
  * allows (its batch holds k unconditional and k conditional items); a request it cannot run is refused.
@@ -446,7 +451,7 @@ export class Pipeline {
   async extractBatch(requested: readonly string[], observe?: StepObserver): Promise<BatchResult> {
     // A UNet with a fixed batch axis takes exactly `batch` concepts: a short (last) batch is padded
     // with its last concept, whose copies are computed and dropped.
-    const fixedUnet = this.settings.components !== 'text_encoder' && fixedBatch(this.bundle, 'unet', 'sample') !== null;
+    const fixedUnet = this.settings.components !== 'text_encoder' && unetHasFixedBatch(this.bundle);
     if (fixedUnet && requested.length < this.batch) {
       const padded = await this.extractBatch([...requested, ...Array<string>(this.batch - requested.length).fill(requested[requested.length - 1]!)], observe);
       const share = emptyTimings();
