@@ -17,7 +17,7 @@ export const POOLING_VALUES = {
 
 export const DEVICE_VALUES = { CPU: 'cpu', CUDA: 'cuda', WEBGPU: 'webgpu' } as const;
 
-export const PROBE_METHOD_VALUES = { RIDGE_LOO_V1: 'ridge-loo/v1' } as const;
+export const PROBE_METHOD_VALUES = { RIDGE_LOO_V1: 'ridge-loo/v1', RIDGE_LOO_V2: 'ridge-loo/v2' } as const;
 
 /** Per SDL enum name, its values' internal values (the type generator's `enumValues`). */
 export const ENUM_INTERNAL_VALUES = {

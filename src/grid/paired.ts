@@ -136,7 +136,7 @@ export async function pairedCells(
   const missing = rows.filter((row) => row.kind === 'missing');
   if (missing.length > 0) {
     const listed = missing.slice(0, 5).map((row) => `${row.cell_id} (${row.label})`).join('; ');
-    throw new GridInputError(ARGUMENT, `needs the stored out-of-fold predictions of every probe cell compared, and ${missing.length} of ${budget.cell_count} have none (written before predictions were stored): probe cell ${listed}${missing.length > 5 ? '; …' : ''}. Re-run their probe run to store them, or leave out paired.`);
+    throw new GridInputError(ARGUMENT, `needs the stored out-of-fold predictions of every probe cell compared, and ${missing.length} of ${budget.cell_count} have none (written before predictions were stored): probe cell ${listed}${missing.length > 5 ? '; …' : ''}. Run \`npm run probe\` again with the same settings (method ridge-loo/v2 is a new probe run that stores them), or leave out paired.`);
   }
   if (Number(budget.bytes) > maxBytes) {
     throw new GridInputError(ARGUMENT, `would read ${Number(budget.bytes)} bytes of stored predictions (${budget.cell_count} probe cells), more than the ${maxBytes} one request may; narrow input.filter.`);

@@ -3,8 +3,14 @@
 import { identityHash } from '../identity.ts';
 import { ProbeRunError } from './errors.ts';
 
-/** Bump when the numerics change in a way that changes results: old runs then keep their identity. */
-export const PROBE_METHOD = 'ridge-loo/v1';
+/**
+ * Bump when the numerics change in a way that changes results: old runs then keep their identity.
+ * v2: the Gram path fits on K + 11ᵀ, and every cell stores its matrices and out-of-fold predictions.
+ */
+export const PROBE_METHOD = 'ridge-loo/v2';
+
+/** Every method a stored probe run can name (older runs keep theirs). */
+export const PROBE_METHODS = ['ridge-loo/v1', PROBE_METHOD] as const;
 
 export interface ProbeSettings {
   folds: number;

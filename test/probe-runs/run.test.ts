@@ -114,7 +114,7 @@ test('a run stores every cell with its scores, group scores, three attribute mat
   expect(await counts(summary.probeRunId)).toEqual(expected);
 
   const run = await db.prisma.probeRun.findUniqueOrThrow({ where: { id: summary.probeRunId } });
-  expect(run).toMatchObject({ status: 'COMPLETED', doneCount: 3, plannedCount: 3, method: 'ridge-loo/v1' });
+  expect(run).toMatchObject({ status: 'COMPLETED', doneCount: 3, plannedCount: 3, method: 'ridge-loo/v2' });
   expect(run.settings).toMatchObject({ folds: 5, permutations: 5, bootstrap: 50, excludeCategories: ['group'] });
   expect(run.cvScheme).toMatch(/^5-fold outer CV over concepts/);
 

@@ -1031,7 +1031,14 @@ export type ProbeMethod =
    * `ridge-loo/v1`: ridge regression per attribute, outer k-fold cross-validation over concepts, the ridge
    * strength chosen by exact leave-one-out on each training fold (docs/metrics.md).
    */
-  | 'ridge-loo/v1';
+  | 'ridge-loo/v1'
+  /**
+   * `ridge-loo/v2`: as v1, with the Gram path fitted on K + 11ᵀ (the intercept folded in, as scikit-learn
+   * does; it corrects the old path's float error at the smallest alphas, 2 of 65,650 alpha choices on the
+   * benchmark cell), and every cell stores its attribute × attribute matrices and out-of-fold predictions
+   * (what `attributeMatrix` and compareGrid's paired test read).
+   */
+  | 'ridge-loo/v2';
 
 /** One probe run: ridge probes from an extraction run's activations to a norms dataset's ratings, for every layer × timestep cell. */
 export type ProbeRun = Run & {
@@ -2066,7 +2073,7 @@ export type ProbeGroupScoreResolvers<ContextType = ApiContext, ParentType extend
   metric?: Resolver<ResolversTypes['Metric'], ParentType, ContextType>;
 };
 
-export type ProbeMethodResolvers = { RIDGE_LOO_V1: 'ridge-loo/v1' };
+export type ProbeMethodResolvers = { RIDGE_LOO_V1: 'ridge-loo/v1', RIDGE_LOO_V2: 'ridge-loo/v2' };
 
 export type ProbeRunResolvers<ContextType = ApiContext, ParentType extends ResolversParentTypes['ProbeRun'] = ResolversParentTypes['ProbeRun']> = {
   attributeSelection?: Resolver<ResolversTypes['AttributeSelection'], ParentType, ContextType>;

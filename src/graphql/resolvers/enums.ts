@@ -7,7 +7,7 @@
 import type { GLOVE_POOLING } from '../../baselines/glove-run.ts';
 import type { Device as StoredDevice } from '../../bundles/sessions.ts';
 import type { Pooling as ExtractionPooling } from '../../extraction/pooling.ts';
-import type { PROBE_METHOD } from '../../probe-runs/settings.ts';
+import type { PROBE_METHODS } from '../../probe-runs/settings.ts';
 import type { ExclusionReason } from '../../probe-runs/selection.ts';
 import type { BestPer, GridDimension as GridInputDimension, GridMetric } from '../../grid/input.ts';
 import type {
@@ -37,7 +37,7 @@ type SameValues<A, B> = [Exclude<A, B> | Exclude<B, A>] extends [never] ? true :
 const sameAsSdl: [
   SameValues<ExtractionPooling | typeof GLOVE_POOLING, Pooling>,
   SameValues<StoredDevice, Device>,
-  SameValues<typeof PROBE_METHOD, ProbeMethod>,
+  SameValues<(typeof PROBE_METHODS)[number], ProbeMethod>,
   SameValues<PrismaModelKind, ModelKind>,
   SameValues<PrismaComponentKind, ComponentKind>,
   SameValues<PrismaRunStatus, RunStatus>,
