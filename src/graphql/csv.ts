@@ -5,9 +5,10 @@
 //
 // The request runs through Apollo like any other (the generated document below, as a POST): depth,
 // cost and operation budgets, admission control, the grid response cache and the ETag all apply
-// unchanged. The columns are the grid's own fields: one per axis (the value's label), then every
-// scalar field of the cell type in SDL order (read from the schema, so a new cell field appears here
-// without a change), one row per cell, row-major as `cells`. Numbers are written as JavaScript
+// unchanged (so `/grid.csv` has the grid's ETag and 304; a comparison has no ETag). The columns are
+// the grid's own fields: one per axis (the value's label), then every scalar field of the cell type
+// in SDL order (read from the schema, so a new cell field appears here without a change), one row
+// per cell, row-major as `cells`. Numbers are written as JavaScript
 // prints them (shortest round-trip form); null is an empty field.
 import { getNamedType, isListType, isNonNullType, isScalarType, isEnumType, isObjectType, type GraphQLSchema } from 'graphql';
 
@@ -49,7 +50,7 @@ export function csvDocument(schema: GraphQLSchema, field: CsvField): CsvDocument
 /** RFC 4180 field: quoted when it holds a comma, quote or line break. */
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'number' ? String(value) : String(value);
+  const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

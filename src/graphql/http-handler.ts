@@ -111,7 +111,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     if (json.errors?.length || !json.data?.[document.field]) {
       // Field errors come back as GraphQL's 200; a download that failed must not look like one.
       const code = json.errors?.[0]?.extensions?.code;
-      const status = (result.status ?? 200) !== 200 ? result.status! : code === ErrorCode.BAD_USER_INPUT || code === ErrorCode.NOT_FOUND ? 400 : code === ErrorCode.DATABASE_UNAVAILABLE ? 503 : 500;
+      const status = (result.status ?? 200) !== 200 ? result.status! : code === ErrorCode.BAD_USER_INPUT ? 400 : code === ErrorCode.NOT_FOUND ? 404 : code === ErrorCode.DATABASE_UNAVAILABLE ? 503 : 500;
       const { etag: _etag, ...rest } = responseHeaders;
       return send(response, status, { ...rest, 'content-type': 'application/json; charset=utf-8' }, text);
     }

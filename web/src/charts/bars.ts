@@ -1,5 +1,5 @@
 // Per-attribute bars for one probe cell, sorted, coloured by whether the attribute passes the
-// permutation test after FDR (q ≤ 0.05; blue vs grey, and a × marker on every failing bar, so
+// permutation test after FDR (q < 0.05; blue vs grey, and a × marker on every failing bar, so
 // colour is never the only cue), with the cell's measured chance level as a dashed rule and the
 // noise ceilings where the norms dataset has them.
 import * as Plot from '@observablehq/plot';
@@ -38,15 +38,15 @@ export function barRows(data: AtlasCellScoresQuery, metric: Metric | string): Ba
         value: metricValue(score, metric),
         pValue: score.pValue,
         qValue: score.qValue,
-        passes: test === null ? 'untested' : test <= SIGNIFICANCE ? 'yes' : 'no',
+        passes: test === null ? 'untested' : test < SIGNIFICANCE ? 'yes' : 'no', // strictly below, as SIGNIFICANT_SHARE and canReachSignificance count
       };
     })
     .sort((a, b) => b.value - a.value || a.attribute.localeCompare(b.attribute));
 }
 
 const LEGEND: Record<string, string> = {
-  yes: `passes the permutation test (q ≤ ${SIGNIFICANCE})`,
-  no: `fails it (q > ${SIGNIFICANCE})`,
+  yes: `passes the permutation test (q < ${SIGNIFICANCE})`,
+  no: `fails it (q ≥ ${SIGNIFICANCE})`,
   untested: 'no permutation test stored',
 };
 
