@@ -2,7 +2,7 @@
 // the GraphQL endpoint handed to Apollo's executeHTTPGraphQLRequest (with conditional requests,
 // http-cache.ts), and the CSV downloads of grids that run through the same Apollo path (csv.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HeaderMap, type ApolloServer } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
@@ -88,6 +88,16 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     return false;
   }
 
+  /** One request through Apollo, with its headers merged over CORS's; the one execution path of GraphQL and CSV requests. */
+  async function execute(response: ServerResponse, httpGraphQLRequest: HTTPGraphQLRequest, corsHeaders: Record<string, string>) {
+    // A client that leaves before its response is sent stops its operation: statements cancelled, slot released.
+    const context = createContext(db, config, clientGoneSignal(response));
+    const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context }).finally(() => context.operation.finish());
+    const responseHeaders: Record<string, string> = { ...corsHeaders };
+    for (const [name, value] of result.headers) responseHeaders[name] = value;
+    return { result, responseHeaders };
+  }
+
   /** GET /grid.csv?input=… : the field's answer as CSV, through Apollo (budgets, admission, cache and ETag as for GraphQL). */
   async function serveCsv(request: IncomingMessage, response: ServerResponse, url: URL, document: CsvDocument, corsHeaders: Record<string, string>) {
     const raw = url.searchParams.get('input');
@@ -99,15 +109,9 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
       return sendError(response, 400, ErrorCode.BAD_REQUEST, `${url.pathname}: query parameter \`input\` is not valid JSON (${(error as Error).message}).`, corsHeaders);
     }
     const headers = new HeaderMap([['content-type', 'application/json']]);
-    const context = createContext(db, config, clientGoneSignal(response));
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: 'POST', headers, search: '', body: { query: document.query, variables: { input } } },
-      context: async () => context,
-    }).finally(() => context.operation.finish());
+    const { result, responseHeaders } = await execute(response, { method: 'POST', headers, search: '', body: { query: document.query, variables: { input } } }, corsHeaders);
     const text = result.body.kind === 'complete' ? result.body.string : '';
     const json = JSON.parse(text) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
-    const responseHeaders: Record<string, string> = { ...corsHeaders };
-    for (const [name, value] of result.headers) responseHeaders[name] = value;
     if (json.errors?.length || !json.data?.[document.field]) {
       // Field errors come back as GraphQL's 200; a download that failed must not look like one.
       const code = json.errors?.[0]?.extensions?.code;
@@ -147,14 +151,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     }
     const candidates = parseIfNoneMatch(request.headers['if-none-match']);
     if (candidates.length > 0 && (await notModified(request, response, url, body, candidates, corsHeaders))) return;
-    // A client that leaves before its response is sent stops its operation: statements cancelled, slot released.
-    const context = createContext(db, config, clientGoneSignal(response));
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: request.method ?? 'GET', headers, search: url.search, body },
-      context: async () => context,
-    }).finally(() => context.operation.finish());
-    const responseHeaders: Record<string, string> = { ...corsHeaders };
-    for (const [name, value] of result.headers) responseHeaders[name] = value;
+    const { result, responseHeaders } = await execute(response, { method: request.method ?? 'GET', headers, search: url.search, body }, corsHeaders);
     // Executed anyway (first request to this process, or the tag was unknown here): still a 304 when the answer is the one named.
     if (responseHeaders.etag && candidates.includes(responseHeaders.etag) && (result.status ?? 200) === 200) return send(response, 304, notModifiedHeaders(responseHeaders), '');
     if (result.body.kind === 'complete') return send(response, result.status ?? 200, responseHeaders, result.body.string);
