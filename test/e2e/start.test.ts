@@ -7,6 +7,7 @@
 // SIGTERM stops the API and then PostgreSQL, leaving no process behind.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../src/config.ts';
@@ -160,12 +161,22 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A port nothing listens on now: a fixed one collides when two checkouts run the suite on one machine. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 test('npm start supervises: a SIGKILLed API process is restarted and serves; SIGTERM stops it, then PostgreSQL', async () => {
+  const postgresPort = await freePort();
   const supervisor = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/start.ts')], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env, DATABASE_URL: '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SEED_ON_START: 'false',
-      EMBEDDED_PG_DIR: path.join(root, 'supervised-pg'), EMBEDDED_PG_PORT: '54338',
+      EMBEDDED_PG_DIR: path.join(root, 'supervised-pg'), EMBEDDED_PG_PORT: String(postgresPort),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
