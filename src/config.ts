@@ -1,4 +1,5 @@
 // Every environment variable probe-atlas reads, parsed and typed in one place.
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_REQUEST_LIMITS } from './graphql/limits/defaults.ts';
@@ -26,6 +27,11 @@ export interface Config {
   embeddedPostgres: { dataDir: string; port: number };
   /** API_MAX_HEAP_MB: V8 heap limit of the API process npm start's supervisor runs (0 = Node's default); optional for partial test configs. */
   apiMaxHeapMb?: number;
+  /**
+   * API_PROCESSES: how many API processes npm start's supervisor runs on the one port (node:cluster;
+   * `auto` = the CPU cores available); optional for partial test configs, absent means 1.
+   */
+  apiProcesses?: number;
   limits: {
     maxDepth: number;
     maxCost: number;
@@ -113,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       queryMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 20_000, 1),
     },
     apiMaxHeapMb: integer(env, 'API_MAX_HEAP_MB', 2048, 0),
+    apiProcesses: env.API_PROCESSES?.trim().toLowerCase() === 'auto' ? os.availableParallelism() : integer(env, 'API_PROCESSES', 1, 1, 1024),
     embeddedPostgres: {
       dataDir: path.resolve(PROJECT_ROOT, env.EMBEDDED_PG_DIR || '.data/postgres'),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
