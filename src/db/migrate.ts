@@ -1,6 +1,9 @@
 // Migrations run through the real Prisma CLI (`prisma migrate deploy`), backed by the WASM schema
-// engine shim, so the server, the tests and a user at a terminal all apply them the same way.
+// engine shim, so the server, the tests and a user at a terminal all apply them the same way. The job
+// queue's schema (graphile_worker, src/jobs/queue.ts) is graphile-worker's own and migrated by it,
+// right after, so one call leaves every schema the code needs in place.
 import { spawn } from 'node:child_process';
+import { Logger, runMigrations } from 'graphile-worker';
 import { createRequire } from 'node:module';
 import { PROJECT_ROOT } from '../config.ts';
 import { CodedError } from '../errors.ts';
@@ -29,4 +32,6 @@ export async function applyMigrations(databaseUrl: string): Promise<void> {
   });
   // The CLI can exit 0 when the engine process dies; the closing line is the real signal.
   if (exitCode !== 0 || !/(applied|No pending migrations)/i.test(output)) throw new MigrationError(output, exitCode);
+  // Quiet: graphile-worker logs each migration it applies at info level.
+  await runMigrations({ connectionString: databaseUrl, logger: new Logger(() => () => {}) });
 }

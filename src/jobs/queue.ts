@@ -1,0 +1,57 @@
+// The one place that knows the job queue is graphile-worker (schema graphile_worker): its migrations,
+// the task a job is routed by, and adding or removing queue entries inside the caller's transaction
+// (its SQL functions; its schema is migrated with Prisma's, src/db/migrate.ts), so a run's `job` rows and their queue entries commit or roll back together.
+// A queue entry carries only the job's id; everything else is read from the `job` row, which stays
+// the source of truth when graphile-worker deletes an entry after success.
+//
+// Why graphile-worker: jobs are picked up through LISTEN/NOTIFY (no polling delay per job), job keys
+// make enqueueing idempotent, failures are retried with exponential backoff up to max_attempts, and
+// forceUnlockWorkers is the supported way to hand a lost worker's jobs to others (src/jobs/worker.ts).
+// pg-boss 11+ and graphile-worker 0.18 need Node 22; this project runs on Node 20.
+import { makeWorkerUtils, type WorkerUtils, type Logger as QueueLogger, Logger } from 'graphile-worker';
+import type { Device } from '../bundles/sessions.ts';
+import type { Queryable } from '../runs/store.ts';
+import type { JobKind } from './types.ts';
+
+export const QUEUE_SCHEMA = 'graphile_worker';
+
+/** The graphile-worker task a job is routed by: extraction jobs need a worker on their run's device. */
+export function taskFor(kind: JobKind, device?: Device): string {
+  if (kind === 'PROBE') return 'probe';
+  if (!device) throw new TypeError('taskFor: an EXTRACT job needs the device its run is planned for.');
+  return `extract:${device}`;
+}
+
+/** The queue entry's key of job `jobId`: one live entry per job. */
+export const queueKey = (jobId: number) => `probe-atlas:job:${jobId}`;
+
+/** graphile-worker's own logs, quiet unless they warn (its info lines are per job). */
+export function queueLogger(onWarn: (message: string) => void): QueueLogger {
+  return new Logger(() => (level, message) => {
+    if (level === 'error' || level === 'warning') onWarn(message);
+  });
+}
+
+/** A WorkerUtils on `connectionString` (force-unlocking, rescheduling); release() it. */
+export function queueUtils(connectionString: string): Promise<WorkerUtils> {
+  return makeWorkerUtils({ connectionString, logger: queueLogger(() => {}) });
+}
+
+/** Adds (or resets, attempts 0) the queue entry of each job, on `db` (the caller's transaction). */
+export async function addQueueEntries(db: Queryable, entries: readonly { jobId: number; task: string; maxAttempts: number }[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `SELECT ${QUEUE_SCHEMA}.add_job(identifier => e.task, payload => json_build_object('jobId', e.job_id), max_attempts => e.max_attempts::smallint, job_key => e.key)
+     FROM unnest($1::int[], $2::text[], $3::int[], $4::text[]) AS e(job_id, task, max_attempts, key)`,
+    [entries.map((e) => e.jobId), entries.map((e) => e.task), entries.map((e) => e.maxAttempts), entries.map((e) => queueKey(e.jobId))],
+  );
+}
+
+/**
+ * Removes the queue entries of these jobs, on `db`: an entry no worker holds is deleted; one a worker is
+ * running loses its key and its retries (graphile-worker's remove_job), so it is never run again.
+ */
+export async function removeQueueEntries(db: Queryable, jobIds: readonly number[]): Promise<void> {
+  if (jobIds.length === 0) return;
+  await db.query(`SELECT ${QUEUE_SCHEMA}.remove_job(k) FROM unnest($1::text[]) AS k`, [jobIds.map(queueKey)]);
+}
