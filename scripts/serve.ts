@@ -1,15 +1,25 @@
 // The API process: migrations, seed, the GraphQL API and the demo pipeline (src/start.ts). `npm
-// start`'s supervisor (src/supervisor/supervise.ts) runs it as a child, restarts it when it crashes
-// and tells it the database; run by hand (`npx tsx scripts/serve.ts`) it is the same job without
-// supervision (it then starts the embedded PostgreSQL itself when DATABASE_URL is unset).
+// start`'s supervisor (src/supervisor/supervise.ts) runs it as a node:cluster worker, restarts it
+// when it crashes and tells it the database and its part (API_ROLE_VARIABLE: a `replica` only
+// serves); run by hand (`npx tsx scripts/serve.ts`) it is the same job without supervision (it then
+// starts the embedded PostgreSQL itself when DATABASE_URL is unset), and several run by hand on one
+// database serve alike.
+// Supervised, it shares the supervisor's process group (cluster workers cannot be detached), so the
+// terminal's SIGINT and SIGHUP reach it too: it leaves them to the supervisor, which stops the API
+// processes with SIGTERM before PostgreSQL; unsupervised, SIGINT and SIGTERM both stop it.
 import { startProbeAtlas } from '../src/start.ts';
 import { exitCodeOf } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
-import type { ChildMessage } from '../src/supervisor/supervise.ts';
+import { API_ROLE_VARIABLE, type ChildMessage } from '../src/supervisor/supervise.ts';
 
 const log = createLogger('probe-atlas');
+const supervised = typeof process.send === 'function';
+const serveOnly = process.env[API_ROLE_VARIABLE] === 'replica';
+// Handled before the start (which may take a while: migrations, seed) so an early Ctrl-C does not
+// kill a supervised child behind its supervisor's back.
+if (supervised) for (const signal of ['SIGINT', 'SIGHUP'] as const) process.on(signal, () => {});
 try {
-  const app = await startProbeAtlas(undefined, log);
+  const app = await startProbeAtlas(undefined, log, { serveOnly });
   process.send?.({ type: 'ready', url: app.url } satisfies ChildMessage);
   let stopping = false;
   const shutdown = async (reason: string) => {
@@ -23,7 +33,7 @@ try {
       process.exit(1); // each failure was logged by stop()
     }
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  if (!supervised) process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   // Supervised: the IPC channel closes when the supervisor is gone (killed): stop rather than linger.
   process.on('disconnect', () => void shutdown('the supervisor is gone'));
