@@ -20,7 +20,7 @@ import { connectDatabase, type Database } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { isInterrupted } from '../runs/errors.ts';
 import { storedError } from '../runs/interrupt.ts';
-import { queueLogger, queueUtils, taskFor } from './queue.ts';
+import { QUEUE_SCHEMA, queueLogger, queueUtils, taskFor } from './queue.ts';
 import { claimJob, failJob, finishJob, jobStatus, recordUnit, requeueWorkerJobs } from './store.ts';
 import type { JobHandler, JobKind, JobRow } from './types.ts';
 
@@ -104,7 +104,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const taskOf = (handler: JobHandler): Task => async (payload, helpers) => {
     const jobId = Number((payload as { jobId?: unknown } | null)?.jobId);
     if (!Number.isInteger(jobId)) throw new Error(`queue entry ${helpers.job.id}: payload ${JSON.stringify(payload)} names no job id.`);
-    if (stopping) throw new Error('the worker is stopping'); // picked up in the instant before the stop: back to the queue
+    if (stopping) {
+      // Picked up in the instant before the stop: back to the queue, its attempt given back.
+      released.push({ queueJobId: helpers.job.id, attempts: helpers.job.attempts - 1 });
+      throw new Error('the worker is stopping');
+    }
     const job = await claimJob(pool, jobId, id, helpers.job.attempts);
     if (!job) {
       emit({ event: 'job-skipped', jobId });
@@ -154,11 +158,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
   const queueWorkerIds: string[] = [];
-  events.on('worker:create', ({ worker }) => {
-    queueWorkerIds.push(worker.workerId);
-    // Recorded before the worker takes a job: the sweep must know which locks are this process's.
+  // graphile-worker 0.17 locks a job with its worker POOL's id (and records the worker ids besides):
+  // both are kept, so forceUnlockWorkers on them frees every lock this process held.
+  const remember = (queueId: string) => {
+    queueWorkerIds.push(queueId);
+    // Recorded before a job is taken (the pool is created first): the sweep must know which locks are this process's.
     pool.query('UPDATE worker SET queue_worker_ids = $2 WHERE id = $1', [id, queueWorkerIds]).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
-  });
+  };
+  events.on('pool:create', ({ workerPool }) => remember(workerPool.id));
+  events.on('worker:create', ({ worker }) => remember(worker.workerId));
 
   // --- heartbeat: I am alive; who is lost; what was cancelled ----------------------------------
   let beating: Promise<void> | null = null;
@@ -234,16 +242,24 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       for (const flight of inFlight.values()) flight.controller.abort();
       try {
         await runner.stop();
+        // The pool's last writes (the released jobs' failJob) settle with its promise, not with stop().
+        await runner.promise;
       } catch (error) {
         log.warn(`worker ${id}: stopping the queue runner: ${storedError(error)}`);
       }
       clearInterval(heartbeat);
       await beating;
       if (released.length) {
-        // Give the attempt back: a graceful stop is not a failure of the job (its bounded retries are for those).
         utils ??= await queueUtils(options.databaseUrl);
+        // graphile-worker fails a job released during its shutdown without waiting for the write, which
+        // can be lost as its pool closes, leaving the entry locked by this (now stopped) process for 4 h.
+        // The process no longer runs anything, so its locks are safe to clear.
+        await utils.forceUnlockWorkers(queueWorkerIds).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
+        // Give the attempt back: a graceful stop is not a failure of the job (its bounded retries are for
+        // those). graphile-worker's SQL function directly: WorkerUtils.rescheduleJobs drops attempts = 0.
         for (const entry of released) {
-          await utils.rescheduleJobs([entry.queueJobId], { runAt: new Date(), attempts: Math.max(0, entry.attempts) }).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
+          await pool.query(`SELECT ${QUEUE_SCHEMA}.reschedule_jobs(ARRAY[$1::bigint], run_at := now(), attempts := $2::int)`, [entry.queueJobId, Math.max(0, entry.attempts)])
+            .catch((error) => log.warn(`worker ${id}: giving job ${entry.queueJobId}'s attempt back: ${storedError(error)}`));
         }
       }
       await pool.query(`UPDATE worker SET stopped_at = now(), stop_reason = $2, last_seen_at = now() WHERE id = $1`, [id, reason]).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));

@@ -20,9 +20,9 @@ jest.setTimeout(120_000);
 
 let db: TestDatabase;
 let modelId: number;
-const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+const quiet: Logger = { info: () => {}, warn: () => {}, error: (m) => console.error(m) };
 
-interface Spec { units: string[]; poison?: string }
+interface Spec { units: string[]; poison?: string; delayMs?: number }
 
 /** Units are rows of test_unit; a unit named in `poison` always throws. */
 const handler: JobHandler<Spec> = {
@@ -32,7 +32,10 @@ const handler: JobHandler<Spec> = {
     for (const unit of job.spec.units) {
       if (context.signal.aborted) throw interruptedError();
       if (unit === job.spec.poison) throw new Error(`unit ${unit} is poison`);
+      if (job.spec.delayMs) await new Promise((resolve) => setTimeout(resolve, job.spec.delayMs));
       const written = await inTransaction(context.pool, async (client) => {
+        // The run row's lock serializes the count: concurrent units' transactions never lose an update.
+        await client.query('SELECT 1 FROM extraction_run WHERE id = $1 FOR UPDATE', [job.runId]);
         const inserted = await client.query('INSERT INTO test_unit (run_id, unit) VALUES ($1, $2) ON CONFLICT DO NOTHING', [job.runId, unit]);
         await client.query('UPDATE extraction_run SET done_count = (SELECT count(*) FROM test_unit WHERE run_id = $1) WHERE id = $1', [job.runId]);
         return inserted.rowCount ?? 0;
@@ -161,4 +164,28 @@ test('cancel stops queued jobs and fails the run; retry queues them again and th
   const run = await until('the run to complete', () => runRow(db.pool, runId), (r) => r.status === 'COMPLETED');
   expect(run.done_count).toBe(4);
   await w.stop();
+});
+
+test('a stopping worker releases its job after the unit in flight, its attempt given back; another worker completes the run', async () => {
+  const runId = await newRun('graceful');
+  await enqueue(db.pool, { ...request(runId, units(6), { delayMs: 300 }), jobSize: 6 });
+  const first = await worker();
+  await until('the job to run', () => jobRows(runId), (jobs) => jobs[0]?.status === 'RUNNING' && jobs[0].units_done >= 1);
+  await first.stop('SIGTERM');
+  const [released] = await jobRows(runId);
+  expect(released!.status).toBe('QUEUED');
+  expect(released!.error).toMatch(/^released: worker .* stopped/);
+  const kept = released!.units_done;
+  expect(kept).toBeGreaterThanOrEqual(1);
+  expect(kept).toBeLessThan(6);
+  const entry = await db.pool.query(`SELECT attempts, locked_by FROM graphile_worker.jobs WHERE key = 'probe-atlas:job:' || (SELECT id FROM job WHERE extraction_run_id = $1)`, [runId]);
+  expect(entry.rows).toEqual([{ attempts: 0, locked_by: null }]);
+  const stopped = await db.pool.query('SELECT stop_reason FROM worker WHERE id = $1', [first.id]);
+  expect(stopped.rows[0].stop_reason).toBe('SIGTERM');
+  const second = await worker();
+  const run = await until('the run to complete', () => runRow(db.pool, runId), (r) => r.status === 'COMPLETED');
+  expect(run.done_count).toBe(6);
+  const [job] = await jobRows(runId);
+  expect(job).toMatchObject({ status: 'DONE', units_done: 6, attempts: 1 });
+  await second.stop();
 });
