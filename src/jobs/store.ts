@@ -9,6 +9,7 @@ import type { JobHandler, JobKind, JobOutcome, JobRow, JobStatus } from './types
 
 interface ClaimRow {
   kind: JobKind;
+  settings_hash: string;
   run_id: number;
   position: number;
   spec: unknown;
@@ -20,10 +21,12 @@ interface ClaimRow {
  * Takes job `jobId` for `workerId` (attempt `attempt`, counted by the queue); null when it is no longer
  * to be run (DONE, FAILED, CANCELLED, or gone): its queue entry is then simply completed.
  */
-export async function claimJob(pool: pg.Pool, jobId: number, workerId: string, attempt: number): Promise<JobRow | null> {
+export async function claimJob(pool: pg.Pool, jobId: number, workerId: string, attempt: number): Promise<(JobRow & { settingsHash: string }) | null> {
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<ClaimRow>(
-      `SELECT kind, coalesce(extraction_run_id, probe_run_id) AS run_id, position, spec, unit_count, max_attempts FROM job WHERE id = $1`, [jobId],
+      `SELECT j.kind, coalesce(j.extraction_run_id, j.probe_run_id) AS run_id, j.position, j.spec, j.unit_count, j.max_attempts,
+         coalesce(e.settings_hash, p.settings_hash) AS settings_hash
+       FROM job j LEFT JOIN extraction_run e ON e.id = j.extraction_run_id LEFT JOIN probe_run p ON p.id = j.probe_run_id WHERE j.id = $1`, [jobId],
     );
     const job = rows[0];
     if (!job) return null;
@@ -39,7 +42,7 @@ export async function claimJob(pool: pg.Pool, jobId: number, workerId: string, a
       `UPDATE ${runTableOf(job.kind)} SET status = 'RUNNING', started_at = now(), finished_at = NULL, error = NULL WHERE id = $1 AND status <> 'RUNNING'`,
       [job.run_id],
     );
-    return { id: jobId, kind: job.kind, runId: job.run_id, position: job.position, spec: job.spec, unitCount: job.unit_count, attempt, maxAttempts: job.max_attempts };
+    return { settingsHash: job.settings_hash, id: jobId, kind: job.kind, runId: job.run_id, position: job.position, spec: job.spec, unitCount: job.unit_count, attempt, maxAttempts: job.max_attempts };
   });
 }
 

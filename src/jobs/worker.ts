@@ -20,6 +20,7 @@ import { connectDatabase, type Database } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { isInterrupted } from '../runs/errors.ts';
 import { storedError } from '../runs/interrupt.ts';
+import { withRunLock } from '../runs/lock.ts';
 import { QUEUE_SCHEMA, queueLogger, queueUtils, taskFor } from './queue.ts';
 import { claimJob, failJob, finishJob, jobStatus, recordUnit, requeueWorkerJobs } from './store.ts';
 import type { JobHandler, JobKind, JobRow } from './types.ts';
@@ -83,9 +84,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const handlers = new Map(options.handlers.map((h) => [h.kind, h]));
   for (const kind of options.kinds) if (!handlers.has(kind)) throw new TypeError(`startWorker: no handler for job kind ${kind}.`);
 
-  // Handlers write units, each in its own transaction, while the core records progress: 3 + 2 per slot.
+  // Per slot: the run's shared lock, the handler's unit transaction and its overlapping write, the core's
+  // progress; plus the heartbeat.
   const db: Database = connectDatabase(options.databaseUrl, {
-    maxConnections: 3 + 2 * concurrency,
+    maxConnections: 2 + 4 * concurrency,
     onConnectionError: (error) => log.warn(`worker ${id}: database connection lost: ${error.message} (the pool replaces it)`),
   });
   const pool = db.pool;
@@ -122,13 +124,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const base = { jobId, kind: job.kind, runId: job.runId, position: job.position, attempt: job.attempt };
     emit({ event: 'job-start', ...base, units: job.unitCount });
     try {
-      const outcome = await handler.run(job, {
+      // Shared with the run's other workers, exclusive of an in-process run of it (src/runs/lock.ts): that
+      // one gets RUN_LOCKED, and this job, started while one runs, fails with it and is retried later.
+      const outcome = await withRunLock(pool, job.settingsHash, `${job.kind === 'EXTRACT' ? 'Extraction' : 'Probe'} run ${job.runId}`, () => handler.run(job, {
         pool, signal: controller.signal, device, cacheDir: options.cacheDir, threads: options.threads, log,
         onUnit: (rows) => recordUnit(pool, jobId, rows),
         onExecutionProvider: (provider) => {
           executionProvider = provider;
         },
-      });
+      }), 'shared');
       await finishJob(pool, job, outcome, handler);
       emit({ event: 'job-done', ...base, units: outcome.unitsDone, rows: outcome.rowsWritten, seconds: (performance.now() - started) / 1000 });
     } catch (error) {

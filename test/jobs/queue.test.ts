@@ -13,6 +13,7 @@ import type { JobHandler } from '../../src/jobs/types.ts';
 import { startWorker, type RunningWorker } from '../../src/jobs/worker.ts';
 import { inTransaction } from '../../src/db/transaction.ts';
 import { interruptedError } from '../../src/runs/errors.ts';
+import { withRunLock } from '../../src/runs/lock.ts';
 import type { Logger } from '../../src/log.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -188,4 +189,15 @@ test('a stopping worker releases its job after the unit in flight, its attempt g
   const [job] = await jobRows(runId);
   expect(job).toMatchObject({ status: 'DONE', units_done: 6, attempts: 1 });
   await second.stop();
+});
+
+test('workers hold their run SHARED: an in-process run of the same identity is refused while a job runs', async () => {
+  const runId = await newRun('shared-lock');
+  await enqueue(db.pool, { ...request(runId, units(4), { delayMs: 400 }), jobSize: 4 });
+  const w = await worker();
+  await until('the job to run', () => jobRows(runId), (jobs) => jobs[0]?.status === 'RUNNING');
+  await expect(withRunLock(db.pool, 'shared-lock', 'The in-process run', async () => 'ran')).rejects.toMatchObject({ code: 'RUN_LOCKED' });
+  await until('the run to complete', () => runRow(db.pool, runId), (r) => r.status === 'COMPLETED');
+  await expect(withRunLock(db.pool, 'shared-lock', 'The in-process run', async () => 'ran')).resolves.toBe('ran');
+  await w.stop();
 });
