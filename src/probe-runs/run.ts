@@ -4,18 +4,25 @@
 // skips the cells already written, so a killed sweep resumes where it stopped. The extraction run's
 // finished_at is part of that identity, and only COMPLETED extraction runs are probed. Cells are read,
 // fitted and written one at a time, so memory does not grow with the size of the grid.
+// The in-process run (runProbe) and the job queue's PROBE jobs (src/jobs/probe-job.ts, planned by
+// planProbeRun) share one preparation (prepareProbe) and one cell loop (probeCells), so a cell fitted
+// by a worker is the cell runProbe would have stored, bit for bit.
 import type pg from 'pg';
 import { readSummaryMatrix } from '../db/summaries.ts';
 import { probeCell, type CellResult } from '../probes/cell.ts';
 import { assignFolds } from '../probes/folds.ts';
 import { createOnnxBackend, type MatmulBackend } from '../probes/matmul-backend.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { throwIfInterrupted } from '../runs/interrupt.ts';
 import { openRun, type ActiveRun } from '../runs/lifecycle.ts';
+import { withRunLock } from '../runs/lock.ts';
 import { plan, planFor, type PlanUnits, type RunPlan } from '../runs/plan.ts';
 import type { RunOutcome } from '../runs/status.ts';
+import { findOrCreateRun, type StoredRun } from '../runs/store.ts';
 import { ProbeRunError } from './errors.ts';
 import { cellKeyString, listCells, listFinishedCells, loadNorms, resolveDataset, type CellKey, type NormsData } from './load.ts';
 import { PROBE_METHOD, describeCvScheme, normaliseSettings, probeSettingsHash, type ProbeSettings } from './settings.ts';
-import { finishRun, recordSkippedCell, writeCell } from './write.ts';
+import { finishRun, recordSkippedCell, writeCell, type ProbeRunTarget } from './write.ts';
 import { recordExcludedAttributes } from './selection.ts';
 
 export interface ProbeRunOptions {
@@ -92,10 +99,26 @@ export async function planProbe(pool: pg.Pool, options: Pick<ProbeRunOptions, 'e
   return plan(pool, 'probe_run', { settingsHash }, cellUnits(cells));
 }
 
-/** Needs a pool of at least 2 connections: one holds the run's advisory lock for the whole run. */
-export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks = {}): Promise<ProbeRunSummary> {
+/** Everything a probe run is, read and checked before any write: its inputs, its cells and its identity. */
+export interface PreparedProbe {
+  extractionRunId: number;
+  datasetId: number;
+  settings: ProbeSettings;
+  norms: NormsData;
+  cells: CellKey[];
+  settingsHash: string;
+  /** Names the run in the RUN_LOCKED message. */
+  subject: string;
+  /** Inserts the run's row (PENDING, planned_count = the cells), for findOrCreateRun. */
+  create: () => Promise<unknown>;
+}
+
+/**
+ * The completed-extraction check, the dataset, the norms (NO_CONCEPTS when too few for the folds), the
+ * cells (NO_CELLS when none) and the settings hash; writes nothing.
+ */
+export async function prepareProbe(pool: pg.Pool, options: Pick<ProbeRunOptions, 'extractionRunId' | 'norms' | 'settings'>): Promise<PreparedProbe> {
   const settings = normaliseSettings(options.settings ?? {});
-  if ((pool.options.max ?? 10) < 2) throw new ProbeRunError('BAD_ARGUMENT', `runProbe needs a pool of at least 2 connections (one holds the run's lock); got max ${pool.options.max}.`);
   const extraction = await completedExtraction(pool, options.extractionRunId);
   if ('refusal' in extraction) throw extraction.refusal;
   const datasetId = await resolveDataset(pool, options.norms);
@@ -105,29 +128,119 @@ export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: P
   }
   const cells = await listCells(pool, options.extractionRunId, settings);
   if (cells.length === 0) throw new ProbeRunError('NO_CELLS', `Extraction run ${options.extractionRunId} has no summaries matching the layer/timestep/pooling filters.`);
-  const hash = probeSettingsHash(options.extractionRunId, extraction.finishedAt, datasetId, settings);
-  const spec = {
-    table: 'probe_run' as const,
-    settingsHash: hash,
+  const settingsHash = probeSettingsHash(options.extractionRunId, extraction.finishedAt, datasetId, settings);
+  return {
+    extractionRunId: options.extractionRunId, datasetId, settings, norms, cells, settingsHash,
     subject: `The probe run for extraction run ${options.extractionRunId} with these settings`,
     create: () => pool.query(
       `INSERT INTO probe_run (extraction_run_id, norms_dataset_id, settings_hash, method, settings, cv_scheme, planned_count) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [options.extractionRunId, datasetId, hash, PROBE_METHOD, JSON.stringify(settings), describeCvScheme(settings), cells.length],
+      [options.extractionRunId, datasetId, settingsHash, PROBE_METHOD, JSON.stringify(settings), describeCvScheme(settings), cells.length],
     ),
-    signal: options.signal,
   };
-  return openRun(pool, spec, (run) => runLocked(pool, options, hooks, { settings, norms, cells, run }));
 }
 
-interface Prepared {
+/** What the run's norms give every cell: the folds over the run's whole concept list, and where each concept's ratings are. */
+export interface FoldLayout {
+  /** runFoldOf[row]: the outer fold of norms.conceptIds[row]. */
+  runFoldOf: Int32Array;
+  /** Concept id → its row of norms.ratings. */
+  conceptRow: Map<number, number>;
+  /** groups[g]: the attribute indices of norms.groups[g]. */
+  groups: number[][];
+}
+
+/** Folds over the run's whole concept list: every cell sees the same split (paired cells), whichever process fits it. */
+export function foldLayout(norms: NormsData, settings: ProbeSettings): FoldLayout {
+  return {
+    runFoldOf: assignFolds(norms.conceptIds.length, settings.folds, settings.seed),
+    conceptRow: new Map(norms.conceptIds.map((id, row) => [id, row])),
+    groups: norms.groups.map((g) => g.attributes),
+  };
+}
+
+/** What probeCells fits with and where it writes. */
+export interface ProbeCellsContext {
+  run: ProbeRunTarget;
+  extractionRunId: number;
   settings: ProbeSettings;
   norms: NormsData;
-  cells: CellKey[];
-  run: ActiveRun;
+  layout: FoldLayout;
+  backend: MatmulBackend;
+  /** Checked before each cell: aborted, the loop throws INTERRUPTED (the cells before it are committed). */
+  signal?: AbortSignal;
 }
 
-async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks, prepared: Prepared): Promise<ProbeRunSummary> {
-  const { settings, norms, cells, run } = prepared;
+/** One cell's outcome, committed (or found written by another process: cellId null, result set). */
+export interface CellOutcome {
+  cell: CellKey;
+  /** The new cell's id; null when skipped or when another process had written it. */
+  cellId: number | null;
+  result: CellResult | null;
+  /** Why the cell was skipped (too few concepts), when it was. */
+  skipped?: string;
+  /** The read's seconds for a skipped cell, the whole cell's for a fitted one. */
+  seconds: number;
+  /** Seconds by stage (read, the fit's stages, beforeWrite) of a fitted cell. */
+  timings?: Record<string, number>;
+}
+
+/**
+ * The one cell loop: for each cell, read its summaries, fit (or record it skipped when too few concepts
+ * have both summaries and ratings) and write it in its own transaction, then `onCell` (awaited;
+ * throwing stops the loop). The signal is checked before each cell.
+ */
+export async function probeCells(
+  context: ProbeCellsContext, cells: readonly CellKey[], onCell?: (outcome: CellOutcome) => void | Promise<void>,
+): Promise<{ written: number; skipped: number }> {
+  const { run, settings, norms, layout, backend } = context;
+  const m = norms.attributeIds.length;
+  let written = 0, skipped = 0;
+  for (const cell of cells) {
+    throwIfInterrupted(context.signal);
+    const cellStarted = performance.now();
+    const summaries = await readSummaryMatrix(run.pool, { runId: context.extractionRunId, ...cell, conceptIds: norms.conceptIds });
+    const read = (performance.now() - cellStarted) / 1000;
+    const n = summaries.conceptIds.length;
+    let outcome: CellOutcome;
+    if (n < 2 * settings.folds) {
+      skipped++;
+      const reason = `only ${n} concepts have both summaries and ratings (need ≥ ${2 * settings.folds})`;
+      await recordSkippedCell(run, cellKeyString(cell), reason);
+      outcome = { cell, cellId: null, result: null, skipped: reason, seconds: read };
+    } else {
+      const ratings = new Float64Array(n * m);
+      const foldOf = new Int32Array(n);
+      summaries.conceptIds.forEach((conceptId, i) => {
+        const row = layout.conceptRow.get(conceptId)!;
+        ratings.set(norms.ratings.subarray(row * m, (row + 1) * m), i * m);
+        foldOf[i] = layout.runFoldOf[row]!;
+      });
+      const result = await probeCell({
+        features: summaries.data, n, d: summaries.dim, ratings, attributes: m, groups: layout.groups, foldOf,
+        alphas: settings.alphas, permutations: settings.permutations, bootstrap: settings.bootstrap, seed: settings.seed,
+      }, backend);
+      // Seconds per stage; the write itself is in the same transaction as this record, so it is not in it.
+      const timings = { read, ...result.timings, beforeWrite: (performance.now() - cellStarted) / 1000 };
+      const cellId = await writeCell(run, cell, norms, summaries.conceptIds, result, timings);
+      if (cellId !== null) written++;
+      outcome = { cell, cellId, result, seconds: (performance.now() - cellStarted) / 1000, timings };
+    }
+    await onCell?.(outcome);
+  }
+  return { written, skipped };
+}
+
+/** Needs a pool of at least 2 connections: one holds the run's advisory lock for the whole run. */
+export async function runProbe(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks = {}): Promise<ProbeRunSummary> {
+  normaliseSettings(options.settings ?? {}); // bad settings are refused before the pool is
+  if ((pool.options.max ?? 10) < 2) throw new ProbeRunError('BAD_ARGUMENT', `runProbe needs a pool of at least 2 connections (one holds the run's lock); got max ${pool.options.max}.`);
+  const prepared = await prepareProbe(pool, options);
+  const spec = { table: 'probe_run' as const, settingsHash: prepared.settingsHash, subject: prepared.subject, create: prepared.create, signal: options.signal };
+  return openRun(pool, spec, (run) => runLocked(pool, options, hooks, prepared, run));
+}
+
+async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRunHooks, prepared: PreparedProbe, run: ActiveRun): Promise<ProbeRunSummary> {
+  const { settings, norms, cells } = prepared;
   const attributeCounts = { attributeCount: norms.attributeIds.length, excludedAttributeCount: norms.excludedAttributes.length };
   const { created } = run.stored;
   const left = await planFor(pool, run.stored, cellUnits(cells));
@@ -147,57 +260,71 @@ async function runLocked(pool: pg.Pool, options: ProbeRunOptions, hooks: ProbeRu
     await recordExcludedAttributes(pool, run.id, norms.excludedAttributes);
     hooks.onStart?.({ probeRunId: run.id, created, total: cells.length, alreadyDone, ...attributeCounts });
     const backend = options.backend ?? (await createOnnxBackend());
-    // Folds over the run's whole concept list: every cell sees the same split (paired cells).
-    const runFoldOf = assignFolds(norms.conceptIds.length, settings.folds, settings.seed);
-    const conceptRow = new Map(norms.conceptIds.map((id, row) => [id, row]));
-    const m = norms.attributeIds.length;
-    const groups = norms.groups.map((g) => g.attributes);
-    for (const cell of todo) {
-      run.throwIfInterrupted();
-      const cellStarted = performance.now();
+    const context: ProbeCellsContext = {
+      run, extractionRunId: options.extractionRunId, settings, norms, layout: foldLayout(norms, settings), backend, signal: options.signal,
+    };
+    await probeCells(context, todo, async (outcome) => {
       handled++;
-      const summaries = await readSummaryMatrix(pool, { runId: options.extractionRunId, ...cell, conceptIds: norms.conceptIds });
-      const read = (performance.now() - cellStarted) / 1000;
-      const n = summaries.conceptIds.length;
-      let event: CellEvent;
-      if (n < 2 * settings.folds) {
-        skipped++;
-        const reason = `only ${n} concepts have both summaries and ratings (need ≥ ${2 * settings.folds})`;
-        await recordSkippedCell(run, cellKeyString(cell), reason);
-        event = {
-          probeRunId: run.id, cell, cellId: null, done: alreadyDone + written + skipped, total: cells.length, seconds: read, etaSeconds: null, result: null,
-          skipped: reason,
-        };
-      } else {
-        const ratings = new Float64Array(n * m);
-        const foldOf = new Int32Array(n);
-        summaries.conceptIds.forEach((conceptId, i) => {
-          const row = conceptRow.get(conceptId)!;
-          ratings.set(norms.ratings.subarray(row * m, (row + 1) * m), i * m);
-          foldOf[i] = runFoldOf[row]!;
-        });
-        const result = await probeCell({
-          features: summaries.data, n, d: summaries.dim, ratings, attributes: m, groups, foldOf,
-          alphas: settings.alphas, permutations: settings.permutations, bootstrap: settings.bootstrap, seed: settings.seed,
-        }, backend);
-        // Seconds per stage; the write itself is in the same transaction as this record, so it is not in it.
-        const timings = { read, ...result.timings, beforeWrite: (performance.now() - cellStarted) / 1000 };
-        const cellId = await writeCell(run, cell, norms, summaries.conceptIds, result, timings);
-        if (cellId !== null) written++;
-        const seconds = (performance.now() - cellStarted) / 1000;
-        const elapsed = (performance.now() - started) / 1000;
-        event = {
-          probeRunId: run.id, cell, cellId, done: alreadyDone + written + skipped, total: cells.length, seconds,
-          etaSeconds: (elapsed / handled) * (todo.length - handled), result,
-        };
-      }
+      if (outcome.skipped !== undefined) skipped++;
+      else if (outcome.cellId !== null) written++;
+      const elapsed = (performance.now() - started) / 1000;
+      const event: CellEvent = {
+        probeRunId: run.id, cell: outcome.cell, cellId: outcome.cellId, done: alreadyDone + written + skipped, total: cells.length,
+        seconds: outcome.seconds, etaSeconds: outcome.skipped !== undefined ? null : (elapsed / handled) * (todo.length - handled),
+        result: outcome.result, ...(outcome.skipped !== undefined ? { skipped: outcome.skipped } : {}),
+      };
       await hooks.onCell?.(event);
-    }
+    });
     run.throwIfInterrupted();
-    await finishRun(run, {
+    const runTimings = {
       lastSession: { seconds: (performance.now() - started) / 1000, cellsWritten: written, cellsSkipped: skipped, backend: backend.name },
       concepts: { withCompleteRatings: norms.conceptIds.length, droppedIncompleteRatings: norms.droppedIncomplete },
-    });
+    };
+    await inTransaction(pool, (client) => finishRun(client, run.id, runTimings));
   });
   return { probeRunId: run.id, created, total: cells.length, written, alreadyDone, skipped, status: 'COMPLETED' };
+}
+
+/** What `npm run probe -- --enqueue` plans: the run's row and the cells its jobs cover. */
+export interface PlannedProbeRun {
+  /** The run's row as found or created (PENDING when new). */
+  run: StoredRun;
+  settingsHash: string;
+  extractionRunId: number;
+  datasetId: number;
+  settings: ProbeSettings;
+  /** Every cell of the run, in runProbe's order. */
+  cells: CellKey[];
+  /** Cells already stored (written or recorded skipped). */
+  alreadyDone: number;
+  /** The run is COMPLETED with every cell stored: nothing to queue. */
+  complete: boolean;
+  attributeCount: number;
+  excludedAttributeCount: number;
+}
+
+/**
+ * Plans the probe run these options identify for the job queue, without fitting anything: the same
+ * checks and settings hash as runProbe, the run's row found or created (PENDING, planned_count = the
+ * cells), its excluded attributes and concept counts recorded (what runProbe records at its start and
+ * end; the queue's completion records no session). Holds the run's advisory lock while it plans, so it
+ * refuses (RUN_LOCKED) while an in-process runProbe holds the run. Needs a pool of at least 2 connections.
+ */
+export async function planProbeRun(pool: pg.Pool, options: Pick<ProbeRunOptions, 'extractionRunId' | 'norms' | 'settings'>): Promise<PlannedProbeRun> {
+  if ((pool.options.max ?? 10) < 2) throw new ProbeRunError('BAD_ARGUMENT', `planProbeRun needs a pool of at least 2 connections (one holds the run's lock); got max ${pool.options.max}.`);
+  const prepared = await prepareProbe(pool, options);
+  const { norms, cells } = prepared;
+  return withRunLock(pool, prepared.settingsHash, prepared.subject, async () => {
+    const run = await findOrCreateRun(pool, 'probe_run', prepared.settingsHash, prepared.create);
+    await recordExcludedAttributes(pool, run.id, norms.excludedAttributes);
+    await pool.query(`UPDATE probe_run SET timings = timings || $2::jsonb WHERE id = $1`, [
+      run.id, JSON.stringify({ concepts: { withCompleteRatings: norms.conceptIds.length, droppedIncompleteRatings: norms.droppedIncomplete } }),
+    ]);
+    const left = await planFor(pool, run, cellUnits(cells));
+    return {
+      run, settingsHash: prepared.settingsHash, extractionRunId: prepared.extractionRunId, datasetId: prepared.datasetId,
+      settings: prepared.settings, cells, alreadyDone: left.done.length, complete: left.complete,
+      attributeCount: norms.attributeIds.length, excludedAttributeCount: norms.excludedAttributes.length,
+    };
+  });
 }

@@ -1,20 +1,40 @@
 // Writes of a probe run. A cell — probe_cell, its scores, group scores, its attribute × attribute
 // matrices and out-of-fold predictions (src/db/cell-matrices.ts), and the run's progress — goes in
 // ONE transaction, so a killed run leaves whole cells or nothing, and the q-values of the whole grid
-// are filled in one transaction when the run ends.
+// are filled in one transaction when the run ends. The same writes serve the in-process run
+// (src/probe-runs/run.ts) and the queue's PROBE jobs (src/jobs/probe-job.ts), where several workers
+// write cells of one run at once: a cell's unique key decides a race, and the run's row lock makes
+// done_count exact (recordCellsDone).
 import type pg from 'pg';
 import { benjaminiHochberg } from '../probes/fdr.ts';
 import { finiteOrNull, type CellResult } from '../probes/cell.ts';
 import { writeCellMatrices, writeCellPredictions } from '../db/cell-matrices.ts';
 import { inTransaction } from '../db/transaction.ts';
-import type { ActiveRun } from '../runs/lifecycle.ts';
+import { recordProgress } from '../runs/progress.ts';
+import { moveRun } from '../runs/status.ts';
+import type { RunStatus } from '../runs/store.ts';
 import { listFinishedCells, type CellKey, type NormsData } from './load.ts';
 
 const finite = (v: number) => Number.isFinite(v);
 
-/** Cells done = cells written + cells recorded as skipped (too few concepts), counted from the rows in `client`'s transaction. */
-async function recordCellsDone(client: pg.PoolClient, run: ActiveRun): Promise<void> {
-  await run.progress(client, (await listFinishedCells(client, run.id)).size);
+/** The probe run cells are written to: an in-process run (ActiveRun) or a job's run. */
+export interface ProbeRunTarget {
+  readonly pool: pg.Pool;
+  readonly id: number;
+}
+
+/**
+ * Cells done = cells written + cells recorded as skipped (too few concepts), counted in `client`'s
+ * transaction after taking the run row's lock. Without the lock, two cells committed at once (two
+ * workers, READ COMMITTED) would each count without the other, and the later commit would store a
+ * count one short. FOR NO KEY UPDATE, not FOR UPDATE: the probe_cell insert before it holds the
+ * foreign key's KEY SHARE lock on the same row, which FOR UPDATE would wait on (two writers would
+ * deadlock), while FOR NO KEY UPDATE conflicts only with itself and the UPDATE that follows.
+ * Once the lock is held, the count (a new snapshot) sees every cell whose transaction locked it before.
+ */
+export async function recordCellsDone(client: pg.PoolClient, probeRunId: number): Promise<void> {
+  await client.query('SELECT 1 FROM probe_run WHERE id = $1 FOR NO KEY UPDATE', [probeRunId]);
+  await recordProgress(client, 'probe_run', probeRunId, (await listFinishedCells(client, probeRunId)).size);
 }
 
 /**
@@ -22,7 +42,7 @@ async function recordCellsDone(client: pg.PoolClient, run: ActiveRun): Promise<v
  * `conceptIds` are the cell's concepts in the rows' order of `result` (its predictions).
  */
 export async function writeCell(
-  run: ActiveRun, cell: CellKey, norms: NormsData, conceptIds: readonly number[], result: CellResult, timings: Record<string, number>,
+  run: ProbeRunTarget, cell: CellKey, norms: NormsData, conceptIds: readonly number[], result: CellResult, timings: Record<string, number>,
 ): Promise<number | null> {
   const probeRunId = run.id;
   return inTransaction(run.pool, async (client) => {
@@ -58,39 +78,51 @@ export async function writeCell(
       pair_accuracy: result.pairAccuracies, model_similarity: result.modelSimilarity, human_similarity: result.humanSimilarity,
     });
     await writeCellPredictions(client, cellId, conceptIds, norms.attributeIds, result.predictions);
-    await recordCellsDone(client, run);
+    await recordCellsDone(client, probeRunId);
     return cellId;
   });
 }
 
 /**
  * A cell with too few concepts to fit is recorded in probe_run.timings.skipped (cell key → reason), so it
- * counts as done: a re-run of a finished run is idle and progress reaches done = total.
+ * counts as done: a re-run of a finished run is idle and progress reaches done = total. Concurrent
+ * records are not lost: the UPDATE waits for the row lock of any other writer and then applies
+ * jsonb_set to the row as that writer committed it (READ COMMITTED re-reads the updated row).
  */
-export async function recordSkippedCell(run: ActiveRun, cellKey: string, reason: string): Promise<void> {
+export async function recordSkippedCell(run: ProbeRunTarget, cellKey: string, reason: string): Promise<void> {
   await inTransaction(run.pool, async (client) => {
     await client.query(
       `UPDATE probe_run SET timings = jsonb_set(timings, '{skipped}', coalesce(timings->'skipped', '{}'::jsonb) || jsonb_build_object($2::text, $3::text))
        WHERE id = $1`,
       [run.id, cellKey, reason],
     );
-    await recordCellsDone(client, run);
+    await recordCellsDone(client, run.id);
   });
 }
 
-/** Benjamini–Hochberg q-values over every (cell, attribute) p-value of the run, then COMPLETED, in one transaction. */
-export async function finishRun(run: ActiveRun, runTimings: Record<string, unknown>): Promise<void> {
-  await inTransaction(run.pool, async (client) => {
-    const scores = await client.query<{ id: number; p_value: number }>(
-      `SELECT s.id, s.p_value FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id
-       WHERE c.probe_run_id = $1 AND s.p_value IS NOT NULL ORDER BY s.id`,
-      [run.id],
-    );
-    const q = benjaminiHochberg(scores.rows.map((row) => row.p_value));
-    await client.query(
-      `UPDATE probe_score SET q_value = u.q FROM unnest($1::int[], $2::float8[]) AS u(id, q) WHERE probe_score.id = u.id`,
-      [scores.rows.map((row) => row.id), Array.from(q)],
-    );
-    await run.complete({ doneCount: (await listFinishedCells(client, run.id)).size, timings: { merge: runTimings } }, client);
-  });
+/**
+ * Benjamini–Hochberg q-values over every (cell, attribute) p-value of the run, done_count, then
+ * COMPLETED, on `client` (the caller's transaction: the in-process run's last one, or the job queue's
+ * that holds the run row's lock when its last job is done). `runTimings` are merged into the run's
+ * timings. A run already COMPLETED (re-completed, e.g. jobs planned for a finished run) gets its
+ * q-values and count again and stays COMPLETED with its finished_at.
+ */
+export async function finishRun(client: pg.PoolClient, probeRunId: number, runTimings?: Record<string, unknown>): Promise<void> {
+  const locked = await client.query<{ status: RunStatus }>('SELECT status FROM probe_run WHERE id = $1 FOR NO KEY UPDATE', [probeRunId]);
+  const status = locked.rows[0]?.status;
+  if (status === undefined) throw new Error(`finishRun: probe run ${probeRunId} does not exist.`);
+  const scores = await client.query<{ id: number; p_value: number }>(
+    `SELECT s.id, s.p_value FROM probe_score s JOIN probe_cell c ON c.id = s.cell_id
+     WHERE c.probe_run_id = $1 AND s.p_value IS NOT NULL ORDER BY s.id`,
+    [probeRunId],
+  );
+  const q = benjaminiHochberg(scores.rows.map((row) => row.p_value));
+  await client.query(
+    `UPDATE probe_score SET q_value = u.q FROM unnest($1::int[], $2::float8[]) AS u(id, q) WHERE probe_score.id = u.id`,
+    [scores.rows.map((row) => row.id), Array.from(q)],
+  );
+  const doneCount = (await listFinishedCells(client, probeRunId)).size;
+  const timings = runTimings === undefined ? undefined : { merge: runTimings };
+  if (status === 'COMPLETED') await recordProgress(client, 'probe_run', probeRunId, doneCount, timings);
+  else await moveRun(client, 'probe_run', probeRunId, status, 'COMPLETED', { doneCount, timings });
 }
