@@ -1,8 +1,12 @@
 // npm run probe -- --run <extraction run id> --norms <name[@version] | id> [--category a,b]
 //   [--exclude-category human,group] [--folds 10] [--seed 0] [--alphas 0.01,0.1,…] [--permutations 100]
 //   [--bootstrap 1000] [--pooling a,b] [--layers 1,2] [--timesteps none,981,…]
-//   [--min-support K] [--min-variance v] [--help]
+//   [--min-support K] [--min-variance v] [--enqueue [--job-size 8] [--max-attempts 3]] [--help]
 // Fits ridge probes for every cell of a COMPLETED extraction run; re-running resumes (docs/metrics.md).
+// --enqueue fits nothing here: it plans the same run (same identity) into jobs of --job-size cells for
+// the worker processes (npm run worker), each tried at most --max-attempts times, prints one JSON line
+// (probeRunId, jobs, added, requeued, units) and exits 0; enqueueing again adds only the cells no job
+// covers and requeues failed or cancelled jobs. A run already complete is reported NOTHING_TO_DO.
 // --min-support K keeps the attributes with a non-zero, non-missing rating for at least K of the run's
 // concepts, --min-variance v those whose ratings vary at least that much over them (sparse
 // feature-production norms: docs/norms.md); what they leave out is recorded with the run. It warns (on
@@ -14,12 +18,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { runCli } from '../src/cli.ts';
-import { connectDatabase } from '../src/db/client.ts';
+import { connectDatabase, type Database } from '../src/db/client.ts';
 import { loadConfig } from '../src/config.ts';
 import { ArgumentError, EXIT_CODES } from '../src/errors.ts';
-import { parseProbeArguments } from '../src/probe-runs/arguments.ts';
-import { cellLabel } from '../src/probe-runs/load.ts';
-import { runProbe } from '../src/probe-runs/run.ts';
+import type { ProbeJobSpec } from '../src/jobs/probe-job.ts';
+import { enqueue, taskFor } from '../src/jobs/plan.ts';
+import { parseEnqueueArguments, parseProbeArguments, type EnqueueOptions } from '../src/probe-runs/arguments.ts';
+import { cellKeyString, cellLabel, type CellKey } from '../src/probe-runs/load.ts';
+import { planProbeRun, runProbe, type ProbeRunOptions } from '../src/probe-runs/run.ts';
 import { normaliseSettings } from '../src/probe-runs/settings.ts';
 import { significanceWarning } from '../src/probe-runs/significance.ts';
 import { closeFoldPool } from '../src/probes/ridge.ts';
@@ -31,6 +37,25 @@ function usage(): string {
   return header.map((line) => line.replace(/^\/\/ ?/, '')).join('\n');
 }
 
+/** --enqueue: the run planned into PROBE jobs; one JSON line. */
+async function enqueueRun(db: Database, options: ProbeRunOptions, jobs: EnqueueOptions): Promise<number> {
+  const planned = await planProbeRun(db.pool, options);
+  const warning = significanceWarning(planned.settings.permutations, planned.attributeCount, planned.cells.length);
+  if (warning !== null) console.error(`probe: warning: ${warning}`);
+  const line = { probeRunId: planned.run.id, created: planned.run.created, total: planned.cells.length, alreadyDone: planned.alreadyDone };
+  if (planned.complete) {
+    console.log(JSON.stringify({ event: 'enqueued', ...line, status: 'NOTHING_TO_DO', jobs: 0, added: 0, requeued: 0 }));
+    return 0;
+  }
+  const base = { probeRunId: planned.run.id, extractionRunId: planned.extractionRunId, datasetId: planned.datasetId, settings: planned.settings };
+  const report = await enqueue<CellKey>(db.pool, {
+    kind: 'PROBE', runId: planned.run.id, task: taskFor('PROBE'), units: planned.cells, key: cellKeyString,
+    jobSize: jobs.jobSize, spec: (units): ProbeJobSpec => ({ ...base, units }), maxAttempts: jobs.maxAttempts,
+  });
+  console.log(JSON.stringify({ event: 'enqueued', ...line, status: 'QUEUED', jobs: report.jobs, added: report.added, requeued: report.requeued, units: report.units }));
+  return 0;
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -38,10 +63,18 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = parseProbeArguments(argv);
+  const jobs = parseEnqueueArguments(argv);
   const { permutations } = normaliseSettings(options.settings ?? {});
   const databaseUrl = loadConfig().databaseUrl;
   if (!databaseUrl) throw new ArgumentError('DATABASE_URL is not set: probe runs write to an existing PostgreSQL database.');
   const db = connectDatabase(databaseUrl, { maxConnections: 2 });
+  if (jobs !== null) {
+    try {
+      return await enqueueRun(db, options, jobs);
+    } finally {
+      await db.close();
+    }
+  }
   const tty = process.stderr.isTTY;
   // First Ctrl-C (or SIGTERM): finish the current cell, then mark the run FAILED and exit 130.
   // A second one exits at once (the run may then stay RUNNING until the next re-run resumes it).

@@ -1,5 +1,6 @@
-// Command-line arguments of `npm run probe`, parsed by node:util parseArgs into probe-run options, with
-// errors (ArgumentError, exit 2) naming the argument at fault.
+// Command-line arguments of `npm run probe`, parsed by node:util parseArgs into probe-run options (and,
+// with --enqueue, how the run is planned into jobs), with errors (ArgumentError, exit 2) naming the
+// argument at fault.
 import type { ParseArgsConfig } from 'node:util';
 import { parseCliArguments } from '../cli.ts';
 import { ArgumentError } from '../errors.ts';
@@ -12,6 +13,7 @@ const OPTIONS = {
   category: { type: 'string' }, 'exclude-category': { type: 'string' }, alphas: { type: 'string' },
   pooling: { type: 'string' }, layers: { type: 'string' }, timesteps: { type: 'string' },
   'min-support': { type: 'string' }, 'min-variance': { type: 'string' },
+  enqueue: { type: 'boolean' }, 'job-size': { type: 'string' }, 'max-attempts': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 function number(flag: string, raw: string): number {
@@ -26,13 +28,15 @@ function integer(flag: string, raw: string): number {
   return value;
 }
 
+const parse = (argv: readonly string[]) => parseCliArguments({ args: [...argv], options: OPTIONS }).values;
+
 export function parseProbeArguments(argv: readonly string[]): ProbeRunOptions {
   // A repeated option keeps its last value, as before.
-  const { values } = parseCliArguments({ args: [...argv], options: OPTIONS });
+  const values = parse(argv);
   const { run, norms } = values;
   if (run === undefined) throw new ArgumentError('--run <extraction run id> is required.');
   if (norms === undefined) throw new ArgumentError('--norms <dataset name[@version] or id> is required.');
-  const list = (flag: keyof typeof OPTIONS) => values[flag]?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (flag: 'category' | 'exclude-category' | 'alphas' | 'pooling' | 'layers' | 'timesteps') => values[flag]?.split(',').map((s) => s.trim()).filter(Boolean);
   const settings: Partial<ProbeSettings> = {};
   for (const flag of ['folds', 'seed', 'permutations', 'bootstrap'] as const) {
     const raw = values[flag];
@@ -55,4 +59,32 @@ export function parseProbeArguments(argv: readonly string[]): ProbeRunOptions {
   const minVariance = values['min-variance'];
   if (minVariance !== undefined) settings.minVariance = number('min-variance', minVariance);
   return { extractionRunId: integer('run', run), norms, settings };
+}
+
+/** `--enqueue`: plan the run into jobs of `jobSize` cells for the worker processes instead of fitting here. */
+export interface EnqueueOptions {
+  jobSize: number;
+  maxAttempts: number;
+}
+
+export const DEFAULT_JOB_SIZE = 8;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** The --enqueue options, or null without --enqueue (then --job-size and --max-attempts are refused). */
+export function parseEnqueueArguments(argv: readonly string[]): EnqueueOptions | null {
+  const values = parse(argv);
+  if (!values.enqueue) {
+    for (const flag of ['job-size', 'max-attempts'] as const) {
+      if (values[flag] !== undefined) throw new ArgumentError(`--${flag} plans jobs: it needs --enqueue.`);
+    }
+    return null;
+  }
+  const positive = (flag: 'job-size' | 'max-attempts', fallback: number) => {
+    const raw = values[flag];
+    if (raw === undefined) return fallback;
+    const value = integer(flag, raw);
+    if (value < 1) throw new ArgumentError(`--${flag} must be at least 1, got ${value}.`);
+    return value;
+  };
+  return { jobSize: positive('job-size', DEFAULT_JOB_SIZE), maxAttempts: positive('max-attempts', DEFAULT_MAX_ATTEMPTS) };
 }
