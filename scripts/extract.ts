@@ -3,9 +3,15 @@
 //   [--latent-size 64] [--guided-pooling] [--vae final|all|none|t1,t2] [--no-vae] [--text-only]
 //   [--text-poolings eot,mean,concept,concept_last,sequence_mean] [--batch k] [--full-maps]
 //   [--taps taps.json] [--cache-dir dir] [--threads n]
+//   [--enqueue [--job-size 16] [--max-attempts 3]]
 // Runs (or resumes) an extraction run; see docs/extraction.md. Progress bar on a TTY, JSON lines
 // otherwise. Exit 0 done, 1 run failed (or is being written by another process), 2 bad arguments or
 // bundle, 130 interrupted (SIGINT/SIGTERM: stops after the current concept; re-run to resume); src/errors.ts.
+// --enqueue runs nothing here: it plans the run (its row, PENDING, with the identity the same command
+// would give in process) into jobs of --job-size concepts for worker processes (npm run worker) on
+// --device, the device the WORKERS must have, prints one JSON line (run id, settings hash, jobs, added,
+// requeued) and exits 0; no ONNX session is opened. Enqueueing again adds only concepts no job covers
+// and queues FAILED or CANCELLED jobs again.
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { parseCliArguments, runCli } from '../src/cli.ts';
@@ -19,9 +25,15 @@ import { ArgumentError } from '../src/errors.ts';
 import type { ExtractionSettings } from '../src/extraction/pipeline.ts';
 import { ALL_TEXT_POOLINGS, type TextPooling } from '../src/extraction/pooling.ts';
 import { validateTemplate } from '../src/extraction/prompt.ts';
-import { runExtraction, type RunEvent } from '../src/extraction/run.ts';
+import { planExtractionRun, runExtraction, type RunEvent } from '../src/extraction/run.ts';
+import { extractJobSpec } from '../src/jobs/extract-job.ts';
+import { enqueue, MAX_JOB_ATTEMPTS, taskFor } from '../src/jobs/plan.ts';
 
-const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cpu|cuda|webgpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"] [--vae final|all|none|t1,t2] [--text-only] [--text-poolings eot,mean,concept,concept_last,sequence_mean] [--batch k] [--full-maps]';
+const USAGE = 'usage: npm run extract -- --bundle <dir> --norms <dataset name, name@version or id> [--steps 50] [--timesteps t1,t2] [--device cpu|cuda|webgpu] [--concepts w1,w2] [--seed 0] [--guidance 7.5] [--template "a photo of {a} {concept}"] [--vae final|all|none|t1,t2] [--text-only] [--text-poolings eot,mean,concept,concept_last,sequence_mean] [--batch k] [--full-maps] [--enqueue [--job-size 16] [--max-attempts 3]]';
+
+/** Concepts per job and attempts per job when --enqueue is given without them. */
+const DEFAULT_JOB_SIZE = 16;
+const DEFAULT_MAX_ATTEMPTS = 3;
 
 function integer(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined) return undefined;
@@ -39,12 +51,19 @@ async function main(): Promise<void> {
       'no-vae': { type: 'boolean', default: false }, vae: { type: 'string' }, 'text-only': { type: 'boolean', default: false },
       'text-poolings': { type: 'string' }, batch: { type: 'string' }, 'full-maps': { type: 'boolean', default: false }, taps: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' },
       json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+      enqueue: { type: 'boolean', default: false }, 'job-size': { type: 'string' }, 'max-attempts': { type: 'string' },
     },
   }, USAGE).values;
   if (values.help) return void console.log(USAGE);
   if (!values.bundle) throw new ArgumentError(`--bundle is required.\n${USAGE}`);
   if (!values.norms) throw new ArgumentError(`--norms is required.\n${USAGE}`);
   if (!isDevice(values.device)) throw new ArgumentError(`--device must be ${DEVICES.join(', ')}, got ${JSON.stringify(values.device)}.`);
+  if (!values.enqueue) {
+    for (const option of ['job-size', 'max-attempts'] as const) if (values[option] !== undefined) throw new ArgumentError(`--${option} plans jobs: it needs --enqueue.`);
+  } else {
+    if (values['full-maps']) throw new ArgumentError('--full-maps is a measurement of an in-process run; it cannot be enqueued.');
+    if (values.threads !== undefined) throw new ArgumentError('--threads is set on each worker (npm run worker), not when enqueueing.');
+  }
   const settings: Partial<ExtractionSettings> = {};
   const steps = integer('steps', values.steps, 1, 1000);
   if (steps !== undefined) settings.steps = steps;
@@ -94,6 +113,28 @@ async function main(): Promise<void> {
   const databaseUrl = loadConfig().databaseUrl;
   if (!databaseUrl) throw new ArgumentError('DATABASE_URL is not set: extraction writes to PostgreSQL, e.g. DATABASE_URL=postgresql://user@localhost:5432/probe_atlas');
 
+  // Duplicates would be extracted once but counted twice.
+  const concepts = values.concepts === undefined ? undefined : [...new Set(values.concepts.split(',').map((c) => c.trim()).filter(Boolean))];
+  const cacheDir = path.resolve(values['cache-dir'] ?? path.join(PROJECT_ROOT, 'bundles', '.tap-cache'));
+  const batch = integer('batch', values.batch, 1, 1024) ?? null;
+
+  if (values.enqueue) {
+    const jobSize = integer('job-size', values['job-size'], 1, 1_000_000) ?? DEFAULT_JOB_SIZE;
+    const maxAttempts = integer('max-attempts', values['max-attempts'], 1, MAX_JOB_ATTEMPTS) ?? DEFAULT_MAX_ATTEMPTS;
+    const db = connectDatabase(databaseUrl, { maxConnections: 3 });
+    try {
+      const plan = await planExtractionRun({ db, bundleDir: values.bundle, norms: values.norms, settings, concepts, device: values.device, cacheDir, taps, batch });
+      const report = await enqueue(db.pool, {
+        kind: 'EXTRACT', runId: plan.runId, task: taskFor('EXTRACT', plan.device), units: plan.concepts, key: (c) => String(c.id),
+        jobSize, spec: (units) => extractJobSpec(plan, units), maxAttempts,
+      });
+      process.stdout.write(`${JSON.stringify({ runId: report.runId, settingsHash: plan.settingsHash, jobs: report.jobs, added: report.added, requeued: report.requeued })}\n`);
+    } finally {
+      await db.close();
+    }
+    return;
+  }
+
   const json = values.json || !process.stderr.isTTY;
   const progress: { bar: cliProgress.SingleBar | null } = { bar: null };
   let fullMapsShown = false;
@@ -136,13 +177,12 @@ async function main(): Promise<void> {
       bundleDir: values.bundle,
       norms: values.norms,
       settings,
-      // Duplicates would be extracted once but counted twice.
-      concepts: values.concepts === undefined ? undefined : [...new Set(values.concepts.split(',').map((c) => c.trim()).filter(Boolean))],
+      concepts,
       device: values.device,
-      cacheDir: path.resolve(values['cache-dir'] ?? path.join(PROJECT_ROOT, 'bundles', '.tap-cache')),
+      cacheDir,
       taps,
       threads: integer('threads', values.threads, 1, 256),
-      batch: integer('batch', values.batch, 1, 1024) ?? null,
+      batch,
       fullMaps: values['full-maps'],
       onEvent,
       signal: stop.signal,
