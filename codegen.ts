@@ -19,6 +19,7 @@ const MAPPED_TYPES = [
   'ExtractionRun', 'ProbeRun', 'ProbeCell', 'ProbeScore', 'ProbeGroupScore',
   'PipelineExtractionTimings', 'WordEmbeddingExtractionTimings', 'SkippedProbeCell',
   'Grid', 'GridCell', 'ChanceLevel', 'GridAxis', 'GridAxisValue', 'BestCell',
+  'Job', 'Worker', 'RunJobs', 'RunProgress',
 ];
 
 const header: CodegenPlugin = {

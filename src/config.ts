@@ -65,6 +65,12 @@ export interface Config {
    * in the background after seeding; see docs/demo.md.
    */
   demoPipeline: boolean;
+  /**
+   * API_CONTROL_TOKEN: the bearer token the control mutations (cancelRun, retryRun) require
+   * (`Authorization: Bearer <token>`); undefined = control through the API is off, every mutation refused.
+   * Optional so partial test configs keep compiling.
+   */
+  controlToken?: string | undefined;
 }
 
 /**
@@ -141,5 +147,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     seedOnStart: boolean(env, 'SEED_ON_START', true),
     demoPipeline: boolean(env, 'DEMO_PIPELINE', true),
+    controlToken: env.API_CONTROL_TOKEN || undefined,
   };
 }

@@ -11,6 +11,7 @@ export enum ErrorCode {
   QUERY_TOO_DEEP = 'QUERY_TOO_DEEP',
   QUERY_TOO_COSTLY = 'QUERY_TOO_COSTLY',
   FORBIDDEN = 'FORBIDDEN',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
   GRAPHQL_PARSE_FAILED = 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED = 'GRAPHQL_VALIDATION_FAILED',
   BAD_REQUEST = 'BAD_REQUEST',
@@ -151,5 +152,30 @@ export class ServerBusyError extends ApiError {
 export class RequestCancelledError extends ApiError {
   constructor() {
     super('The client closed the request before the response was ready; its work was cancelled.', ErrorCode.REQUEST_CANCELLED);
+  }
+}
+
+/** A control mutation without the control token, or with another one; nothing was changed. */
+export class UnauthenticatedError extends ApiError {
+  constructor(field: string, problem: 'missing' | 'wrong') {
+    super(
+      problem === 'missing'
+        ? `${field} needs the control token: send the header \`Authorization: Bearer <API_CONTROL_TOKEN>\` (the token this server was started with).`
+        : `${field}: the bearer token sent is not this server's control token (API_CONTROL_TOKEN); nothing was changed.`,
+      ErrorCode.UNAUTHENTICATED,
+      { field },
+    );
+  }
+}
+
+/** A control mutation on a server started without API_CONTROL_TOKEN: control through the API is off. */
+export class ControlOffError extends ApiError {
+  constructor(field: string) {
+    super(
+      `${field} is refused: control through the API is off on this server (API_CONTROL_TOKEN is not set). ` +
+        'Start it with API_CONTROL_TOKEN=<secret> to allow cancelRun and retryRun.',
+      ErrorCode.FORBIDDEN,
+      { field },
+    );
   }
 }

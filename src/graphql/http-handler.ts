@@ -1,6 +1,7 @@
 // The whole HTTP surface on plain node:http: CORS, /healthz, the offline playground and its assets,
 // the GraphQL endpoint handed to Apollo's executeHTTPGraphQLRequest (with conditional requests,
-// http-cache.ts), and the CSV downloads of grids that run through the same Apollo path (csv.ts).
+// http-cache.ts), the CSV downloads of grids that run through the same Apollo path (csv.ts), and the
+// subscriptions over Server-Sent Events at /graphql/stream (sse.ts, fed by the live channel, live.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import type { GraphQLSchema } from 'graphql';
@@ -21,6 +22,8 @@ import { ASSET_PREFIX, loadAssets } from './playground/assets.ts';
 import { loadExamples } from './playground/examples.ts';
 import { PLAYGROUND_CSP, renderPlaygroundPage } from './playground/page.ts';
 import { BodyTooLargeError, readBody } from './read-body.ts';
+import { RunEvents } from './live.ts';
+import { createSseHandler, GRAPHQL_STREAM_PATH } from './sse.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -42,8 +45,11 @@ function wantsPlayground(request: IncomingMessage, url: URL): boolean {
   return request.method === 'GET' && !url.searchParams.has('query') && (request.headers.accept ?? '').includes('text/html');
 }
 
-export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config; log: Logger; schema: GraphQLSchema }) {
+export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; db: Database; config: Config; log: Logger; schema: GraphQLSchema; live?: RunEvents }) {
   const { apollo, db, config, log, schema } = options;
+  // The server passes the process's channel (and stops it); one made here opens no connection until a subscription asks.
+  const live = options.live ?? new RunEvents(db.pool.options, log);
+  const serveStream = createSseHandler({ schema, db, config, log, live });
   const csvDocuments = new Map<string, CsvDocument>(Object.entries(CSV_PATHS).map(([pathname, field]) => [pathname, csvDocument(schema, field)]));
 
   async function servePlayground(response: ServerResponse, headers: Record<string, string>) {
@@ -91,7 +97,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
   /** One request through Apollo, with its headers merged over CORS's; the one execution path of GraphQL and CSV requests. */
   async function execute(response: ServerResponse, httpGraphQLRequest: HTTPGraphQLRequest, corsHeaders: Record<string, string>) {
     // A client that leaves before its response is sent stops its operation: statements cancelled, slot released.
-    const context = createContext(db, config, clientGoneSignal(response));
+    const context = createContext(db, config, clientGoneSignal(response), { authorization: httpGraphQLRequest.headers.get('authorization') });
     const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context }).finally(() => context.operation.finish());
     const responseHeaders: Record<string, string> = { ...corsHeaders };
     for (const [name, value] of result.headers) responseHeaders[name] = value;
@@ -184,6 +190,7 @@ export function createHttpHandler(options: { apollo: ApolloServer<ApiContext>; d
     }
     const csv = csvDocuments.get(url.pathname);
     if (csv && (request.method === 'GET' || request.method === 'HEAD')) return serveCsv(request, response, url, csv, corsHeaders);
+    if (url.pathname === GRAPHQL_STREAM_PATH) return serveStream(request, response, corsHeaders);
     if (url.pathname === GRAPHQL_PATH) {
       if (wantsPlayground(request, url)) return servePlayground(response, corsHeaders);
       return serveGraphql(request, response, url, corsHeaders);

@@ -30,6 +30,19 @@ import {
   type RatingRow,
   type PageWindow,
 } from '../db/catalogue.ts';
+import {
+  jobCountsByRun,
+  jobPagesByRun,
+  jobPagesByWorker,
+  recentWorkersByRun,
+  runKey,
+  workersById,
+  type JobRecord,
+  type JobStatusValue,
+  type RunJobCounts,
+  type RunRef,
+  type WorkerRecord,
+} from '../db/job-reads.ts';
 
 /**
  * Dispatch a batch on the next macrotask rather than DataLoader's default microtask tick: sibling
@@ -68,6 +81,26 @@ function pagedBy<Row, Extra extends string | number | null = null>(
         const pages = await fetch(ids, window, extra);
         return ids.map((id) => pages.get(id)!);
       }, options);
+      loaders.set(cacheKey, loader);
+    }
+    return loader;
+  };
+}
+
+/** pagedBy for parents that are not plain ids (a run of either kind, a worker): `keyOf` is each parent's key in the fetched map. */
+function pagedByKey<Parent, Row, Extra extends string | number | null>(
+  keyOf: (parent: Parent) => string,
+  fetch: (parents: readonly Parent[], window: PageWindow, extra: Extra) => Promise<Map<string, ChildPage<Row>>>,
+) {
+  const loaders = new Map<string, DataLoader<Parent, ChildPage<Row>, string>>();
+  return (window: PageWindow, extra: Extra): DataLoader<Parent, ChildPage<Row>, string> => {
+    const cacheKey = `${window.offset}:${window.limit}:${extra}`;
+    let loader = loaders.get(cacheKey);
+    if (!loader) {
+      loader = new DataLoader(async (parents) => {
+        const pages = await fetch(parents, window, extra);
+        return parents.map((parent) => pages.get(keyOf(parent))!);
+      }, { ...options, cacheKeyFn: keyOf });
       loaders.set(cacheKey, loader);
     }
     return loader;
@@ -162,6 +195,19 @@ export function createLoaders(db: Database) {
     cellPagesByProbeRun: pagedBy((ids, window) => cellPagesByProbeRun(pool, ids, window)),
     scorePagesByCell: pagedBy((ids, window) => scorePagesByCell(pool, ids, window)),
     cellMatrix: cellMatricesByMeasure(pool),
+
+    // The job queue's tables (src/db/job-reads.ts): runs keyed by kind and id, workers by their text id.
+    jobCountsByRun: new DataLoader<RunRef, RunJobCounts, string>(async (runs) => {
+      const counts = await jobCountsByRun(pool, runs);
+      return runs.map((run) => counts.get(runKey(run))!);
+    }, { ...options, cacheKeyFn: runKey }),
+    recentWorkersByRun: new DataLoader<RunRef, WorkerRecord[], string>(async (runs) => {
+      const workers = await recentWorkersByRun(pool, runs);
+      return runs.map((run) => workers.get(runKey(run))!);
+    }, { ...options, cacheKeyFn: runKey }),
+    worker: byKey<string, WorkerRecord>((ids) => workersById(pool, ids), (row) => row.id),
+    jobPagesByRun: pagedByKey<RunRef, JobRecord, JobStatusValue | null>(runKey, (runs, window, status) => jobPagesByRun(pool, runs, window, status)),
+    jobPagesByWorker: pagedByKey<string, JobRecord, JobStatusValue | null>(String, (ids, window, status) => jobPagesByWorker(pool, ids, window, status)),
   };
 }
 

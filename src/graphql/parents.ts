@@ -18,6 +18,7 @@ import type {
   ProbeRun,
 } from '../generated/prisma/client.ts';
 import type { ConceptRow, ProbeCellRow, ProbeScoreRow, RatingRow } from '../db/catalogue.ts';
+import type { JobRecord, RunRef, WorkerRecord } from '../db/job-reads.ts';
 import type { Axis, AxisValue, BestCell, ChanceLevel, GridCell, GridResult } from '../grid/index.ts';
 import type { Edge } from './pagination.ts';
 import type { pipelineExtractionTimings, probeRunTimings, wordEmbeddingExtractionTimings } from './resolvers/timings.ts';
@@ -53,3 +54,10 @@ export type GridAxisParent = Axis;
 /** An axis value; on a POOLING axis it also carries its pooling (the stored name). */
 export type GridAxisValueParent = AxisValue & { pooling?: string };
 export type BestCellParent = BestCell;
+
+/** The job queue's rows (src/db/job-reads.ts); a run's jobs are looked up by the run's kind and id. */
+export type JobParent = JobRecord;
+export type WorkerParent = WorkerRecord;
+export type RunJobsParent = RunRef;
+/** One live event: the run's row as read for it (exactly one of the two is set). */
+export type RunProgressParent = { extractionRun: ExtractionRun | null; probeRun: ProbeRun | null };

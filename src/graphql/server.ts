@@ -1,4 +1,6 @@
-// createApiServer: Apollo on a plain node:http server listening on config.host:config.port (0 = any free port).
+// createApiServer: Apollo on a plain node:http server listening on config.host:config.port (0 = any free port),
+// with the process's one live channel (live.ts) for the subscriptions at /graphql/stream; stop() ends
+// those streams first, so closing the server does not wait on them.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.ts';
@@ -6,6 +8,7 @@ import type { Database } from '../db/client.ts';
 import { createExecutableSchema, startApollo } from './apollo.ts';
 import { createHttpHandler, GRAPHQL_PATH } from './http-handler.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { RunEvents } from './live.ts';
 
 export interface ApiServer {
   /** The GraphQL endpoint (also the playground, opened in a browser). */
@@ -27,7 +30,8 @@ export async function createApiServer(options: { db: Database; config: Config; l
   const log = options.log ?? createLogger('api');
   const schema = createExecutableSchema();
   const apollo = await startApollo(config, log, schema);
-  const server = createServer(createHttpHandler({ apollo, db, config, log, schema }));
+  const live = new RunEvents(db.pool.options, log);
+  const server = createServer(createHttpHandler({ apollo, db, config, log, schema, live }));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -37,6 +41,7 @@ export async function createApiServer(options: { db: Database; config: Config; l
       });
     });
   } catch (error) {
+    await live.stop();
     await apollo.stop();
     throw error;
   }
@@ -47,6 +52,7 @@ export async function createApiServer(options: { db: Database; config: Config; l
     port,
     stop() {
       stopping ??= (async () => {
+        await live.stop(); // subscriptions complete and their responses end
         const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);

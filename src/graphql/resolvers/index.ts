@@ -7,6 +7,7 @@ import { cellMatrixResolvers } from './cell-matrices.ts';
 import { commonResolvers } from './common.ts';
 import { enumResolvers } from './enums.ts';
 import { gridResolvers } from './grid.ts';
+import { jobsResolvers } from './jobs.ts';
 import { runsResolvers } from './runs.ts';
 
 export function mergeResolvers(...modules: Resolvers[]): ResolverMap {
@@ -27,4 +28,4 @@ export function mergeResolvers(...modules: Resolvers[]): ResolverMap {
   return merged;
 }
 
-export const resolvers: ResolverMap = mergeResolvers(commonResolvers, enumResolvers, catalogueResolvers, runsResolvers, cellMatrixResolvers, gridResolvers);
+export const resolvers: ResolverMap = mergeResolvers(commonResolvers, enumResolvers, catalogueResolvers, runsResolvers, cellMatrixResolvers, gridResolvers, jobsResolvers);
