@@ -7,6 +7,7 @@
 // Supervised, it shares the supervisor's process group (cluster workers cannot be detached), so the
 // terminal's SIGINT and SIGHUP reach it too: it leaves them to the supervisor, which stops the API
 // processes with SIGTERM before PostgreSQL; unsupervised, SIGINT and SIGTERM both stop it.
+import cluster from 'node:cluster';
 import { startProbeAtlas } from '../src/start.ts';
 import { exitCodeOf } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
@@ -18,25 +19,27 @@ const serveOnly = process.env[API_ROLE_VARIABLE] === 'replica';
 // Handled before the start (which may take a while: migrations, seed) so an early Ctrl-C does not
 // kill a supervised child behind its supervisor's back.
 if (supervised) for (const signal of ['SIGINT', 'SIGHUP'] as const) process.on(signal, () => {});
+// A cluster worker whose IPC channel closes unexpectedly (the supervisor was killed) exits at once:
+// node:cluster's own 'disconnect' listener calls process.exit(0). This process stops gracefully
+// instead (the demo pipeline after its unit in flight, then the API), so that listener goes.
+if (cluster.isWorker) for (const listener of process.listeners('disconnect')) process.off('disconnect', listener);
+let shutdown: ((reason: string) => void) | undefined;
+let orphaned = false;
+// The IPC channel closes when the supervisor is gone (killed): stop rather than linger, after the start if it is under way.
+if (supervised) process.on('disconnect', () => (shutdown ? shutdown('the supervisor is gone') : (orphaned = true)));
 try {
   const app = await startProbeAtlas(undefined, log, { serveOnly });
-  process.send?.({ type: 'ready', url: app.url } satisfies ChildMessage);
+  if (process.connected) process.send?.({ type: 'ready', url: app.url } satisfies ChildMessage);
   let stopping = false;
-  const shutdown = async (reason: string) => {
+  shutdown = (reason: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`${reason}: stopping`);
-    try {
-      await app.stop();
-      process.exit(0);
-    } catch {
-      process.exit(1); // each failure was logged by stop()
-    }
+    app.stop().then(() => process.exit(0), () => process.exit(1)); // each failure was logged by stop()
   };
-  if (!supervised) process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // Supervised: the IPC channel closes when the supervisor is gone (killed): stop rather than linger.
-  process.on('disconnect', () => void shutdown('the supervisor is gone'));
+  if (!supervised) process.on('SIGINT', () => shutdown?.('SIGINT'));
+  process.on('SIGTERM', () => shutdown?.('SIGTERM'));
+  if (orphaned) shutdown('the supervisor is gone');
 } catch (error) {
   // A bad environment variable is bad input (2); anything else that stops the start is a failed run (1).
   log.error(error instanceof Error ? error.message : String(error));

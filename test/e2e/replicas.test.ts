@@ -6,11 +6,13 @@
 // protocol). Then `npm start` with API_PROCESSES=2 (the supervisor, node:cluster) over the same
 // database: two children with distinct pids, the second started once the first was ready and serving
 // only; answers over fresh connections (round-robin over both) are identical; each child, SIGKILLed,
-// leaves the port answering while it restarts; SIGTERM stops both.
+// leaves the port answering while it restarts; SIGTERM stops both; a SIGKILLed supervisor leaves
+// children that stop by themselves, gracefully.
 // Every request opens its own connection (agent: false): a kept-alive socket would pin one process
 // and outlive a killed child.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -67,12 +69,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Whether a process with this id runs: exists (signal 0) and is no zombie (an orphan's may wait for a reaper; Linux's /proc says). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc: signal 0 is all there is
   }
 }
 
@@ -81,6 +88,8 @@ interface Spawned {
   child: ChildProcess;
   lines: Record<string, any>[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** When its stdout and stderr have closed: its own and those of any child that inherited them. */
+  closed: Promise<void>;
   /** The first line from index `after` on that matches (waits for it; fails if the process ends first). */
   next(match: (line: Record<string, any>) => boolean, after?: number): Promise<Record<string, any>>;
   stop(): Promise<void>;
@@ -118,6 +127,7 @@ function spawnScript(script: string, env: Record<string, string>): Spawned {
   });
   child.stdout!.resume();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const next = (match: (line: Record<string, any>) => boolean, after = 0) => {
     const seen = lines.slice(after).find(match);
     if (seen) return Promise.resolve(seen);
@@ -134,7 +144,7 @@ function spawnScript(script: string, env: Record<string, string>): Spawned {
       await exited;
     }
   };
-  return { child, lines, exited, next, stop };
+  return { child, lines, exited, closed, next, stop };
 }
 
 const HEATMAP = 'query Heatmap($input: GridInput!) { grid(input: $input) { cellCount cells { coordinates mean scoreCount } } }';
@@ -316,6 +326,26 @@ test('npm start with API_PROCESSES=2: two children on one port answer alike; eac
       expect.stringMatching(/^API process 1 of 2 ended unexpectedly/),
       expect.stringMatching(/^API process 2 of 2 ended unexpectedly/),
     ]);
+  } finally {
+    await supervisor.stop();
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+}, 240_000);
+
+test('npm start with API_PROCESSES=2, its supervisor SIGKILLed: both children stop by themselves, gracefully', async () => {
+  const port = await freePort();
+  const supervisor = spawnScript('scripts/start.ts', { PORT: String(port), API_PROCESSES: '2' });
+  let pids: number[] = [];
+  try {
+    const all = await supervisor.next((l) => /^all 2 API processes serve at /.test(l.message));
+    pids = all.apiPids as number[];
+    const mark = supervisor.lines.length;
+    supervisor.child.kill('SIGKILL');
+    // The children hold the stderr the supervisor passed them: it closes when both have exited.
+    await supervisor.closed;
+    expect(pids.filter(alive)).toEqual([]);
+    expect(supervisor.lines.slice(mark).filter((l) => l.message === 'the supervisor is gone: stopping')).toHaveLength(2);
+    expect(supervisor.lines.filter((l) => l.level === 'error')).toEqual([]);
   } finally {
     await supervisor.stop();
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
