@@ -1,0 +1,519 @@
+// npm run bench:workers — what the job queue (issue 12, src/jobs/) costs and buys, measured on the TINY
+// test bundle (NOT Stable Diffusion) on this machine, in a scratch database dropped at the end:
+//  1. extraction throughput with 1, 2 and 4 worker PROCESSES (scripts/worker.ts) on one queued run each
+//     (a fresh run identity per configuration: a different seed), concepts/s and summary rows/s;
+//  2. the queue's overhead against the in-process path: the same concepts through runExtraction in this
+//     process vs one worker process with jobs of a realistic size (16 concepts) and with tiny jobs (1
+//     concept), as (worker wall − in-process wall) / in-process wall and per job; target < 5% for
+//     realistic jobs. A worker's wall runs from its first job-start to the last job-done: process
+//     start-up (spawn → first job-start; the jobs are queued before the spawn) is shown apart;
+//  3. API requests/s with 1 and 2 API processes (`npm start` with API_PROCESSES, one port, node:cluster)
+//     on the runs/catalogue query and a grid query (autocannon in a child, as bench:api), on the same
+//     database (the extraction runs above plus bench:api's SYNTHETIC probe scores).
+// It exists so the scale-out's claims (more workers → more throughput, the queue is cheap, replicas
+// serve more) are figures from one command rather than guesses; nothing here fails on a threshold.
+// Env: BENCH_CONCEPTS (default: calibrated so each configuration runs ≥ BENCH_MIN_SECONDS, 20),
+// BENCH_JOB_SIZE (16), BENCH_WORKERS (1,2,4), BENCH_STEPS (50), BENCH_THREADS (ORT intra-op threads
+// per process, default ORT's), BENCH_DURATION (10 s per API measurement), BENCH_WARMUP (2),
+// BENCH_CONNECTIONS (32), BENCH_HEAVY_CONNECTIONS (4, the uncached grid), BENCH_SKIP_API=1, BENCH_SKIP_EXTRACTION=1.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../src/cli.ts';
+import { PROJECT_ROOT } from '../../src/config.ts';
+import { connectDatabase, type Database } from '../../src/db/client.ts';
+import { binderWords } from '../../src/demo/tiny-bundle/build.ts';
+import { ArgumentError, CodedError } from '../../src/errors.ts';
+import { planExtractionRun, runExtraction, type ExtractionConcept } from '../../src/extraction/run.ts';
+import { extractJobSpec } from '../../src/jobs/extract-job.ts';
+import { enqueue, taskFor } from '../../src/jobs/plan.ts';
+import type { LoadResult, LoadSpec } from './api/load.ts';
+import { createScratchDatabase } from './api/scratch-database.ts';
+import { loadSyntheticScores, SYNTHETIC_LABEL } from './api/synthetic-load.ts';
+import { HEATMAP_COLUMNS_QUERY } from './queries.ts';
+
+type BenchErrorCode = 'WORKER_EXITED' | 'JOB_FAILED' | 'RUN_MISMATCH' | 'API_NOT_READY' | 'TIMED_OUT';
+
+class WorkersBenchError extends CodedError<BenchErrorCode> {
+  constructor(code: BenchErrorCode, message: string) {
+    super(code, 'failed', message);
+  }
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WORKER_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'worker.ts');
+const START_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'start.ts');
+const DATASET = 'bench-workers';
+
+function envInteger(name: string, fallback: number | undefined, min: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new ArgumentError(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
+const CONCEPTS = envInteger('BENCH_CONCEPTS', undefined, 1);
+const MIN_SECONDS = envInteger('BENCH_MIN_SECONDS', 20, 1)!;
+const JOB_SIZE = envInteger('BENCH_JOB_SIZE', 16, 1)!;
+const STEPS = envInteger('BENCH_STEPS', 50, 1)!;
+const THREADS = envInteger('BENCH_THREADS', undefined, 1);
+const DURATION = envInteger('BENCH_DURATION', 10, 1)!;
+const WARMUP = envInteger('BENCH_WARMUP', 2, 0)!;
+const CONNECTIONS = envInteger('BENCH_CONNECTIONS', 32, 1)!;
+/** Clients of the uncached grid: each API process admits GRAPHQL_MAX_HEAVY_OPERATIONS (1 on 2 cores) and queues 4 per one; beyond that it answers 503 at once. */
+const HEAVY_CONNECTIONS = envInteger('BENCH_HEAVY_CONNECTIONS', 4, 1)!;
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map((raw) => {
+  const value = Number(raw.trim());
+  if (!Number.isInteger(value) || value < 1 || value > 16) throw new ArgumentError(`BENCH_WORKERS must be a comma-separated list of integers from 1 to 16, got ${JSON.stringify(process.env.BENCH_WORKERS)}.`);
+  return value;
+});
+/** How long one configuration may take before the bench gives up on it. */
+const RUN_TIMEOUT_MS = 30 * 60_000;
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const cores = os.availableParallelism();
+const loadAverage = () => os.loadavg().map((v) => v.toFixed(1)).join(' ');
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
+
+// ── processes this bench starts (and stops, by their own handles) ─────────────────────────────────────
+
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+async function stopChild(child: ChildProcess, graceMs = 30_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The last `limit` characters a stream wrote (for the message when a child dies). */
+function tail(stream: NodeJS.ReadableStream | null, limit = 4_000): () => string {
+  let text = '';
+  stream?.on('data', (chunk: Buffer) => {
+    text = (text + chunk.toString()).slice(-limit);
+  });
+  return () => text.trim();
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ── the extraction configurations ─────────────────────────────────────────────────────────────────────
+
+interface Context {
+  db: Database;
+  databaseUrl: string;
+  bundleDir: string;
+  cacheDir: string;
+  concepts: ExtractionConcept[];
+}
+
+interface Measured {
+  label: string;
+  workers: number | null;
+  jobSize: number | null;
+  jobs: number;
+  concepts: number;
+  rows: number;
+  wallSeconds: number;
+  /** Per worker: spawn → its first job-start (s). */
+  startupSeconds: number[];
+  /** Per job: the time a worker spent between its jobs (its wall minus its jobs' durations), ms. */
+  gapMsPerJob: number | null;
+  /** Planning and enqueueing the run (worker configurations), s. */
+  planSeconds: number | null;
+  runId: number;
+  /** Concepts per UNet call (in process: the report's). */
+  batch?: number;
+}
+
+let nextSeed = 1;
+const seedFor = () => 1000 + nextSeed++;
+
+async function summaryRows(db: Database, runId: number): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM activation_summary WHERE run_id = $1', [runId]);
+  return rows[0]!.n;
+}
+
+async function inProcess(context: Context, concepts: ExtractionConcept[], label: string): Promise<Measured> {
+  const started = performance.now();
+  const report = await runExtraction({
+    db: context.db, bundleDir: context.bundleDir, norms: DATASET, cacheDir: context.cacheDir, threads: THREADS,
+    concepts: concepts.map((c) => c.word), settings: { steps: STEPS, seed: seedFor() },
+  });
+  const wallSeconds = (performance.now() - started) / 1000;
+  return {
+    label, workers: null, jobSize: null, jobs: 0, concepts: report.conceptsWritten, rows: report.rowsWritten, wallSeconds,
+    startupSeconds: [], gapMsPerJob: null, planSeconds: null, runId: report.runId, batch: report.batch,
+  };
+}
+
+interface WorkerEvent {
+  event: string;
+  jobId?: number;
+  seconds?: number;
+  rows?: number;
+  error?: string;
+  final?: boolean;
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  spawnedAt: number;
+  firstJobStart: number | null;
+  lastJobDone: number | null;
+  jobSeconds: number;
+  jobsDone: number;
+  stderr: () => string;
+}
+
+/** Plans a fresh run into jobs of `jobSize`, then starts `workers` worker processes and waits for its last job. */
+async function queued(context: Context, workers: number, jobSize: number, label: string): Promise<Measured> {
+  const { db } = context;
+  const planStart = performance.now();
+  const plan = await planExtractionRun({
+    db, bundleDir: context.bundleDir, norms: DATASET, cacheDir: context.cacheDir, device: 'cpu',
+    concepts: context.concepts.map((c) => c.word), settings: { steps: STEPS, seed: seedFor() },
+  });
+  const planned = await enqueue(db.pool, {
+    kind: 'EXTRACT', runId: plan.runId, task: taskFor('EXTRACT', plan.device), units: plan.concepts, key: (c) => String(c.id), jobSize,
+    spec: (units) => extractJobSpec(plan, units), maxAttempts: 3,
+  });
+  const planSeconds = (performance.now() - planStart) / 1000;
+
+  const processes: WorkerProcess[] = [];
+  const done = new Set<number>();
+  let settle!: { resolve: () => void; reject: (error: Error) => void };
+  const finished = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  let over = false;
+  const timeout = setTimeout(() => settle.reject(new WorkersBenchError('TIMED_OUT', `${label}: the run's ${planned.jobs} jobs were not done after ${RUN_TIMEOUT_MS / 60_000} min (${done.size} done).`)), RUN_TIMEOUT_MS);
+  try {
+    for (let i = 0; i < workers; i++) {
+      const args = ['--import', 'tsx', WORKER_SCRIPT, '--device', 'cpu', '--kinds', 'extract', '--cache-dir', context.cacheDir, '--json', ...(THREADS ? ['--threads', String(THREADS)] : [])];
+      const spawnedAt = performance.now();
+      const child = track(spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: context.databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const worker: WorkerProcess = { child, spawnedAt, firstJobStart: null, lastJobDone: null, jobSeconds: 0, jobsDone: 0, stderr: tail(child.stderr) };
+      processes.push(worker);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const at = performance.now();
+        let event: WorkerEvent;
+        try {
+          event = JSON.parse(line) as WorkerEvent;
+        } catch {
+          return; // not an event line
+        }
+        if (event.event === 'job-start') worker.firstJobStart ??= at;
+        else if (event.event === 'job-done' && event.jobId !== undefined) {
+          worker.lastJobDone = at;
+          worker.jobSeconds += event.seconds ?? 0;
+          worker.jobsDone += 1;
+          done.add(event.jobId);
+          if (done.size === planned.jobs) settle.resolve();
+        } else if (event.event === 'job-failed') {
+          const message = `${label}: job ${event.jobId} failed${event.final ? ' for good' : ' (it will be retried)'}: ${event.error}`;
+          if (event.final) settle.reject(new WorkersBenchError('JOB_FAILED', message));
+          else log(`  WARNING: ${message}`);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        if (!over) settle.reject(new WorkersBenchError('WORKER_EXITED', `${label}: worker ${i + 1} (pid ${child.pid}) exited (${signal ?? `code ${code}`}) before the run was done:\n${worker.stderr()}`));
+      });
+    }
+    await finished;
+  } finally {
+    over = true;
+    clearTimeout(timeout);
+    await Promise.all(processes.map((p) => stopChild(p.child)));
+  }
+
+  const { rows } = await db.pool.query<{ status: string; done_count: number }>('SELECT status, done_count FROM extraction_run WHERE id = $1', [plan.runId]);
+  const left = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM graphile_worker.jobs');
+  if (rows[0]?.status !== 'COMPLETED' || rows[0].done_count !== plan.concepts.length || left.rows[0]!.n !== 0) {
+    throw new WorkersBenchError('RUN_MISMATCH', `${label}: after its last job the run is ${rows[0]?.status} with ${rows[0]?.done_count} of ${plan.concepts.length} concepts, ${left.rows[0]!.n} queue entries left.`);
+  }
+  const firstStart = Math.min(...processes.map((p) => p.firstJobStart ?? Infinity));
+  const lastDone = Math.max(...processes.map((p) => p.lastJobDone ?? -Infinity));
+  const gaps = processes.filter((p) => p.jobsDone > 0).map((p) => (p.lastJobDone! - p.firstJobStart!) / 1000 - p.jobSeconds);
+  const gapSeconds = gaps.reduce((sum, gap) => sum + gap, 0);
+  return {
+    label, workers, jobSize, jobs: planned.jobs, concepts: plan.concepts.length, rows: await summaryRows(db, plan.runId),
+    wallSeconds: (lastDone - firstStart) / 1000,
+    startupSeconds: processes.map((p) => ((p.firstJobStart ?? NaN) - p.spawnedAt) / 1000),
+    gapMsPerJob: (gapSeconds * 1000) / planned.jobs, planSeconds, runId: plan.runId,
+  };
+}
+
+async function createDataset(db: Database, words: string[]): Promise<ExtractionConcept[]> {
+  const dataset = await db.prisma.normsDataset.create({ data: { name: DATASET, version: 1, contentHash: DATASET, citation: 'bench:workers', source: 'scripts/bench/workers.ts' } });
+  const { rows } = await db.pool.query<{ id: number; word: string }>(
+    `WITH c AS (INSERT INTO concept (word) SELECT unnest($1::text[]) ON CONFLICT (word) DO UPDATE SET word = excluded.word RETURNING id, word)
+     SELECT id, word FROM c`, [words],
+  );
+  const byWord = new Map(rows.map((r) => [r.word, r.id]));
+  await db.pool.query(
+    'INSERT INTO dataset_concept (norms_dataset_id, concept_id, position) SELECT $1, unnest($2::int[]), generate_series(0, $3 - 1)',
+    [dataset.id, words.map((w) => byWord.get(w)!), words.length],
+  );
+  return words.map((word) => ({ id: byWord.get(word)!, word }));
+}
+
+// ── the API with 1 and 2 processes ────────────────────────────────────────────────────────────────────
+
+function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'api/load.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code !== 0 ? reject(new Error(`load generator exited with ${code}`)) : resolve(JSON.parse(output.trim().split('\n').pop()!) as LoadResult)));
+  });
+}
+
+async function post(url: string, body: string): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const json = (await response.json()) as { errors?: unknown };
+  if (!response.ok || json.errors) throw new WorkersBenchError('API_NOT_READY', `${url} answered ${response.status}: ${JSON.stringify(json).slice(0, 500)}`);
+  return json;
+}
+
+interface Api {
+  url: string;
+  startSeconds: number;
+  /** The last lines the supervisor and its API processes logged. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** `npm start` (the supervisor) with API_PROCESSES=`processes` on a free port and the scratch database; ready when every process serves. */
+async function startApi(databaseUrl: string, processes: number): Promise<Api> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = track(spawn(process.execPath, ['--import', 'tsx', START_SCRIPT], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env, DATABASE_URL: databaseUrl, API_PROCESSES: String(processes), HOST: '127.0.0.1', PORT: String(port),
+      NODE_ENV: 'production', SEED_ON_START: 'false', DEMO_PIPELINE: 'false',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const output = { text: '' };
+  const ready = new Promise<string>((resolve, reject) => {
+    const servesOne = /API process \d+ serves at (http:\/\/[^\s"]+)/;
+    const servesAll = new RegExp(`all ${processes} API processes serve at (http://[^\\s"]+)`);
+    const onLine = (line: string) => {
+      output.text = `${output.text}${line}\n`.slice(-4_000);
+      const match = (processes === 1 ? servesOne : servesAll).exec(line);
+      if (match) resolve(match[1]!);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code, signal) => reject(new WorkersBenchError('API_NOT_READY', `npm start (API_PROCESSES=${processes}) exited (${signal ?? `code ${code}`}) before serving:\n${output.text}`)));
+    setTimeout(() => reject(new WorkersBenchError('API_NOT_READY', `npm start (API_PROCESSES=${processes}) did not serve within 180 s:\n${output.text}`)), 180_000).unref();
+  });
+  try {
+    const url = await ready;
+    return { url, startSeconds: (performance.now() - started) / 1000, output: () => output.text, stop: () => stopChild(child, 60_000) };
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+}
+
+// No `device`: synthetic-load.ts's extraction run stores "none (synthetic)", which the Device enum cannot serialise.
+const RUNS_QUERY = `query Runs {
+  models { name components { name } }
+  extractionRuns(first: 20) { totalCount nodes { id status seed stepCount progress { doneCount plannedCount } durationSeconds model { name } } }
+}`;
+
+interface ApiRow {
+  target: string;
+  processes: number;
+  connections: number;
+  result: LoadResult;
+  startSeconds: number;
+}
+
+async function apiSection(db: Database, databaseUrl: string): Promise<ApiRow[]> {
+  const load = await loadSyntheticScores(db.pool);
+  log(`SYNTHETIC LOAD "${SYNTHETIC_LABEL}" (generated numbers, not results) added for the grid query: ${load.scoreCount.toLocaleString('en')} scores`);
+  const input = { metric: 'PEARSON_R', groupBy: ['LAYER', 'TIMESTEP'], filter: { componentKinds: ['UNET'], attributeGroupNames: ['Vision'], probeRunIds: [String(load.probeRunId)] } };
+  const setRunStatus = (status: string) => async () => {
+    await db.pool.query(`UPDATE probe_run SET status = $1::"RunStatus", finished_at = CASE WHEN $1 = 'COMPLETED' THEN now() END WHERE id = $2`, [status, load.probeRunId]);
+  };
+  const grid = JSON.stringify({ query: HEATMAP_COLUMNS_QUERY, variables: { input } });
+  const targets: { name: string; body: string; connections: number; prepare?: () => Promise<void> }[] = [
+    { name: 'runs + catalogue (models, extractionRuns)', body: JSON.stringify({ query: RUNS_QUERY }), connections: CONNECTIONS },
+    // RUNNING: nothing is cached, one aggregation per request (bench:api's uncached grid), at a client count the admission limits take.
+    { name: 'grid: UNet heatmap, uncached (run RUNNING)', body: grid, connections: HEAVY_CONNECTIONS, prepare: setRunStatus('RUNNING') },
+    // COMPLETED: each process's grid response cache answers after one catalogue statement.
+    { name: 'grid: UNet heatmap, cached (run COMPLETED)', body: grid, connections: CONNECTIONS, prepare: setRunStatus('COMPLETED') },
+  ];
+  const rows: ApiRow[] = [];
+  // Both set-ups serve at once (one idle while the other is measured), so each query's 1- and 2-process
+  // figures are taken back to back: the load from elsewhere on this machine drifts over minutes.
+  const apis: { processes: number; api: Api }[] = [];
+  try {
+    for (const processes of [1, 2]) {
+      const api = await startApi(databaseUrl, processes);
+      apis.push({ processes, api });
+      log(`npm start with API_PROCESSES=${processes} serves at ${api.url} (${api.startSeconds.toFixed(1)} s to every process serving)`);
+    }
+    for (const target of targets) {
+      await target.prepare?.();
+      for (const { processes, api } of apis) {
+        // It must answer without errors before it is measured (an error response is fast and would flatter it).
+        await post(api.url, target.body).catch((error: Error) => {
+          throw new WorkersBenchError('API_NOT_READY', `${target.name}: ${error.message}\nthe API's last log lines:\n${api.output()}`);
+        });
+        log(`measuring ${target.name}, ${processes} API process(es), ${target.connections} connections: ${WARMUP} s warm-up + ${DURATION} s…`);
+        const result = await runLoad({ url: api.url, body: target.body, connections: target.connections, durationSeconds: DURATION, warmupSeconds: WARMUP });
+        if (result.non2xx > 0 || result.errors > 0) log(`  WARNING: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
+        rows.push({ target: target.name, processes, connections: target.connections, result, startSeconds: api.startSeconds });
+      }
+    }
+  } finally {
+    await Promise.all(apis.map(({ api }) => api.stop()));
+  }
+  return rows;
+}
+
+// ── main ──────────────────────────────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<number> {
+  const machine = `${cores} CPU core(s) (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`;
+  log(`probe-atlas bench:workers — ${machine}; load average at start ${loadAverage()}`);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'probe-atlas-bench-workers-'));
+  const scratch = await createScratchDatabase(log);
+  log(`scratch database: ${scratch.serverDescription}`);
+  const db = connectDatabase(scratch.url, { maxConnections: 4 });
+  const measured: Measured[] = [];
+  let apiRows: ApiRow[] = [];
+  let conceptCount = 0;
+  let perConcept = NaN;
+  let batch = 0;
+  const onSignal = () => void Promise.all([...children].map((c) => stopChild(c, 5_000))).finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (process.env.BENCH_SKIP_EXTRACTION !== '1') {
+      // Built in a child process, like bench:extract, so the GloVe scan stays out of this process.
+      const bundleDir = path.join(work, 'tiny');
+      execFileSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/build-tiny-bundle.ts'), '--out', bundleDir], { stdio: 'ignore' });
+      const words = [...new Set(binderWords())];
+      const all = await createDataset(db, words);
+      const context: Context = { db, databaseUrl: scratch.url, bundleDir, cacheDir: path.join(work, 'cache'), concepts: all };
+
+      // Calibration (also fills the tap cache every configuration then reads): 8 concepts in process.
+      const calibration = await inProcess(context, all.slice(0, 8), 'calibration');
+      perConcept = calibration.wallSeconds / calibration.concepts;
+      const wanted = CONCEPTS ?? Math.ceil((MIN_SECONDS * cores * 1.25) / perConcept);
+      conceptCount = Math.min(all.length, Math.max(2 * JOB_SIZE, wanted));
+      if (conceptCount < wanted) log(`NOTE: ${wanted} concepts wanted, the dataset has ${all.length}; using ${all.length}`);
+      context.concepts = all.slice(0, conceptCount);
+      log(`calibration: ${calibration.concepts} concepts in ${calibration.wallSeconds.toFixed(1)} s (${perConcept.toFixed(2)} s/concept, sessions opened included) → ${conceptCount} concepts per configuration, ${STEPS} steps`);
+
+      // The in-process run and the one-worker run it is compared with go back to back (load drifts).
+      log('in process: runExtraction…');
+      measured.push(await inProcess(context, context.concepts, 'in process (runExtraction)'));
+      for (const [workers, jobSize] of [[1, JOB_SIZE], [1, 1], ...WORKER_COUNTS.filter((n) => n !== 1).map((n) => [n, JOB_SIZE])] as [number, number][]) {
+        const label = `${workers} worker process${workers === 1 ? '' : 'es'}, ${jobSize} concept${jobSize === 1 ? '' : 's'}/job`;
+        log(`${label}…`);
+        measured.push(await queued(context, workers, jobSize, label));
+      }
+      const reference = measured[0]!;
+      for (const m of measured.slice(1)) {
+        if (m.rows !== reference.rows) throw new WorkersBenchError('RUN_MISMATCH', `${m.label} stored ${m.rows} summary rows, the in-process run ${reference.rows} for the same ${conceptCount} concepts.`);
+      }
+      batch = reference.batch ?? 0;
+    }
+    if (process.env.BENCH_SKIP_API !== '1') apiRows = await apiSection(db, scratch.url);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await Promise.all([...children].map((c) => stopChild(c, 5_000)));
+    await db.close().catch(() => {});
+    await scratch.drop();
+    rmSync(work, { recursive: true, force: true });
+    log('scratch database dropped');
+  }
+
+  // ── the report ──
+  log('');
+  log(`## bench:workers — ${machine}`);
+  log('');
+  log(`${measured.length ? `Tiny test bundle (NOT Stable Diffusion), ${STEPS} DDIM steps${batch ? `, ${batch} concepts per UNet call` : ''}, ORT intra-op threads ${THREADS ?? "ORT's default"} per process; ` : ''}` +
+    `PostgreSQL, the workers, the API and the load generator all share these ${cores} cores. Load average at the end ${loadAverage()}.`);
+  if (measured.length) {
+    const inProc = measured[0]!;
+    const oneWorker = measured.find((m) => m.workers === 1 && m.jobSize === JOB_SIZE)!;
+    log('');
+    log(`### Extraction, ${conceptCount} concepts per configuration (a fresh run each)`);
+    log('');
+    log('| configuration | jobs | wall s | concepts/s | summary rows/s | speed-up vs 1 worker | start-up s (spawn → first job-start) | between jobs, ms/job | plan + enqueue s |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const m of measured) {
+      const startup = m.startupSeconds.length ? `${fixed(Math.min(...m.startupSeconds), 1)}${m.startupSeconds.length > 1 ? `–${fixed(Math.max(...m.startupSeconds), 1)}` : ''}` : '—';
+      const speedUp = m.workers === null ? '—' : fixed(oneWorker.wallSeconds / m.wallSeconds * (m.concepts / oneWorker.concepts), 2);
+      log(`| ${m.label} | ${m.jobs || '—'} | ${fixed(m.wallSeconds, 1)} | ${fixed(m.concepts / m.wallSeconds, 2)} | ${fixed(m.rows / m.wallSeconds, 0)} | ${speedUp} | ${startup} | ${m.gapMsPerJob === null ? '—' : fixed(m.gapMsPerJob, 1)} | ${m.planSeconds === null ? '—' : fixed(m.planSeconds, 2)} |`);
+    }
+    const short = measured.filter((m) => m.wallSeconds < MIN_SECONDS);
+    if (short.length) log(`\nNOTE: ${short.map((m) => m.label).join('; ')} ran under ${MIN_SECONDS} s; set BENCH_CONCEPTS higher for steadier figures.`);
+    log('');
+    log('Wall: in process, the runExtraction call (sessions opened included); workers, first job-start to last job-done (each worker opens its sessions in its first job; process start-up excluded, shown apart). ' +
+      '"Between jobs": per worker, its wall minus the durations of its jobs, per job (queue pickup, claim, bookkeeping outside the handler).');
+    log('');
+    log('### Queue overhead against the in-process path (one worker process)');
+    log('');
+    log('| job size | jobs | in-process wall s | worker wall s | overhead | per job ms | target < 5% |');
+    log('| ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const m of measured.filter((x) => x.workers === 1)) {
+      const overhead = (m.wallSeconds - inProc.wallSeconds) / inProc.wallSeconds;
+      const perJob = ((m.wallSeconds - inProc.wallSeconds) * 1000) / m.jobs;
+      const target = m.jobSize === JOB_SIZE ? (overhead < 0.05 ? 'MET' : 'MISSED') : 'n/a (tiny jobs, to show the per-job cost)';
+      log(`| ${m.jobSize} | ${m.jobs} | ${fixed(inProc.wallSeconds, 1)} | ${fixed(m.wallSeconds, 1)} | ${(overhead * 100).toFixed(1)}% | ${fixed(perJob, 0)} | ${target} |`);
+    }
+    log('');
+    log(`(one measurement each, on a shared machine: differences of a few per cent are within run-to-run noise here; calibration ${fixed(perConcept, 2)} s/concept)`);
+  }
+  if (apiRows.length) {
+    log('');
+    log(`### API, ${WARMUP} s warm-up + ${DURATION} s each (npm start, API_PROCESSES on one port)`);
+    log('');
+    log('| query | API processes | clients | 2xx req/s | p50 ms | p99 ms | responses by status | 2 vs 1 process (2xx req/s) |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    const okPerSecond = (result: LoadResult) => (result.requests - result.non2xx) / DURATION;
+    for (const row of apiRows) {
+      const one = apiRows.find((r) => r.target === row.target && r.processes === 1)!;
+      const ratio = row.processes === 1 ? '—' : `${(okPerSecond(row.result) / okPerSecond(one.result)).toFixed(2)}×`;
+      const statuses = Object.entries(row.result.statusCodes).map(([code, count]) => `${code}: ${count}`).join(', ') + (row.result.errors ? `, errors: ${row.result.errors}` : '');
+      log(`| ${row.target} | ${row.processes} | ${row.connections} | ${okPerSecond(row.result).toFixed(0)} | ${row.result.p50} | ${row.result.p99} | ${statuses} | ${ratio} |`);
+    }
+    log('');
+    log(`(the load generator, PostgreSQL and the API processes share ${cores} cores; p50/p99 are autocannon's whole-millisecond values)`);
+  }
+  return 0;
+}
+
+runCli('bench:workers', main);
