@@ -6,8 +6,8 @@
 // protocol). Then `npm start` with API_PROCESSES=2 (the supervisor, node:cluster) over the same
 // database: two children with distinct pids, the second started once the first was ready and serving
 // only; answers over fresh connections (round-robin over both) are identical; each child, SIGKILLed,
-// leaves the port answering while it restarts; SIGTERM stops both; a SIGKILLed supervisor leaves
-// children that stop by themselves, gracefully.
+// leaves the port answering while it restarts; a Ctrl-C (SIGINT to the group) stops both through the
+// supervisor; a SIGKILLed supervisor leaves children that stop by themselves, gracefully.
 // Every request opens its own connection (agent: false): a kept-alive socket would pin one process
 // and outlive a killed child.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -95,9 +95,11 @@ interface Spawned {
   stop(): Promise<void>;
 }
 
-function spawnScript(script: string, env: Record<string, string>): Spawned {
+/** `detached`: in a process group of its own, as a terminal's foreground job (signalled as a group). */
+function spawnScript(script: string, env: Record<string, string>, detached = false): Spawned {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, script)], {
     cwd: PROJECT_ROOT,
+    detached,
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', SEED_ON_START: 'false', DEMO_PIPELINE: 'false', DATABASE_URL: db.url, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -261,7 +263,7 @@ test('two serve.ts processes on one database answer byte-identically, with the s
 test('npm start with API_PROCESSES=2: two children on one port answer alike; each, SIGKILLed, leaves the port answering while it restarts', async () => {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const supervisor = spawnScript('scripts/start.ts', { PORT: String(port), API_PROCESSES: '2' });
+  const supervisor = spawnScript('scripts/start.ts', { PORT: String(port), API_PROCESSES: '2' }, true);
   const pids: number[] = [];
   const servesAt = (pid?: number) => (l: Record<string, any>) => /^API process \d+ serves at /.test(l.message) && (pid === undefined || l.apiPid === pid);
   try {
@@ -319,9 +321,15 @@ test('npm start with API_PROCESSES=2: two children on one port answer alike; eac
     expect(supervisor.lines.find((l) => l.message.startsWith('API process started') && l.apiPid === restarted[1])!.message).toMatch(/serves only/);
     expect((await request(asked.grid.url, { body: asked.grid.body })).body).toBe(reference.body);
 
-    supervisor.child.kill('SIGTERM');
+    // Ctrl-C in a terminal signals the whole group, children included (cluster workers share the
+    // supervisor's): they leave it to the supervisor, which stops each with SIGTERM.
+    const mark = supervisor.lines.length;
+    process.kill(-supervisor.child.pid!, 'SIGINT');
     expect(await supervisor.exited).toEqual({ code: 0, signal: null });
     for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(supervisor.lines.slice(mark).map((l) => l.message).filter((m) => /stopping/.test(m))).toEqual([
+      'SIGINT: stopping the API processes, then PostgreSQL', 'SIGTERM: stopping', 'SIGTERM: stopping',
+    ]);
     expect(supervisor.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
       expect.stringMatching(/^API process 1 of 2 ended unexpectedly/),
       expect.stringMatching(/^API process 2 of 2 ended unexpectedly/),
