@@ -217,6 +217,13 @@ test('two serve.ts processes on one database answer byte-identically, with the s
       expect([name, answerB.headers.etag]).toEqual([name, answerA.headers.etag]);
       expect([name, answerB.headers['cache-control']]).toEqual([name, answerA.headers['cache-control']]);
     }
+    // The atlas page (built or not) and the health check: the same bytes, the same validators.
+    for (const pathname of ['/', '/healthz']) {
+      const [pageA, pageB] = [await request(`${originA}${pathname}`), await request(`${originB}${pathname}`)];
+      expect([pathname, pageA.status]).toEqual([pathname, 200]);
+      expect([pathname, pageB.body]).toEqual([pathname, pageA.body]);
+      expect([pathname, pageB.headers.etag]).toEqual([pathname, pageA.headers.etag]);
+    }
     // The CSV has its own tag; each process answers 304 for the other's.
     const csvA = await request(fromA.csv.url);
     expect(csvA.headers.etag).toBeTruthy();
