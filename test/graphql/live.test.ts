@@ -220,6 +220,24 @@ test("the docs' curl line streams the current state", async () => {
   expect(output).toContain(`"runProgress":{"status":"RUNNING","jobs":{"doneCount":1,"jobCount":1}}`);
 }, 60_000);
 
+test("the docs' EventSource form: a GET with the query in the URL and Accept: text/event-stream", async () => {
+  const query = 'subscription ($id: ID) { runProgress(extractionRunId: $id) { status progress { fraction } jobs { runningCount etaSeconds } } }';
+  const url = `${api.origin}/graphql/stream?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ id: String(runA) }))}`;
+  const controller = new AbortController();
+  const response = await fetch(url, { headers: { Accept: 'text/event-stream' }, signal: controller.signal });
+  expect(response.status).toBe(200);
+  const reader = response.body!.getReader();
+  let text = '';
+  const deadline = Date.now() + DEADLINE_MS;
+  // graphql-sse opens with a comment (`:`); read until the first event is whole.
+  while (!/event: next\ndata: .*\n\n/.test(text) && Date.now() < deadline) text += new TextDecoder().decode((await reader.read()).value ?? new Uint8Array());
+  controller.abort();
+  expect(text).toContain('event: next');
+  const data = JSON.parse(/event: next\ndata: (.*)\n\n/.exec(text)![1]!);
+  expect(Object.keys(data.data.runProgress)).toEqual(['status', 'progress', 'jobs']);
+  expect(data.data.runProgress).toMatchObject({ status: 'RUNNING', progress: { fraction: expect.any(Number) }, jobs: { runningCount: expect.any(Number), etaSeconds: null } });
+});
+
 test('the stream serves subscriptions only, and /graphql refuses them pointing at the stream', async () => {
   const query = await subscribe('{ workers { id } }', {});
   const refused = await query.next((event) => event.event === 'next');
