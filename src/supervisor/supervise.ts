@@ -103,7 +103,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     policy: new RestartPolicy(options.policy),
     everReady: false,
   }));
-  /** How a slot is named in the log: as before replicas when there is one. */
+  /** How a slot is named in the log (with one process, as the log has always named it). */
   const name = (slot: Slot) => (processes === 1 ? 'the API process' : `API process ${slot.index + 1} of ${processes}`);
   let replicasStarted = false;
   let allReadyLogged = false;
