@@ -65,8 +65,10 @@ export class RunEvents {
    * then misses nothing), each later one after a (coalesced) change of the run. Ends on return() or stop().
    */
   follow(kind: LiveRunKind, runId: number): AsyncIterableIterator<void> {
+    // After stop(): an iterator that has ended, registered nowhere.
+    if (this.stopped) return (async function* () {})();
     const key = `${kind}:${runId}`;
-    const follower: Follower = { dirty: false, wake: undefined, ended: this.stopped };
+    const follower: Follower = { dirty: false, wake: undefined, ended: false };
     let state = this.runs.get(key);
     if (!state) {
       state = { followers: new Set(), timer: undefined, lastPush: 0 };

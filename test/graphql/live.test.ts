@@ -4,7 +4,7 @@
 // is killed (and says so in the log); the docs' curl line works; queries are refused there and
 // subscriptions on /graphql; stopping the server completes the streams.
 import { spawn } from 'node:child_process';
-import { LIVE_APPLICATION_NAME } from '../../src/graphql/live.ts';
+import { LIVE_APPLICATION_NAME, RUNS_CHANNEL, RunEvents } from '../../src/graphql/live.ts';
 import type { Logger } from '../../src/log.ts';
 import { connectAdmin, createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
@@ -258,6 +258,40 @@ test('an unknown run is NOT_FOUND, and a run must be named', async () => {
   const refused = await neither.next((e) => e.event === 'next');
   expect(refused.data.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   await neither.close();
+});
+
+test('coalescing: a change within the push interval waits for it, and notices of other runs wake only theirs', async () => {
+  // An interval of an hour: the second change of run 1 must not wake it before stop(). Asserted by
+  // order, not time: notices arrive in order on the one connection, so once run 2 has woken, run 1's
+  // second notice has been handled too.
+  const events = new RunEvents(db.pool.options, log, { minIntervalMs: 3_600_000 });
+  const notify = (kind: string, runId: number) => db.pool.query('SELECT pg_notify($1, $2)', [RUNS_CHANNEL, JSON.stringify({ table: 'job', kind, runId, jobId: 1, status: 'RUNNING' })]);
+  try {
+    const one = events.follow('EXTRACT', 1);
+    const two = events.follow('EXTRACT', 2);
+    const probeOne = events.follow('PROBE', 1);
+    expect(await one.next()).toEqual({ value: undefined, done: false }); // the initial state
+    await two.next();
+    await probeOne.next();
+    await notify('EXTRACT', 1);
+    expect((await one.next()).done).toBe(false); // the first change: at once
+    let woken = false;
+    const pending = one.next().then((result) => ((woken = true), result));
+    await notify('EXTRACT', 1); // within the interval: deferred
+    let probeWoken = false;
+    void probeOne.next().then(() => (probeWoken = true));
+    await notify('EXTRACT', 2);
+    expect((await two.next()).done).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(woken).toBe(false);
+    expect(probeWoken).toBe(false); // same id, other kind: another run
+    await events.stop();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    expect(woken).toBe(true);
+    expect((await events.follow('EXTRACT', 1).next()).done).toBe(true); // after stop()
+  } finally {
+    await events.stop();
+  }
 });
 
 test('stopping the server completes open streams', async () => {
