@@ -3,17 +3,18 @@
 // and its single-connection mode with a reserved stream), from graphql-sse's own handler. The glue
 // to node:http is the library's use/http adapter written out so the body goes through readBody's size
 // cap (the adapter buffers any body), and so CORS headers and the API's error formatting apply.
-// Only subscriptions are served here, within the same depth, nesting and alias limits as /graphql;
+// Only subscriptions are served here, within the same token, depth, nesting, alias and cost limits as /graphql;
 // queries and mutations go to /graphql (Apollo, with its limits and caching).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GraphQLError, Kind, validate as graphqlValidate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, getVariableValues, GraphQLError, Kind, parse, validate as graphqlValidate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createHandler } from 'graphql-sse';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { Logger } from '../log.ts';
 import { createContext, type ApiContext } from './context.ts';
 import { createErrorFormatter } from './format-error.ts';
-import { QueryNestedTooDeepError, QueryTooDeepError, QueryTooLargeError } from './errors.ts';
+import { QueryNestedTooDeepError, QueryTooCostlyError, QueryTooDeepError, QueryTooLargeError } from './errors.ts';
+import { operationCost } from './limits/cost.ts';
 import { measureOperation } from './limits/measure.ts';
 import { resolveLimits } from './limits/resolve.ts';
 import type { RunEvents } from './live.ts';
@@ -45,6 +46,34 @@ function subscriptionValidator(config: Config) {
   };
 }
 
+/**
+ * The estimated cost of the operation (limits/cost.ts, as /graphql costs a query: one event's work) when
+ * it exceeds GRAPHQL_MAX_COST, as the operation's only result; undefined to let the library go on
+ * (and report a document that does not parse or validate in its own way).
+ */
+function refuseCostly(schema: GraphQLSchema, config: Config, params: { query: string; operationName?: string; variables?: Record<string, unknown> }) {
+  const limits = resolveLimits(config.limits);
+  let document: DocumentNode;
+  try {
+    document = parse(params.query, { maxTokens: limits.maxTokens });
+  } catch (error) {
+    // Past the token limit: refused here; any other syntax error is the library's to report.
+    if (error instanceof GraphQLError && /Document contains more th(?:at|an) \d+ tokens/.test(error.message)) {
+      return refused(new QueryTooLargeError('GRAPHQL_MAX_TOKENS', 'tokens', null, limits.maxTokens));
+    }
+    return undefined;
+  }
+  const operation = getOperationAST(document, params.operationName);
+  if (!operation || graphqlValidate(schema, document).length) return undefined;
+  const variables = getVariableValues(schema, operation.variableDefinitions ?? [], params.variables ?? {});
+  if (variables.errors) return undefined;
+  const cost = operationCost({ schema, document, operation, variables: variables.coerced, maxPageSize: limits.maxPageSize });
+  return cost > limits.maxCost ? refused(new QueryTooCostlyError(cost, limits.maxCost)) : undefined;
+}
+
+/** An operation's only result, refused before execution. graphql-sse tells a result from arguments by its `data` key (left out of the JSON when undefined). */
+const refused = (error: GraphQLError) => ({ data: undefined, errors: [error] });
+
 /** Handles every request to GRAPHQL_STREAM_PATH; `corsHeaders` are added to the response's own. */
 export function createSseHandler(options: { schema: GraphQLSchema; db: Database; config: Config; log: Logger; live: RunEvents }) {
   const { schema, db, config, log, live } = options;
@@ -52,6 +81,7 @@ export function createSseHandler(options: { schema: GraphQLSchema; db: Database;
   const handler = createHandler<IncomingMessage, { res: ServerResponse }, StreamContext>({
     schema,
     validate: subscriptionValidator(config) as typeof graphqlValidate,
+    onSubscribe: (_request, params) => refuseCostly(schema, config, params),
     context: (request) => createContext(db, config, undefined, { authorization: request.raw.headers.authorization, live }) as StreamContext,
     onNext: (_context, _request, result) => {
       if (!result.errors?.length) return;

@@ -249,6 +249,23 @@ test('the stream serves subscriptions only, and /graphql refuses them pointing a
   expect(plain.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
 });
 
+test("the stream enforces /graphql's limits: cost, depth and tokens", async () => {
+  const costly = await subscribe(`subscription ($id: ID) { runProgress(extractionRunId: $id) { jobs {
+    workers { jobs(first: 500) { nodes { worker { jobs(first: 500) { nodes { id } } } } } }
+  } } }`, { id: String(runA) });
+  const cost = await costly.next((event) => event.event === 'next');
+  expect(cost.data.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COSTLY');
+  expect(cost.data.data).toBeUndefined();
+  await costly.close();
+  const nested = 'jobs(first: 1) { nodes { worker { '.repeat(6) + 'id' + ' } } }'.repeat(6);
+  const deep = await subscribe(`subscription { runProgress(extractionRunId: "${runA}") { jobs { ${nested} } } }`, {});
+  expect((await deep.next((event) => event.event === 'next')).data.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_DEEP');
+  await deep.close();
+  const long = await subscribe(`subscription { runProgress(extractionRunId: "${runA}") { ${'status '.repeat(api.config.limits.maxTokens ?? 20_000)} } }`, {});
+  expect((await long.next((event) => event.event === 'next')).data.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_LARGE');
+  await long.close();
+});
+
 test('an unknown run is NOT_FOUND, and a run must be named', async () => {
   const unknown = await subscribe(PROGRESS, { id: '999999' });
   const event = await unknown.next((e) => e.event === 'next');
