@@ -92,13 +92,16 @@ test('syntax and schema errors carry their own codes', async () => {
   expect(validation.body.errors![0]!.extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
 });
 
-test('the API is read-only: there is no mutation type', async () => {
-  const { body } = await api.graphql(`{ __schema { mutationType { name } subscriptionType { name } } }`);
-  expect(body.data.__schema).toEqual({ mutationType: null, subscriptionType: null });
+test('the only mutations are the control ones; a subscription on /graphql is refused, pointing to /graphql/stream', async () => {
+  const { body } = await api.graphql(`{ __schema { mutationType { name fields { name } } subscriptionType { name } } }`);
+  expect(body.data.__schema).toEqual({ mutationType: { name: 'Mutation', fields: [{ name: 'cancelRun' }, { name: 'retryRun' }] }, subscriptionType: { name: 'Subscription' } });
   const attempt = await api.graphql(`mutation { anything }`);
   expect(attempt.status).toBe(400);
   expect(attempt.body.errors![0]!.extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
-  expect(attempt.body.errors![0]!.message).toMatch(/read-only/);
+  const subscription = await api.graphql(`subscription { runProgress(probeRunId: "1") { jobs { jobCount } } }`);
+  expect(subscription.status).toBe(400);
+  expect(subscription.body.errors![0]!.extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  expect(subscription.body.errors![0]!.message).toMatch(/Server-Sent Events at \/graphql\/stream/);
 });
 
 test('variables that do not coerce are BAD_USER_INPUT with HTTP 400, not a cost failure', async () => {

@@ -51,7 +51,7 @@ const upperFirst = (name: string) => name[0]!.toUpperCase() + name.slice(1);
 const entities = new Set(objects.filter((type) => type.kind === 'OBJECT' && type.fields.some((f) => f.name === 'id' && f.type.kind === 'NON_NULL' && unwrap(f.type).name === 'ID')).map((t) => t.name));
 
 test('the schema has entities and names to check (the walk is not empty)', () => {
-  expect(entities).toEqual(new Set(['Model', 'Component', 'Layer', 'NormsDataset', 'AttributeGroup', 'Attribute', 'Concept', 'ExtractionRun', 'ProbeRun', 'ProbeCell', 'ProbeScore']));
+  expect(entities).toEqual(new Set(['Model', 'Component', 'Layer', 'NormsDataset', 'AttributeGroup', 'Attribute', 'Concept', 'ExtractionRun', 'ProbeRun', 'ProbeCell', 'ProbeScore', 'Job', 'Worker']));
   expect(named.length).toBeGreaterThan(250);
 });
 
@@ -125,7 +125,7 @@ test('rule 6: connections are Relay-shaped, and once a type has one every list o
     expect([connection.name, connection.fields.map((f) => f.name).sort()]).toEqual([connection.name, ['edges', 'nodes', 'pageInfo', 'totalCount']]);
   }
   const paged = new Set(connections.map((c) => c.name.slice(0, -'Connection'.length)));
-  expect([...paged].sort()).toEqual(['Concept', 'ExtractionRun', 'ProbeCell', 'ProbeRun', 'ProbeScore', 'Rating']);
+  expect([...paged].sort()).toEqual(['Concept', 'ExtractionRun', 'Job', 'ProbeCell', 'ProbeRun', 'ProbeScore', 'Rating']);
   const listed = objects.flatMap((type) =>
     type.fields.filter((f) => unwrap(f.type).list && paged.has(unwrap(f.type).name) && !(type.name.endsWith('Connection') && f.name === 'nodes')).map((f) => `${type.name}.${f.name}`),
   );

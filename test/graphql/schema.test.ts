@@ -46,11 +46,13 @@ test('the SDL ErrorCode enum lists exactly the codes the server uses', () => {
   expect(sdl.sort()).toEqual(Object.values(ErrorCode).sort());
 });
 
-test('every Query field has a resolver (the grid module is merged)', () => {
+test('every Query and Mutation field has a resolver and every Subscription field a source (the grid module is merged)', () => {
   const schema = createExecutableSchema();
   const unresolved = Object.values(schema.getQueryType()!.getFields()).filter((field) => !field.resolve).map((field) => field.name);
   expect(unresolved).toEqual([]);
-  expect(schema.getMutationType()).toBeUndefined();
+  expect(Object.values(schema.getMutationType()!.getFields()).filter((field) => !field.resolve).map((field) => field.name)).toEqual([]);
+  expect(Object.keys(schema.getMutationType()!.getFields()).sort()).toEqual(['cancelRun', 'retryRun']);
+  expect(Object.values(schema.getSubscriptionType()!.getFields()).filter((field) => !field.subscribe).map((field) => field.name)).toEqual([]);
 });
 
 test('comment-only SDL files (placeholders) are skipped; resolvers for undeclared fields are refused', () => {
