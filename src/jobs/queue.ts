@@ -9,11 +9,18 @@
 // forceUnlockWorkers is the supported way to hand a lost worker's jobs to others (src/jobs/worker.ts).
 // pg-boss 11+ and graphile-worker 0.18 need Node 22; this project runs on Node 20.
 import { makeWorkerUtils, type WorkerUtils, type Logger as QueueLogger, Logger } from 'graphile-worker';
+import { RETRYABLE_ERROR_CODES } from 'graphile-worker/dist/lib.js';
 import type { Device } from '../bundles/sessions.ts';
 import type { Queryable } from '../runs/store.ts';
 import type { JobKind } from './types.ts';
 
 export const QUEUE_SCHEMA = 'graphile_worker';
+
+// graphile-worker 0.17.3 completes and fails a queue entry without awaiting it (worker.js), through
+// withRetries, which retries only 40001, 40P01, 57P03, EHOSTUNREACH and ETIMEDOUT: a refused or
+// terminated connection (PostgreSQL restarting) then rejects unhandled and kills the worker process
+// (test/jobs/workers-restart.test.ts). Those are retried too, with backoff, until the server is back.
+for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01']) RETRYABLE_ERROR_CODES[code] ??= { minDelay: 1_000, maxDelay: 30_000 };
 
 /** The graphile-worker task a job is routed by: extraction jobs need a worker on their run's device. */
 export function taskFor(kind: JobKind, device?: Device): string {
