@@ -148,13 +148,16 @@ export async function enqueueWith(script: 'extract.ts' | 'probe.ts', args: reado
 }
 
 /**
- * Polls `read` until `ok` accepts its value; throws at the deadline with the last value. A read that
- * throws (the database restarting) counts as not yet.
+ * Polls `read` until `ok` accepts its value; throws at the deadline with the last value, or as soon as
+ * `hopeless` says why waiting is pointless (a worker died). A read that throws (the database
+ * restarting) counts as not yet.
  */
-export async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, ms = 120_000): Promise<T> {
+export async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, ms = 120_000, hopeless?: () => string | null): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
+    const reason = hopeless?.();
+    if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
     try {
       const value = await read();
       if (ok(value)) return value;
@@ -165,6 +168,12 @@ export async function until<T>(what: string, read: () => Promise<T>, ok: (value:
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
+}
+
+/** Why waiting on these workers is pointless: one of them has exited (with its stderr's end), else null. */
+export function anyExited(workers: readonly WorkerProcess[]): string | null {
+  const dead = workers.find((w) => w.child.exitCode !== null || w.child.signalCode !== null);
+  return dead ? `worker pid ${dead.child.pid} exited (${dead.child.exitCode ?? dead.child.signalCode}); stderr: ${dead.stderr().slice(-3000)}` : null;
 }
 
 /** A port nothing listens on now. */
