@@ -4,7 +4,10 @@
 // ratings are the norms) is enqueued and completed by the workers, then its probe run is enqueued with
 // `npm run probe -- --run … --enqueue --job-size 2` and completed by the same workers: one probe_cell
 // per cell, q-values over the whole grid, run COMPLETED — and every probe_score bit for bit what the
-// in-process path (runExtraction, then runProbe, in a second database) stores.
+// in-process path (runExtraction, then runProbe, in a second database) stores. Then a poison PROBE
+// job: one concept's stored vector in one cell is cut to 7 bytes, which reading the cell refuses
+// (not a whole float32); with --max-attempts 2 that job is tried twice and FAILED with the error, the
+// other jobs complete, and the probe run is FAILED with the summary.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { jest } from '@jest/globals';
@@ -28,6 +31,8 @@ let reference: TestDatabase;
 let bundle: TempBundle;
 let words: string[];
 let workers: WorkerProcess[] = [];
+/** The extraction run the workers completed in the first test. */
+let extractionRunId: number;
 
 function readCsv(file: string): Record<string, string>[] {
   return parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016', file), 'utf8'), { columns: true, skip_empty_lines: true });
@@ -75,7 +80,7 @@ test('three workers complete an extraction run and then its probe run (--job-siz
   const extraction = await enqueueWith('extract.ts', [
     '--bundle', bundle.dir, '--norms', 'binder-subset', '--steps', String(STEPS), '--vae', 'none', '--cache-dir', bundle.cacheDir, '--job-size', '4',
   ], db.url);
-  const extractionRunId = Number(extraction.runId);
+  extractionRunId = Number(extraction.runId);
   expect(await until('the extraction to complete', () => extractionRun(db.pool, extractionRunId), settled, 120_000, () => anyExited(workers)))
     .toMatchObject({ status: 'COMPLETED', done_count: CONCEPTS });
 
@@ -113,4 +118,40 @@ test('three workers complete an extraction run and then its probe run (--job-siz
   expect([...viaWorkers.keys()].sort()).toEqual([...viaProcess.keys()].sort());
   const differing = [...viaWorkers].filter(([key, bits]) => viaProcess.get(key) !== bits).map(([key]) => key);
   expect(differing).toEqual([]);
+});
+
+test('a poison probe cell (a stored vector cut to 7 bytes): its job is tried --max-attempts 2 times, then FAILED with the error; the other jobs complete; the run is FAILED', async () => {
+  expect(extractionRunId).toBeDefined();
+  const corrupt = (await db.pool.query<{ layer_id: number; timestep: number | null; pooling: string }>(
+    `UPDATE activation_summary SET vector = '\\x00010203040506'::bytea
+     WHERE id = (SELECT id FROM activation_summary WHERE run_id = $1 ORDER BY layer_id, timestep NULLS FIRST, pooling, concept_id LIMIT 1)
+     RETURNING layer_id, timestep, pooling`, [extractionRunId])).rows[0]!;
+  workers = [0, 1].map(() => spawnWorker(db, db.url, { kinds: 'probe', cacheDir: bundle.cacheDir }));
+  await Promise.all(workers.map((w) => w.id));
+  // Another seed: another probe run of the same extraction.
+  const planned = await enqueueWith('probe.ts', [
+    '--run', String(extractionRunId), '--norms', 'binder-subset', ...Object.entries({ ...PROBE, seed: 1 }).flatMap(([flag, value]) => [`--${flag}`, String(value)]),
+    '--job-size', '2', '--max-attempts', '2',
+  ], db.url);
+  const probeRunId = Number(planned.probeRunId);
+  const run = await until('the probe run to settle', () => probeRun(db.pool, probeRunId), settled, 120_000, () => anyExited(workers));
+  const jobs = await db.pool.query<{ id: number; position: number; status: string; attempts: number; error: string | null; units: { layerId: number; timestep: number | null; pooling: string }[] }>(
+    `SELECT id, position, status, attempts, error, spec->'units' AS units FROM job WHERE probe_run_id = $1 ORDER BY position`, [probeRunId]);
+  const isCorrupt = (u: { layerId: number; timestep: number | null; pooling: string }) => u.layerId === corrupt.layer_id && u.timestep === corrupt.timestep && u.pooling === corrupt.pooling;
+  const poison = jobs.rows.find((j) => j.units.some(isCorrupt))!;
+  expect(poison).toMatchObject({ status: 'FAILED', attempts: 2 });
+  // The refusal is the typed-array copy's (src/db/summaries.ts bytesToVector): 7 bytes do not fit the 1 float they round to.
+  expect(poison.error).toMatch(/^offset is out of bounds$/);
+  const rest = jobs.rows.filter((j) => j !== poison);
+  expect(rest.map((j) => [j.status, j.attempts])).toEqual(rest.map(() => ['DONE', 1]));
+  expect(run.status).toBe('FAILED');
+  expect(run.error).toBe(`1 of ${jobs.rows.length} jobs failed; first, job ${poison.position}: ${poison.error}`);
+  // Every cell of the other jobs is stored once; the corrupt cell is not.
+  const cells = await db.pool.query<{ layer_id: number; timestep: number | null; pooling: string }>('SELECT layer_id, timestep, pooling FROM probe_cell WHERE probe_run_id = $1', [probeRunId]);
+  const stored = new Set(cells.rows.map((c) => `${c.layer_id}/${c.timestep}/${c.pooling}`));
+  expect(stored.size).toBe(cells.rows.length);
+  expect(stored.has(`${corrupt.layer_id}/${corrupt.timestep}/${corrupt.pooling}`)).toBe(false);
+  for (const unit of rest.flatMap((j) => j.units)) expect(stored.has(`${unit.layerId}/${unit.timestep}/${unit.pooling}`)).toBe(true);
+  for (const w of workers) w.child.kill('SIGTERM');
+  expect((await Promise.all(workers.map((w) => w.exited))).map((e) => e.code)).toEqual([0, 0]);
 });
