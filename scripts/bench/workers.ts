@@ -139,8 +139,10 @@ interface Measured {
   concepts: number;
   rows: number;
   wallSeconds: number;
-  /** Per worker: spawn → its first job-start (s). */
+  /** Per worker: spawn → ready to take jobs (its worker-start line), s. */
   startupSeconds: number[];
+  /** Per worker: its warm-up job's seconds (a fresh process: sessions opened, code not yet optimised). */
+  warmUpSeconds?: number[];
   /** Per job: the time a worker spent between its jobs (its wall minus its jobs' durations), ms. */
   gapMsPerJob: number | null;
   /** Planning and enqueueing the run (worker configurations), s. */
@@ -177,97 +179,181 @@ async function inProcess(context: Context, concepts: ExtractionConcept[], label:
 interface WorkerEvent {
   event: string;
   jobId?: number;
+  runId?: number;
   seconds?: number;
-  rows?: number;
   error?: string;
   final?: boolean;
+}
+
+/** What one worker process did for one run. */
+interface WorkerShare {
+  firstJobStart: number | null;
+  lastJobDone: number | null;
+  jobSeconds: number;
+  jobsDone: number;
 }
 
 interface WorkerProcess {
   child: ChildProcess;
   spawnedAt: number;
-  firstJobStart: number | null;
-  lastJobDone: number | null;
-  jobSeconds: number;
-  jobsDone: number;
+  readyAt: number | null;
+  byRun: Map<number, WorkerShare>;
   stderr: () => string;
 }
 
-/** Plans a fresh run into jobs of `jobSize`, then starts `workers` worker processes and waits for its last job. */
-async function queued(context: Context, workers: number, jobSize: number, label: string): Promise<Measured> {
-  const { db } = context;
-  const planStart = performance.now();
-  const plan = await planExtractionRun({
-    db, bundleDir: context.bundleDir, norms: DATASET, cacheDir: context.cacheDir, device: 'cpu',
-    concepts: context.concepts.map((c) => c.word), settings: { steps: STEPS, seed: seedFor() },
-  });
-  const planned = await enqueue(db.pool, {
-    kind: 'EXTRACT', runId: plan.runId, task: taskFor('EXTRACT', plan.device), units: plan.concepts, key: (c) => String(c.id), jobSize,
-    spec: (units) => extractJobSpec(plan, units), maxAttempts: 3,
-  });
-  const planSeconds = (performance.now() - planStart) / 1000;
+/** Worker processes started for one configuration, with what they report by run. */
+class WorkerSet {
+  readonly processes: WorkerProcess[] = [];
+  private readonly done = new Map<number, Set<number>>();
+  private waiters: { check: () => boolean; resolve: () => void }[] = [];
+  private failure: Error | null = null;
+  private failed: (error: Error) => void = () => {};
+  private over = false;
 
-  const processes: WorkerProcess[] = [];
-  const done = new Set<number>();
-  let settle!: { resolve: () => void; reject: (error: Error) => void };
-  const finished = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  let over = false;
-  const timeout = setTimeout(() => settle.reject(new WorkersBenchError('TIMED_OUT', `${label}: the run's ${planned.jobs} jobs were not done after ${RUN_TIMEOUT_MS / 60_000} min (${done.size} done).`)), RUN_TIMEOUT_MS);
-  try {
-    for (let i = 0; i < workers; i++) {
-      const args = ['--import', 'tsx', WORKER_SCRIPT, '--device', 'cpu', '--kinds', 'extract', '--cache-dir', context.cacheDir, '--json', ...(THREADS ? ['--threads', String(THREADS)] : [])];
+  constructor(private readonly label: string) {}
+
+  start(count: number, databaseUrl: string, cacheDir: string): void {
+    for (let i = 0; i < count; i++) {
+      const args = ['--import', 'tsx', WORKER_SCRIPT, '--device', 'cpu', '--kinds', 'extract', '--cache-dir', cacheDir, '--json', ...(THREADS ? ['--threads', String(THREADS)] : [])];
       const spawnedAt = performance.now();
-      const child = track(spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: context.databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] }));
-      const worker: WorkerProcess = { child, spawnedAt, firstJobStart: null, lastJobDone: null, jobSeconds: 0, jobsDone: 0, stderr: tail(child.stderr) };
-      processes.push(worker);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const at = performance.now();
-        let event: WorkerEvent;
-        try {
-          event = JSON.parse(line) as WorkerEvent;
-        } catch {
-          return; // not an event line
-        }
-        if (event.event === 'job-start') worker.firstJobStart ??= at;
-        else if (event.event === 'job-done' && event.jobId !== undefined) {
-          worker.lastJobDone = at;
-          worker.jobSeconds += event.seconds ?? 0;
-          worker.jobsDone += 1;
-          done.add(event.jobId);
-          if (done.size === planned.jobs) settle.resolve();
-        } else if (event.event === 'job-failed') {
-          const message = `${label}: job ${event.jobId} failed${event.final ? ' for good' : ' (it will be retried)'}: ${event.error}`;
-          if (event.final) settle.reject(new WorkersBenchError('JOB_FAILED', message));
-          else log(`  WARNING: ${message}`);
-        }
-      });
+      const child = track(spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const worker: WorkerProcess = { child, spawnedAt, readyAt: null, byRun: new Map(), stderr: tail(child.stderr) };
+      this.processes.push(worker);
+      createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(worker, line, performance.now()));
       child.once('exit', (code, signal) => {
-        if (!over) settle.reject(new WorkersBenchError('WORKER_EXITED', `${label}: worker ${i + 1} (pid ${child.pid}) exited (${signal ?? `code ${code}`}) before the run was done:\n${worker.stderr()}`));
+        if (!this.over) this.fail(new WorkersBenchError('WORKER_EXITED', `${this.label}: worker ${i + 1} (pid ${child.pid}) exited (${signal ?? `code ${code}`}) unasked:\n${worker.stderr()}`));
       });
     }
-    await finished;
-  } finally {
-    over = true;
-    clearTimeout(timeout);
-    await Promise.all(processes.map((p) => stopChild(p.child)));
   }
 
-  const { rows } = await db.pool.query<{ status: string; done_count: number }>('SELECT status, done_count FROM extraction_run WHERE id = $1', [plan.runId]);
-  const left = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM graphile_worker.jobs');
-  if (rows[0]?.status !== 'COMPLETED' || rows[0].done_count !== plan.concepts.length || left.rows[0]!.n !== 0) {
-    throw new WorkersBenchError('RUN_MISMATCH', `${label}: after its last job the run is ${rows[0]?.status} with ${rows[0]?.done_count} of ${plan.concepts.length} concepts, ${left.rows[0]!.n} queue entries left.`);
+  private onLine(worker: WorkerProcess, line: string, at: number): void {
+    let event: WorkerEvent;
+    try {
+      event = JSON.parse(line) as WorkerEvent;
+    } catch {
+      return; // not an event line
+    }
+    const share = (runId: number) => {
+      let found = worker.byRun.get(runId);
+      if (!found) worker.byRun.set(runId, (found = { firstJobStart: null, lastJobDone: null, jobSeconds: 0, jobsDone: 0 }));
+      return found;
+    };
+    if (event.event === 'worker-start') worker.readyAt = at;
+    else if (event.event === 'job-start' && event.runId !== undefined) share(event.runId).firstJobStart ??= at;
+    else if (event.event === 'job-done' && event.runId !== undefined && event.jobId !== undefined) {
+      const mine = share(event.runId);
+      mine.lastJobDone = at;
+      mine.jobSeconds += event.seconds ?? 0;
+      mine.jobsDone += 1;
+      let ids = this.done.get(event.runId);
+      if (!ids) this.done.set(event.runId, (ids = new Set()));
+      ids.add(event.jobId);
+    } else if (event.event === 'job-failed') {
+      const message = `${this.label}: job ${event.jobId} of run ${event.runId} failed${event.final ? ' for good' : ' (it will be retried)'}: ${event.error}`;
+      if (event.final) this.fail(new WorkersBenchError('JOB_FAILED', message));
+      else log(`  WARNING: ${message}`);
+    }
+    this.poke();
   }
-  const firstStart = Math.min(...processes.map((p) => p.firstJobStart ?? Infinity));
-  const lastDone = Math.max(...processes.map((p) => p.lastJobDone ?? -Infinity));
-  const gaps = processes.filter((p) => p.jobsDone > 0).map((p) => (p.lastJobDone! - p.firstJobStart!) / 1000 - p.jobSeconds);
-  const gapSeconds = gaps.reduce((sum, gap) => sum + gap, 0);
-  const handler = await db.pool.query<{ s: number }>(`SELECT coalesce(sum((timings->>'wall')::float8), 0) AS s FROM job WHERE extraction_run_id = $1`, [plan.runId]);
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.failed(error);
+  }
+
+  private poke(): void {
+    const ready = this.waiters.filter((w) => w.check());
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  /** Resolves when `check` holds after an event; rejects when a worker dies, a job fails for good, or after RUN_TIMEOUT_MS. */
+  until(what: string, check: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      if (check()) return resolve();
+      const timer = setTimeout(() => reject(new WorkersBenchError('TIMED_OUT', `${this.label}: ${what} did not happen within ${RUN_TIMEOUT_MS / 60_000} min.`)), RUN_TIMEOUT_MS);
+      const previous = this.failed;
+      this.failed = (error) => {
+        previous(error);
+        clearTimeout(timer);
+        reject(error);
+      };
+      this.waiters.push({ check, resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      } });
+    });
+  }
+
+  jobsDone(runId: number): number {
+    return this.done.get(runId)?.size ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    this.over = true;
+    await Promise.all(this.processes.map((p) => stopChild(p.child)));
+  }
+}
+
+/** Plans a fresh run of `concepts` into jobs of `jobSize` (as `npm run extract -- --enqueue` does); returns its id and job count. */
+async function plan(context: Context, concepts: ExtractionConcept[], jobSize: number): Promise<{ runId: number; jobs: number; concepts: number }> {
+  const planned = await planExtractionRun({
+    db: context.db, bundleDir: context.bundleDir, norms: DATASET, cacheDir: context.cacheDir, device: 'cpu',
+    concepts: concepts.map((c) => c.word), settings: { steps: STEPS, seed: seedFor() },
+  });
+  const report = await enqueue(context.db.pool, {
+    kind: 'EXTRACT', runId: planned.runId, task: taskFor('EXTRACT', planned.device), units: planned.concepts, key: (c) => String(c.id), jobSize,
+    spec: (units) => extractJobSpec(planned, units), maxAttempts: 3,
+  });
+  return { runId: planned.runId, jobs: report.jobs, concepts: planned.concepts.length };
+}
+
+/**
+ * `workers` worker processes: once every one is ready, a warm-up run (one 2-concept job per worker, not
+ * counted) leaves them as warm as this process is for its in-process runs; then the measured run of
+ * jobs of `jobSize`, from its first job-start to its last job-done.
+ */
+async function queued(context: Context, workers: number, jobSize: number, label: string): Promise<Measured> {
+  const { db } = context;
+  const set = new WorkerSet(label);
+  let measured: { runId: number; jobs: number; concepts: number };
+  let planSeconds: number;
+  let warmUpSeconds: number[];
+  try {
+    set.start(workers, context.databaseUrl, context.cacheDir);
+    await set.until('every worker ready', () => set.processes.every((p) => p.readyAt !== null));
+    const warmUp = await plan(context, context.concepts.slice(0, 2 * workers), 2);
+    await set.until('the warm-up run done', () => set.jobsDone(warmUp.runId) === warmUp.jobs);
+    warmUpSeconds = set.processes.flatMap((p) => {
+      const share = p.byRun.get(warmUp.runId);
+      return share ? [share.jobSeconds / share.jobsDone] : [];
+    });
+    const planStart = performance.now();
+    measured = await plan(context, context.concepts, jobSize);
+    planSeconds = (performance.now() - planStart) / 1000;
+    await set.until('the measured run done', () => set.jobsDone(measured.runId) === measured.jobs);
+  } finally {
+    await set.stop();
+  }
+
+  const { rows } = await db.pool.query<{ status: string; done_count: number }>('SELECT status, done_count FROM extraction_run WHERE id = $1', [measured.runId]);
+  const left = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM graphile_worker.jobs');
+  if (rows[0]?.status !== 'COMPLETED' || rows[0].done_count !== measured.concepts || left.rows[0]!.n !== 0) {
+    throw new WorkersBenchError('RUN_MISMATCH', `${label}: after its last job the run is ${rows[0]?.status} with ${rows[0]?.done_count} of ${measured.concepts} concepts, ${left.rows[0]!.n} queue entries left.`);
+  }
+  const shares = set.processes.map((p) => p.byRun.get(measured.runId)).filter((s): s is WorkerShare => !!s && s.jobsDone > 0);
+  const firstStart = Math.min(...shares.map((s) => s.firstJobStart!));
+  const lastDone = Math.max(...shares.map((s) => s.lastJobDone!));
+  const gapSeconds = shares.reduce((sum, s) => sum + (s.lastJobDone! - s.firstJobStart!) / 1000 - s.jobSeconds, 0);
+  const handler = await db.pool.query<{ s: number }>(`SELECT coalesce(sum((timings->>'wall')::float8), 0) AS s FROM job WHERE extraction_run_id = $1`, [measured.runId]);
   return {
-    jobSeconds: processes.reduce((sum, p) => sum + p.jobSeconds, 0), handlerSeconds: handler.rows[0]!.s,
-    label, workers, jobSize, jobs: planned.jobs, concepts: plan.concepts.length, rows: await summaryRows(db, plan.runId),
+    label, workers, jobSize, jobs: measured.jobs, concepts: measured.concepts, rows: await summaryRows(db, measured.runId),
     wallSeconds: (lastDone - firstStart) / 1000,
-    startupSeconds: processes.map((p) => ((p.firstJobStart ?? NaN) - p.spawnedAt) / 1000),
-    gapMsPerJob: (gapSeconds * 1000) / planned.jobs, planSeconds, runId: plan.runId,
+    startupSeconds: set.processes.map((p) => ((p.readyAt ?? NaN) - p.spawnedAt) / 1000),
+    warmUpSeconds,
+    gapMsPerJob: (gapSeconds * 1000) / measured.jobs, planSeconds, runId: measured.runId,
+    jobSeconds: shares.reduce((sum, s) => sum + s.jobSeconds, 0), handlerSeconds: handler.rows[0]!.s,
   };
 }
 
@@ -428,14 +514,19 @@ async function main(): Promise<number> {
       // Built in a child process, like bench:extract, so the GloVe scan stays out of this process.
       const bundleDir = path.join(work, 'tiny');
       execFileSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/build-tiny-bundle.ts'), '--out', bundleDir], { stdio: 'ignore' });
-      const words = [...new Set(binderWords())];
+      // The Binder words, then the same words again under a sense (`hammer_(bench-2)`: prompted as
+      // "hammer", conceptWord), so a fast machine still gets runs of ≥ BENCH_MIN_SECONDS.
+      const binder = [...new Set(binderWords())];
+      const words = [...binder, ...[2, 3, 4, 5].flatMap((copy) => binder.map((word) => `${word}_(bench-${copy})`))];
       const all = await createDataset(db, words);
       const context: Context = { db, databaseUrl: scratch.url, bundleDir, cacheDir: path.join(work, 'cache'), concepts: all };
 
-      // Calibration (also fills the tap cache every configuration then reads): 8 concepts in process.
-      const calibration = await inProcess(context, all.slice(0, 8), 'calibration');
+      // Calibration: 16 concepts in process (fills the tap cache every configuration then reads), then 32 timed.
+      await inProcess(context, all.slice(0, 16), 'warm-up');
+      const calibration = await inProcess(context, all.slice(0, 32), 'calibration');
       perConcept = calibration.wallSeconds / calibration.concepts;
-      const wanted = CONCEPTS ?? Math.ceil((MIN_SECONDS * cores * 1.25) / perConcept);
+      // The fastest configuration is at best `cores` times one worker; 1.5 for the load from elsewhere easing.
+      const wanted = CONCEPTS ?? Math.ceil((MIN_SECONDS * cores * 1.5) / perConcept);
       conceptCount = Math.min(all.length, Math.max(2 * JOB_SIZE, wanted));
       if (conceptCount < wanted) log(`NOTE: ${wanted} concepts wanted, the dataset has ${all.length}; using ${all.length}`);
       context.concepts = all.slice(0, conceptCount);
@@ -485,18 +576,24 @@ async function main(): Promise<number> {
     log('');
     log(`### Extraction, ${conceptCount} concepts per configuration (a fresh run each)`);
     log('');
-    log('| configuration | jobs | wall s | concepts/s | summary rows/s | speed-up vs 1 worker | start-up s (spawn → first job-start) | between jobs, ms/job | plan + enqueue s |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log('| configuration | jobs | wall s | concepts/s | summary rows/s | speed-up vs 1 worker | process start-up s (spawn → ready) | warm-up job s (fresh process, 2 concepts) | between jobs, ms/job | plan + enqueue s |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const range = (values: number[] | undefined) => {
+      if (!values?.length) return '—';
+      const [low, high] = [fixed(Math.min(...values), 1), fixed(Math.max(...values), 1)];
+      return low === high ? low : `${low}–${high}`;
+    };
     for (const m of measured) {
-      const [low, high] = [fixed(Math.min(...m.startupSeconds), 1), fixed(Math.max(...m.startupSeconds), 1)];
-      const startup = m.startupSeconds.length ? (low === high ? low : `${low}–${high}`) : '—';
+      const startup = `${range(m.startupSeconds)} | ${range(m.warmUpSeconds)}`;
       const speedUp = m.workers === null ? '—' : fixed(oneWorker.wallSeconds / m.wallSeconds * (m.concepts / oneWorker.concepts), 2);
       log(`| ${m.label} | ${m.jobs || '—'} | ${fixed(m.wallSeconds, 1)} | ${fixed(m.concepts / m.wallSeconds, 2)} | ${fixed(m.rows / m.wallSeconds, 0)} | ${speedUp} | ${startup} | ${m.gapMsPerJob === null ? '—' : fixed(m.gapMsPerJob, 1)} | ${m.planSeconds === null ? '—' : fixed(m.planSeconds, 2)} |`);
     }
     const short = measured.filter((m) => m.wallSeconds < MIN_SECONDS);
     if (short.length) log(`\nNOTE: ${short.map((m) => m.label).join('; ')} ran under ${MIN_SECONDS} s; set BENCH_CONCEPTS higher for steadier figures.`);
     log('');
-    log('Wall: in process, the runExtraction call (sessions opened included); workers, first job-start to last job-done (each worker opens its sessions in its first job; process start-up excluded, shown apart). ' +
+    log('Wall: in process, the runExtraction call (its sessions opened included), in this process warmed by the calibration runs; workers, the measured run\'s first job-start to its last job-done ' +
+      '(each worker opens that run\'s sessions in its first job of it, as runExtraction does once). Before it, once every worker is ready, a warm-up run of one 2-concept job per worker (not counted) ' +
+      'warms each fresh process as the calibration warmed this one; process start-up and that first job are shown apart. ' +
       '"Between jobs": per worker, its wall minus the durations of its jobs (job-done\'s seconds: handler plus finishJob), per job: queue pickup and claimJob.');
     log('');
     log('### Queue overhead against the in-process path (one worker process)');
