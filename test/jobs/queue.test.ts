@@ -169,7 +169,8 @@ test('cancel stops queued jobs and fails the run; retry queues them again and th
 
 test('a stopping worker releases its job after the unit in flight, its attempt given back; another worker completes the run', async () => {
   const runId = await newRun('graceful');
-  await enqueue(db.pool, { ...request(runId, units(6), { delayMs: 300 }), jobSize: 6 });
+  // 1 s a unit: the stop lands long before the sixth unit, however loaded the machine.
+  await enqueue(db.pool, { ...request(runId, units(6), { delayMs: 1_000 }), jobSize: 6 });
   const first = await worker();
   await until('the job to run', () => jobRows(runId), (jobs) => jobs[0]?.status === 'RUNNING' && jobs[0].units_done >= 1);
   await first.stop('SIGTERM');
@@ -193,7 +194,7 @@ test('a stopping worker releases its job after the unit in flight, its attempt g
 
 test('workers hold their run SHARED: an in-process run of the same identity is refused while a job runs', async () => {
   const runId = await newRun('shared-lock');
-  await enqueue(db.pool, { ...request(runId, units(4), { delayMs: 400 }), jobSize: 4 });
+  await enqueue(db.pool, { ...request(runId, units(4), { delayMs: 1_000 }), jobSize: 4 });
   const w = await worker();
   await until('the job to run', () => jobRows(runId), (jobs) => jobs[0]?.status === 'RUNNING');
   await expect(withRunLock(db.pool, 'shared-lock', 'The in-process run', async () => 'ran')).rejects.toMatchObject({ code: 'RUN_LOCKED' });
