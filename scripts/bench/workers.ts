@@ -619,7 +619,7 @@ async function main(): Promise<number> {
     log('"Inside the handler" (the remainder): a job\'s own start and end — its stored-concept check, model and layer look-ups, and the last batch\'s writes, ' +
       'which the in-process loop overlaps with the next batch through the networks but a job ends on — against the same concepts in one in-process loop.');
     log('');
-    log(`(${PAIRS === 1 ? 'one measurement each' : `${PAIRS} pairs`}, on a shared machine: differences of a few per cent are within run-to-run noise here; BENCH_PAIRS=3 for a median; calibration ${fixed(perConcept, 2)} s/concept)`);
+    log(`(${PAIRS === 1 ? 'one measurement each' : `${PAIRS} pairs`}, on a shared machine: differences of a few per cent are within run-to-run noise here${PAIRS === 1 ? '; BENCH_PAIRS=3 for a median' : ''}; calibration ${fixed(perConcept, 2)} s/concept)`);
   }
   if (apiRows.length) {
     log('');
