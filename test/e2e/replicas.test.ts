@@ -14,11 +14,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { API_ROLE_VARIABLE } from '../../src/supervisor/supervise.ts';
+import { childLines, type ChildLines } from '../support/child-lines.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { freePort } from '../jobs/worker-harness.ts'; // the one free-port helper the tests share
 import { insertGridFixture, type GridFixture } from '../grid/fixture.ts';
 import { seedBinder } from '../graphql/fixtures.ts';
 
@@ -60,15 +61,6 @@ function request(url: string, options: { method?: string; headers?: Record<strin
   });
 }
 
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** Whether a process with this id runs: exists (signal 0) and is no zombie (an orphan's may wait for a reaper; Linux's /proc says). */
 function alive(pid: number): boolean {
   try {
@@ -84,14 +76,10 @@ function alive(pid: number): boolean {
 }
 
 /** A spawned process whose JSON log lines (stderr) are collected and can be waited for. */
-interface Spawned {
+interface Spawned extends ChildLines {
   child: ChildProcess;
-  lines: Record<string, any>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** When its stdout and stderr have closed: its own and those of any child that inherited them. */
   closed: Promise<void>;
-  /** The first line from index `after` on that matches (waits for it; fails if the process ends first). */
-  next(match: (line: Record<string, any>) => boolean, after?: number): Promise<Record<string, any>>;
   stop(): Promise<void>;
 }
 
@@ -103,43 +91,8 @@ function spawnScript(script: string, env: Record<string, string>, detached = fal
     env: { ...process.env, NODE_ENV: 'production', HOST: '127.0.0.1', SEED_ON_START: 'false', DEMO_PIPELINE: 'false', DATABASE_URL: db.url, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: Record<string, any>[] = [];
-  const waiters: { match: (line: Record<string, any>) => boolean; resolve: (line: Record<string, any>) => void }[] = [];
-  let buffered = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const text = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      let line: Record<string, any>;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        line = { message: text };
-      }
-      lines.push(line);
-      for (const waiter of [...waiters]) {
-        if (waiter.match(line)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(line);
-        }
-      }
-    }
-  });
-  child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const { lines, exited, next } = childLines(child, script);
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const next = (match: (line: Record<string, any>) => boolean, after = 0) => {
-    const seen = lines.slice(after).find(match);
-    if (seen) return Promise.resolve(seen);
-    return Promise.race([
-      new Promise<Record<string, any>>((resolve) => waiters.push({ match, resolve })),
-      exited.then(({ code, signal }) => {
-        throw new Error(`${script} ended (code ${code}, signal ${signal}) before the awaited line; its log:\n${lines.map((l) => l.message).join('\n')}`);
-      }),
-    ]);
-  };
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');

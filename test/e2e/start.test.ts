@@ -7,14 +7,15 @@
 // SIGTERM stops the API and then PostgreSQL, leaving no process behind.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../src/config.ts';
 import type { DemoPipelineSettings } from '../../src/demo/seed.ts';
 import type { LogFields, Logger } from '../../src/log.ts';
 import { startProbeAtlas, type RunningProbeAtlas } from '../../src/start.ts';
+import { childLines } from '../support/child-lines.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { freePort } from '../jobs/worker-harness.ts'; // the one free-port helper the tests share
 
 const CONCEPTS = 12;
 
@@ -161,15 +162,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A port nothing listens on now: a fixed one collides when two checkouts run the suite on one machine. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test('npm start supervises: a SIGKILLed API process is restarted and serves; SIGTERM stops it, then PostgreSQL', async () => {
   const postgresPort = await freePort();
   const supervisor = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/start.ts')], {
@@ -180,36 +172,7 @@ test('npm start supervises: a SIGKILLed API process is restarted and serves; SIG
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: Record<string, any>[] = [];
-  const waiters: { match: (line: Record<string, any>) => boolean; resolve: (line: Record<string, any>) => void }[] = [];
-  let buffered = '';
-  supervisor.stderr.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const text = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      let line: Record<string, any>;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        line = { message: text };
-      }
-      lines.push(line);
-      for (const waiter of [...waiters]) {
-        if (waiter.match(line)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(line);
-        }
-      }
-    }
-  });
-  supervisor.stdout.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => supervisor.once('exit', (code, signal) => resolve({ code, signal })));
-  const next = (match: (line: Record<string, any>) => boolean, after = 0) => {
-    const seen = lines.slice(after).find(match);
-    return seen ? Promise.resolve(seen) : new Promise<Record<string, any>>((resolve) => waiters.push({ match, resolve }));
-  };
+  const { lines, exited, next } = childLines(supervisor, 'scripts/start.ts');
   const ask = async (url: string) => (await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query: '{ apiLimits { maxDepth } }' }) })).status;
   let postgresPid = 0;
   let dataDir = '';

@@ -2,15 +2,10 @@
 // compareGrid's paired test and the cell-level grid metrics over real HTTP, against a REAL probe run:
 // real Binder (2016) ratings for the first 60 concepts and synthetic activation summaries (a text
 // layer built from the ratings, a noisier UNet cell, a pure-noise UNet cell), probed by runProbe,
-// which stores each cell's out-of-fold predictions. The expected numbers are recomputed here from
-// the stored rows (probe_score, probe_cell, probe_cell_prediction, rating), never from the API.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+// which stores each cell's out-of-fold predictions (seeded by test/probe-runs/synthetic-run.ts). The
+// expected numbers are recomputed here from the stored rows (probe_score, probe_cell,
+// probe_cell_prediction, rating), never from the API.
 import { readCellPredictions } from '../../src/db/cell-matrices.ts';
-import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
-import { PROJECT_ROOT } from '../../src/config.ts';
-import { seededRandom } from '../../src/probes/random.ts';
 import { pairedComparison } from '../../src/probes/paired.ts';
 import { runProbe } from '../../src/probe-runs/run.ts';
 import { summarize } from '../../src/grid/stats.ts';
@@ -18,7 +13,7 @@ import { parseCompareInput, queryComparison, type RawCompareInput } from '../../
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { recordStatements, type StatementRecorder } from '../support/statements.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
-import { gaussianSampler } from '../probes/reference.ts';
+import { seedSyntheticRun } from '../probe-runs/synthetic-run.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -28,62 +23,12 @@ let cells: { id: number; timestep: number | null; attributeRsa: number | null; a
 let groups: { id: number; name: string }[];
 let recorder: StatementRecorder;
 
-function readCsv(file: string): Record<string, string>[] {
-  return parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016', file), 'utf8'), { columns: true, skip_empty_lines: true });
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
   const prisma = db.prisma;
-  const attributes = readCsv('attributes.csv');
-  const ratings = readCsv('ratings.csv').slice(0, 60);
-  const dataset = await prisma.normsDataset.create({ data: { name: 'binder2016', version: 1, contentHash: 'paired-subset', citation: 'Binder et al. 2016', source: 'data/norms/binder2016 (first 60 concepts)' } });
-  const groupIds = new Map<string, number>();
-  for (const [position, name] of [...new Set(attributes.map((a) => a.group!))].entries()) {
-    groupIds.set(name, (await prisma.attributeGroup.create({ data: { normsDatasetId: dataset.id, name, position } })).id);
-  }
-  groups = [...groupIds].map(([name, id]) => ({ id, name }));
-  const attributeIds = new Map<string, number>();
-  for (const [position, a] of attributes.entries()) {
-    attributeIds.set(a.attribute!, (await prisma.attribute.create({ data: { normsDatasetId: dataset.id, attributeGroupId: groupIds.get(a.group!)!, name: a.attribute!, description: a.description!, position } })).id);
-  }
-  const conceptIds: number[] = [];
-  for (const [position, row] of ratings.entries()) {
-    const concept = await prisma.concept.create({ data: { word: row.concept! } });
-    conceptIds.push(concept.id);
-    await prisma.datasetConcept.create({ data: { normsDatasetId: dataset.id, conceptId: concept.id, category: row.category!, position } });
-    await prisma.rating.createMany({ data: attributes.map((a) => ({ attributeId: attributeIds.get(a.attribute!)!, conceptId: concept.id, value: Number(row[a.attribute!]) })) });
-  }
-  const model = await prisma.model.create({ data: { name: 'synthetic', kind: 'TINY_TEST_NETWORK', revision: '1', source: 'test', description: 'synthetic summaries for the paired-test suite' } });
-  const text = await prisma.component.create({ data: { modelId: model.id, kind: 'TEXT_ENCODER', name: 'text_encoder', position: 0, hasTimesteps: false } });
-  const unet = await prisma.component.create({ data: { modelId: model.id, kind: 'UNET', name: 'unet', position: 1, hasTimesteps: true } });
-  textLayerId = (await prisma.layer.create({ data: { componentId: text.id, index: 0, name: 'text.0', shape: [77, 48] } })).id;
-  const unetLayerId = (await prisma.layer.create({ data: { componentId: unet.id, index: 0, name: 'unet.0', shape: [32, 4, 4] } })).id;
-  const run = await prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'synthetic-paired', promptTemplate: '{concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {}, status: 'COMPLETED', finishedAt: new Date('2026-01-01T00:00:00Z') },
-  });
-  // Features = z(ratings) · R + noise (R a fixed random projection), or noise alone.
-  const normal = gaussianSampler(seededRandom(42));
-  const m = attributes.length;
-  const values = ratings.map((row) => attributes.map((a) => Number(row[a.attribute!])));
-  const means = attributes.map((_, a) => values.reduce((s, v) => s + v[a]!, 0) / values.length);
-  const sds = attributes.map((_, a) => Math.sqrt(values.reduce((s, v) => s + (v[a]! - means[a]!) ** 2, 0) / values.length) || 1);
-  const project = (dim: number, noise: number, signal: boolean) => {
-    const r = Float64Array.from({ length: m * dim }, () => normal());
-    return values.map((v) => Float32Array.from({ length: dim }, (_, j) => {
-      let s = 0;
-      if (signal) for (let a = 0; a < m; a++) s += ((v[a]! - means[a]!) / sds[a]!) * r[a * dim + j]!;
-      return s / Math.sqrt(m) + noise * normal();
-    }));
-  };
-  const rows: SummaryRow[] = [];
-  const add = (layerId: number, timestep: number | null, vectors: Float32Array[]) =>
-    vectors.forEach((vector, i) => rows.push({ runId: run.id, conceptId: conceptIds[i]!, layerId, timestep, pooling: 'mean', vector }));
-  add(textLayerId, null, project(48, 0.3, true));
-  add(unetLayerId, 900, project(32, 1.5, true));
-  add(unetLayerId, 100, project(32, 1, false));
-  await writeSummaries(db.pool, rows);
-  const summary = await runProbe(db.pool, { extractionRunId: run.id, norms: 'binder2016', settings: { folds: 5, permutations: 5, bootstrap: 0, seed: 0, excludeCategories: ['group'] } });
+  const seeded = await seedSyntheticRun(db, { contentHash: 'paired-subset', description: 'synthetic summaries for the paired-test suite', settingsHash: 'synthetic-paired' });
+  ({ textLayerId, groups } = seeded);
+  const summary = await runProbe(db.pool, { extractionRunId: seeded.extractionRunId, norms: 'binder2016', settings: { folds: 5, permutations: 5, bootstrap: 0, seed: 0, excludeCategories: ['group'] } });
   probeRunId = summary.probeRunId;
   cells = await prisma.probeCell.findMany({ where: { probeRunId }, select: { id: true, timestep: true, attributeRsa: true, attributeTwoVsTwo: true, conceptTwoVsTwo: true } });
 

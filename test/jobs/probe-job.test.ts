@@ -2,14 +2,11 @@
 // PROBE jobs against the in-process probe run, on real PostgreSQL with real ONNX Runtime products:
 // the plan has runProbe's identity, cells fitted by jobs (split, raced, interrupted) are the cells
 // runProbe stores, bit for bit, and done_count stays exact when cells commit concurrently. The
-// summaries are synthetic (as in test/probe-runs/run.test.ts): a projection of each concept's
-// z-scored Binder ratings plus noise, pure noise, and a cell with too few concepts (recorded skipped).
+// summaries are synthetic (test/probe-runs/synthetic-run.ts, shared with test/probe-runs/run.test.ts):
+// a projection of each concept's z-scored Binder ratings plus noise, pure noise, and a cell with too
+// few concepts (recorded skipped).
 // The queue core is not started: the tests call the handler as the worker does (a context, then
 // complete() inside a transaction holding the run row's lock, after moving the run to RUNNING).
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
 import { inTransaction } from '../../src/db/transaction.ts';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
@@ -19,9 +16,8 @@ import type { CellKey } from '../../src/probe-runs/load.ts';
 import { parseEnqueueArguments, parseProbeArguments } from '../../src/probe-runs/arguments.ts';
 import { planProbeRun, runProbe, type PlannedProbeRun, type ProbeRunOptions } from '../../src/probe-runs/run.ts';
 import { recordCellsDone } from '../../src/probe-runs/write.ts';
-import { seededRandom } from '../../src/probes/random.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { gaussianSampler } from '../probes/reference.ts';
+import { seedSyntheticRun, SYNTHETIC_CELLS } from '../probe-runs/synthetic-run.ts';
 
 const CONCEPTS = 60;
 const FEW = 6; // < 2 × folds: that cell is recorded skipped
@@ -33,62 +29,15 @@ let inProcessDb: TestDatabase;
 let attributeCount: number;
 const extractionRunIds = new Map<TestDatabase, number>();
 
-function readCsv(file: string): Record<string, string>[] {
-  return parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016', file), 'utf8'), { columns: true, skip_empty_lines: true });
-}
-
-/** The same norms, model and summaries in `db`, inserted in the same order (so the ids match across databases). */
+/** The same norms, model and summaries in `db`, inserted in the same order (so the ids match across databases), plus a FEW-concept UNet cell. */
 async function seed(db: TestDatabase): Promise<number> {
-  const prisma = db.prisma;
-  const attributes = readCsv('attributes.csv');
-  const ratings = readCsv('ratings.csv').slice(0, CONCEPTS);
-  const dataset = await prisma.normsDataset.create({ data: { name: 'binder2016', version: 1, contentHash: 'test-subset', citation: 'Binder et al. 2016', source: 'data/norms/binder2016 (first 60 concepts)' } });
-  const groups = new Map<string, number>();
-  for (const [position, name] of [...new Set(attributes.map((a) => a.group!))].entries()) {
-    groups.set(name, (await prisma.attributeGroup.create({ data: { normsDatasetId: dataset.id, name, position } })).id);
-  }
-  const attributeIds = new Map<string, number>();
-  for (const [position, a] of attributes.entries()) {
-    attributeIds.set(a.attribute!, (await prisma.attribute.create({ data: { normsDatasetId: dataset.id, attributeGroupId: groups.get(a.group!)!, name: a.attribute!, description: a.description!, position } })).id);
-  }
-  attributeCount = attributes.length;
-  const conceptIds: number[] = [];
-  for (const [position, row] of ratings.entries()) {
-    const concept = await prisma.concept.create({ data: { word: row.concept! } });
-    conceptIds.push(concept.id);
-    await prisma.datasetConcept.create({ data: { normsDatasetId: dataset.id, conceptId: concept.id, category: row.category!, position } });
-    await prisma.rating.createMany({ data: attributes.map((a) => ({ attributeId: attributeIds.get(a.attribute!)!, conceptId: concept.id, value: Number(row[a.attribute!]) })) });
-  }
-  const model = await prisma.model.create({ data: { name: 'synthetic', kind: 'TINY_TEST_NETWORK', revision: '1', source: 'test', description: 'synthetic summaries for the probe-job test' } });
-  const text = await prisma.component.create({ data: { modelId: model.id, kind: 'TEXT_ENCODER', name: 'text_encoder', position: 0, hasTimesteps: false } });
-  const unet = await prisma.component.create({ data: { modelId: model.id, kind: 'UNET', name: 'unet', position: 1, hasTimesteps: true } });
-  const textLayer = await prisma.layer.create({ data: { componentId: text.id, index: 0, name: 'text.0', shape: [77, 48] } });
-  const unetLayer = await prisma.layer.create({ data: { componentId: unet.id, index: 0, name: 'unet.0', shape: [32, 4, 4] } });
-  const run = await prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {}, status: 'COMPLETED', finishedAt: new Date('2026-01-01T00:00:00Z') },
+  const seeded = await seedSyntheticRun(db, {
+    concepts: CONCEPTS,
+    description: 'synthetic summaries for the probe-job test',
+    cells: [...SYNTHETIC_CELLS, { layer: 'unet', timestep: 500, dim: 32, noise: 1, signal: true, concepts: FEW }],
   });
-  const normal = gaussianSampler(seededRandom(42));
-  const m = attributes.length;
-  const values = ratings.map((row) => attributes.map((a) => Number(row[a.attribute!])));
-  const means = attributes.map((_, a) => values.reduce((s, v) => s + v[a]!, 0) / values.length);
-  const sds = attributes.map((_, a) => Math.sqrt(values.reduce((s, v) => s + (v[a]! - means[a]!) ** 2, 0) / values.length) || 1);
-  const project = (dim: number, noise: number, signal: boolean) => {
-    const r = Float64Array.from({ length: m * dim }, () => normal());
-    return values.map((v) => Float32Array.from({ length: dim }, (_, j) => {
-      let s = 0;
-      if (signal) for (let a = 0; a < m; a++) s += ((v[a]! - means[a]!) / sds[a]!) * r[a * dim + j]!;
-      return s / Math.sqrt(m) + noise * normal();
-    }));
-  };
-  const rows: SummaryRow[] = [];
-  const add = (layerId: number, timestep: number | null, vectors: Float32Array[]) =>
-    vectors.forEach((vector, i) => rows.push({ runId: run.id, conceptId: conceptIds[i]!, layerId, timestep, pooling: 'mean', vector }));
-  add(textLayer.id, null, project(48, 0.3, true));
-  add(unetLayer.id, 900, project(32, 1.5, true));
-  add(unetLayer.id, 100, project(32, 1, false));
-  add(unetLayer.id, 500, project(32, 1, true).slice(0, FEW));
-  await writeSummaries(db.pool, rows);
-  return run.id;
+  attributeCount = seeded.attributeCount;
+  return seeded.extractionRunId;
 }
 
 beforeAll(async () => {

@@ -2,20 +2,17 @@
 // A probe run end to end on a real PostgreSQL: real Binder (2016) ratings for a subset of concepts,
 // and SYNTHETIC activation summaries — no model runs here, so the "activations" are honest stand-ins:
 // a fixed random projection of each concept's z-scored ratings plus Gaussian noise (a layer that
-// carries the ratings), a noisier copy, and pure noise (a layer that carries nothing).
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+// carries the ratings), a noisier copy, and pure noise (a layer that carries nothing); seeded by
+// ./synthetic-run.ts, shared with the other probe-run tests.
 import { readCellMatrices, readCellPredictions } from '../../src/db/cell-matrices.ts';
-import { writeSummaries, type SummaryRow } from '../../src/db/summaries.ts';
+import { writeSummaries } from '../../src/db/summaries.ts';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { pearson } from '../../src/probes/metrics.ts';
-import { seededRandom } from '../../src/probes/random.ts';
 import type { CellResult } from '../../src/probes/cell.ts';
 import { planProbe, runProbe, type ProbeRunOptions } from '../../src/probe-runs/run.ts';
 import { ProbeRunError } from '../../src/probe-runs/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { gaussianSampler } from '../probes/reference.ts';
+import { seedSyntheticRun } from './synthetic-run.ts';
 
 const CONCEPTS = 60;
 const SETTINGS = { folds: 5, permutations: 5, bootstrap: 50, seed: 0, excludeCategories: ['group'] };
@@ -26,66 +23,11 @@ let attributeCount: number;
 let groupCount: number;
 let eligibleConcepts: number;
 
-function readCsv(file: string): Record<string, string>[] {
-  return parse(readFileSync(path.join(PROJECT_ROOT, 'data/norms/binder2016', file), 'utf8'), { columns: true, skip_empty_lines: true });
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
-  const prisma = db.prisma;
-  const attributes = readCsv('attributes.csv');
-  const ratings = readCsv('ratings.csv').slice(0, CONCEPTS);
-  const dataset = await prisma.normsDataset.create({ data: { name: 'binder2016', version: 1, contentHash: 'test-subset', citation: 'Binder et al. 2016', source: 'data/norms/binder2016 (first 60 concepts)' } });
-  const groupNames = [...new Set(attributes.map((a) => a.group!))];
-  const groups = new Map<string, number>();
-  for (const [position, name] of groupNames.entries()) groups.set(name, (await prisma.attributeGroup.create({ data: { normsDatasetId: dataset.id, name, position } })).id);
-  const attributeIds = new Map<string, number>();
-  for (const [position, a] of attributes.entries()) {
-    const created = await prisma.attribute.create({ data: { normsDatasetId: dataset.id, attributeGroupId: groups.get(a.group!)!, name: a.attribute!, description: a.description!, position } });
-    attributeIds.set(a.attribute!, created.id);
-  }
-  attributeCount = attributes.length;
-  groupCount = groupNames.length;
-  const conceptIds: number[] = [];
-  for (const [position, row] of ratings.entries()) {
-    const concept = await prisma.concept.create({ data: { word: row.concept! } });
-    conceptIds.push(concept.id);
-    await prisma.datasetConcept.create({ data: { normsDatasetId: dataset.id, conceptId: concept.id, category: row.category!, position } });
-    await prisma.rating.createMany({ data: attributes.map((a) => ({ attributeId: attributeIds.get(a.attribute!)!, conceptId: concept.id, value: Number(row[a.attribute!]) })) });
-  }
-  eligibleConcepts = ratings.filter((row) => row.category !== 'group').length;
-
-  const model = await prisma.model.create({ data: { name: 'synthetic', kind: 'TINY_TEST_NETWORK', revision: '1', source: 'test', description: 'synthetic summaries for the probe-run test' } });
-  const text = await prisma.component.create({ data: { modelId: model.id, kind: 'TEXT_ENCODER', name: 'text_encoder', position: 0, hasTimesteps: false } });
-  const unet = await prisma.component.create({ data: { modelId: model.id, kind: 'UNET', name: 'unet', position: 1, hasTimesteps: true } });
-  const textLayer = await prisma.layer.create({ data: { componentId: text.id, index: 0, name: 'text.0', shape: [77, 48] } });
-  const unetLayer = await prisma.layer.create({ data: { componentId: unet.id, index: 0, name: 'unet.0', shape: [32, 4, 4] } });
-  const run = await prisma.extractionRun.create({
-    data: { modelId: model.id, settingsHash: 'synthetic', promptTemplate: '{concept}', seed: 0, stepCount: 2, device: 'cpu', settings: {}, status: 'COMPLETED', finishedAt: new Date('2026-01-01T00:00:00Z') },
-  });
-  extractionRunId = run.id;
-
-  // Synthetic summaries: features = z(ratings) · R + noise, R a fixed random 65×dim projection.
-  const normal = gaussianSampler(seededRandom(42));
-  const m = attributes.length;
-  const values = ratings.map((row) => attributes.map((a) => Number(row[a.attribute!])));
-  const means = attributes.map((_, a) => values.reduce((s, v) => s + v[a]!, 0) / values.length);
-  const sds = attributes.map((_, a) => Math.sqrt(values.reduce((s, v) => s + (v[a]! - means[a]!) ** 2, 0) / values.length) || 1);
-  const project = (dim: number, noise: number, signal: boolean) => {
-    const r = Float64Array.from({ length: m * dim }, () => normal());
-    return values.map((v) => Float32Array.from({ length: dim }, (_, j) => {
-      let s = 0;
-      if (signal) for (let a = 0; a < m; a++) s += ((v[a]! - means[a]!) / sds[a]!) * r[a * dim + j]!;
-      return s / Math.sqrt(m) + noise * normal();
-    }));
-  };
-  const rows: SummaryRow[] = [];
-  const add = (layerId: number, timestep: number | null, vectors: Float32Array[]) =>
-    vectors.forEach((vector, i) => rows.push({ runId: run.id, conceptId: conceptIds[i]!, layerId, timestep, pooling: 'mean', vector }));
-  add(textLayer.id, null, project(48, 0.3, true));
-  add(unetLayer.id, 900, project(32, 1.5, true));
-  add(unetLayer.id, 100, project(32, 1, false));
-  await writeSummaries(db.pool, rows);
+  const seeded = await seedSyntheticRun(db, { concepts: CONCEPTS, description: 'synthetic summaries for the probe-run test' });
+  ({ extractionRunId, attributeCount, eligibleConcepts } = seeded);
+  groupCount = seeded.groups.length;
 });
 
 afterAll(async () => {
