@@ -107,7 +107,8 @@ interface CachedPipeline {
 
 /** A handler with its own pipeline cache (the worker uses `extractJobHandler`; tests make their own). */
 export function createExtractJobHandler(): JobHandler<ExtractJobSpec> {
-  // Pipelines by bundle folder + settings hash + device; a job takes an idle one or opens another.
+  // Pipelines by bundle folder + settings hash + device; a job takes an idle one or opens another (and
+  // releases the idle ones of other runs first).
   const cache = new Map<string, CachedPipeline[]>();
   let generation = 0;
 
@@ -129,6 +130,17 @@ export function createExtractJobHandler(): JobHandler<ExtractJobSpec> {
     if (idle) {
       idle.busy = true;
       return idle;
+    }
+    // Sessions of another run that nothing uses now are released first: a worker that serves many runs
+    // keeps the sessions of the runs in flight, not of every run it has served (GPU memory).
+    for (const [otherKey, entries] of cache) {
+      if (otherKey === key) continue;
+      const idleOthers = entries.filter((other) => !other.busy);
+      if (idleOthers.length === 0) continue;
+      const left = entries.filter((other) => other.busy);
+      if (left.length) cache.set(otherKey, left);
+      else cache.delete(otherKey);
+      for (const other of idleOthers) await other.pipeline.release().catch((error: unknown) => context.log.warn(`releasing an idle pipeline: ${error instanceof Error ? error.message : String(error)}`));
     }
     const entry = await open(key, spec, context);
     if (entry.hash !== spec.settingsHash) {
