@@ -2,6 +2,14 @@
 // Writes are idempotent: a summary that already exists for (run, concept, layer, timestep, pooling)
 // is left as it is, so a resumed run never writes a row twice.
 import type pg from 'pg';
+import { CodedError } from '../errors.ts';
+
+/** Stored summaries that cannot be read as what they claim to be (a vector of the wrong size). */
+export class CorruptSummaryError extends CodedError<'CORRUPT_SUMMARY'> {
+  constructor(message: string) {
+    super('CORRUPT_SUMMARY', 'failed', message);
+  }
+}
 
 export interface SummaryRow {
   runId: number;
@@ -130,8 +138,11 @@ export async function readSummaryMatrix(
   );
   const dim = result.rows[0]?.dim ?? 0;
   const data = new Float32Array(result.rows.length * dim);
+  const where = (conceptId: number) => `run ${cell.runId}, concept ${conceptId}, layer ${cell.layerId}, timestep ${cell.timestep ?? 'none'}, pooling ${cell.pooling}`;
   result.rows.forEach((row, i) => {
-    if (row.dim !== dim) throw new RangeError(`Summaries of layer ${cell.layerId} disagree on dimension (${row.dim} vs ${dim}).`);
+    if (row.dim !== dim) throw new CorruptSummaryError(`The summary of ${where(row.concept_id)} has dimension ${row.dim}, the cell's others ${dim}.`);
+    // A vector whose bytes are not `dim` float32 values is refused, never read short or padded with zeros.
+    if (row.vector.byteLength !== dim * 4) throw new CorruptSummaryError(`The summary of ${where(row.concept_id)} holds ${row.vector.byteLength} bytes, not ${dim} float32 values (${dim * 4} bytes).`);
     data.set(bytesToVector(row.vector), i * dim);
   });
   return { conceptIds: result.rows.map((row) => row.concept_id), dim, data };

@@ -66,3 +66,17 @@ test('the NULL timestep is one key for idempotence', async () => {
   const matrix = await readSummaryMatrix(db.pool, { runId: ids.run, layerId: ids.layer, timestep: null, pooling: 'eot' });
   expect(matrix.conceptIds).toEqual([ids.concepts[1]]);
 });
+
+test('a stored vector whose bytes are not dim float32 values is refused when read, naming the summary, not padded with zeros', async () => {
+  const rows: SummaryRow[] = ids.concepts.map((conceptId) => ({
+    runId: ids.run, conceptId, layerId: ids.layer, timestep: 7, pooling: 'spatial_mean', vector: new Float32Array([1, 2, 3]),
+  }));
+  await writeSummaries(db.pool, rows);
+  const cell = { runId: ids.run, layerId: ids.layer, timestep: 7, pooling: 'spatial_mean' };
+  // One float short (a whole float32 less, so the copy itself would not fail).
+  await db.pool.query(`UPDATE activation_summary SET vector = substring(vector from 1 for 8) WHERE run_id = $1 AND timestep = 7 AND concept_id = $2`, [ids.run, ids.concepts[1]]);
+  await expect(readSummaryMatrix(db.pool, cell)).rejects.toMatchObject({
+    code: 'CORRUPT_SUMMARY',
+    message: `The summary of run ${ids.run}, concept ${ids.concepts[1]}, layer ${ids.layer}, timestep 7, pooling spatial_mean holds 8 bytes, not 3 float32 values (12 bytes).`,
+  });
+});

@@ -140,8 +140,8 @@ test('a poison probe cell (a stored vector cut to 7 bytes): its job is tried --m
   const isCorrupt = (u: { layerId: number; timestep: number | null; pooling: string }) => u.layerId === corrupt.layer_id && u.timestep === corrupt.timestep && u.pooling === corrupt.pooling;
   const poison = jobs.rows.find((j) => j.units.some(isCorrupt))!;
   expect(poison).toMatchObject({ status: 'FAILED', attempts: 2 });
-  // The refusal is the typed-array copy's (src/db/summaries.ts bytesToVector): 7 bytes do not fit the 1 float they round to.
-  expect(poison.error).toMatch(/^offset is out of bounds$/);
+  // The refusal of src/db/summaries.ts readSummaryMatrix, naming the summary: 7 bytes are not `dim` float32 values.
+  expect(poison.error).toMatch(new RegExp(`^The summary of run ${extractionRunId}, concept \\d+, layer ${corrupt.layer_id}, timestep ${corrupt.timestep ?? 'none'}, pooling ${corrupt.pooling} holds 7 bytes, not \\d+ float32 values`));
   const rest = jobs.rows.filter((j) => j !== poison);
   expect(rest.map((j) => [j.status, j.attempts])).toEqual(rest.map(() => ['DONE', 1]));
   expect(run.status).toBe('FAILED');
