@@ -19,7 +19,7 @@ import { PROJECT_ROOT } from '../../src/config.ts';
 import { API_ROLE_VARIABLE } from '../../src/supervisor/supervise.ts';
 import { childLines, type ChildLines } from '../support/child-lines.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort } from '../jobs/worker-harness.ts'; // the one free-port helper the tests share
+import { freePort } from '../support/free-port.ts';
 import { insertGridFixture, type GridFixture } from '../grid/fixture.ts';
 import { seedBinder } from '../graphql/fixtures.ts';
 

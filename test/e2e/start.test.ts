@@ -15,7 +15,7 @@ import type { LogFields, Logger } from '../../src/log.ts';
 import { startProbeAtlas, type RunningProbeAtlas } from '../../src/start.ts';
 import { childLines } from '../support/child-lines.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort } from '../jobs/worker-harness.ts'; // the one free-port helper the tests share
+import { freePort } from '../support/free-port.ts';
 
 const CONCEPTS = 12;
 

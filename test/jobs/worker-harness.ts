@@ -5,7 +5,6 @@
 // form two databases can be compared by: summary vectors keyed by concept word / layer / timestep /
 // pooling (database ids differ between databases), probe scores keyed by cell and attribute.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { PROJECT_ROOT } from '../../src/config.ts';
 
@@ -176,14 +175,7 @@ export function anyExited(workers: readonly WorkerProcess[]): string | null {
   return dead ? `worker pid ${dead.child.pid} exited (${dead.child.exitCode ?? dead.child.signalCode}); stderr: ${dead.stderr().slice(-3000)}` : null;
 }
 
-/** A port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../support/free-port.ts';
 
 export interface RunRow {
   status: string;
