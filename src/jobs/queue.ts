@@ -1,13 +1,14 @@
-// The one place that knows the job queue is graphile-worker (schema graphile_worker): its migrations,
-// the task a job is routed by, and adding or removing queue entries inside the caller's transaction
-// (its SQL functions; its schema is migrated with Prisma's, src/db/migrate.ts), so a run's `job` rows and their queue entries commit or roll back together.
-// A queue entry carries only the job's id; everything else is read from the `job` row, which stays
-// the source of truth when graphile-worker deletes an entry after success.
+// The glue to the job queue, graphile-worker (schema graphile_worker, migrated with Prisma's migrations
+// in src/db/migrate.ts): the task a job is routed by, and adding or removing queue entries inside the
+// caller's transaction (its SQL functions), so a run's `job` rows and their entries commit or roll back
+// together. A queue entry carries only the job's id; everything else is read from the `job` row, which
+// stays the source of truth when graphile-worker deletes an entry after success.
 //
 // Why graphile-worker: jobs are picked up through LISTEN/NOTIFY (no polling delay per job), job keys
 // make enqueueing idempotent, failures are retried with exponential backoff up to max_attempts, and
 // forceUnlockWorkers is the supported way to hand a lost worker's jobs to others (src/jobs/worker.ts).
-// pg-boss 11+ and graphile-worker 0.18 need Node 22; this project runs on Node 20.
+// pg-boss 11+ and graphile-worker 0.18 need Node 22; this project runs on Node 20. The version is pinned
+// exactly (package.json): the retry codes below patch one of its internal tables.
 import { makeWorkerUtils, type WorkerUtils, type Logger as QueueLogger, Logger } from 'graphile-worker';
 import { RETRYABLE_ERROR_CODES } from 'graphile-worker/dist/lib.js';
 import type { Device } from '../bundles/sessions.ts';
