@@ -36,7 +36,10 @@ export function connectDatabase(
 ): Database {
   const timeouts = options.timeouts ?? NO_TIMEOUTS;
   // An idle connection dropped by the server is reported, never fatal; the pool replaces it.
-  const pool = guardPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, ...timeoutOptions(timeouts) }), options.onConnectionError);
+  // Every session in UTC: `now()` written into the `timestamp without time zone` columns (run and job
+  // status changes, heartbeats) is then UTC, as Prisma and the API's readers take those columns to be,
+  // whatever the server's own time zone (initdb copies the host's).
+  const pool = guardPool(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, options: '-c TimeZone=UTC', ...timeoutOptions(timeouts) }), options.onConnectionError);
   pool.on('release', dropTimedOut);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
