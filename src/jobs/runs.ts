@@ -2,7 +2,8 @@
 // the job lifecycle: lock the run row, count its jobs by status, and settle the run when its jobs say
 // so — COMPLETED through its kind's handler when every job is DONE, FAILED with a summary when
 // nothing is left queued or running and some job failed or was cancelled. Every writer of job status
-// (worker, cancel, retry, enqueue) takes the run row lock first, so these decisions never race.
+// that ends a job or settles the run (worker, cancel, retry, enqueue) takes the run row lock first, so
+// these decisions never race; a lost worker's jobs going back to QUEUED settle nothing and take none.
 import type pg from 'pg';
 import type { Queryable, RunTable } from '../runs/store.ts';
 import { JobError } from './errors.ts';
@@ -56,7 +57,9 @@ export async function settleRun(db: pg.PoolClient, kind: JobKind, runId: number,
     ? CANCELLED_MESSAGE
     : `${counts.FAILED} of ${counts.total} jobs failed${counts.CANCELLED ? ` (${counts.CANCELLED} cancelled)` : ''}; first, job ${rows[0]!.position}: ${rows[0]!.error ?? 'no error recorded'}`;
   await db.query(
-    `UPDATE ${runTableOf(kind)} SET status = 'FAILED', error = $2, finished_at = now() WHERE id = $1 AND (status <> 'FAILED' OR error IS DISTINCT FROM $2)`,
+    // A run COMPLETED meanwhile (by an in-process run of it, with every unit stored) stays COMPLETED.
+    `UPDATE ${runTableOf(kind)} SET status = 'FAILED', error = $2, finished_at = now()
+     WHERE id = $1 AND status <> 'COMPLETED' AND (status <> 'FAILED' OR error IS DISTINCT FROM $2)`,
     [runId, message],
   );
   return 'FAILED';

@@ -56,15 +56,16 @@ export async function jobStatus(pool: pg.Pool, jobId: number): Promise<JobStatus
   return rows[0]?.status ?? null;
 }
 
-/** The attempt succeeded: DONE with its outcome; the run completes when it was its last job. */
+/** The attempt succeeded: DONE with its outcome (unless CANCELLED or FAILED meanwhile); the run completes when it was its last job. */
 export async function finishJob(pool: pg.Pool, job: JobRow, outcome: JobOutcome, handler: JobHandler): Promise<void> {
   await inTransaction(pool, async (client) => {
     const run = await lockRun(client, job.kind, job.runId);
-    await client.query(
-      `UPDATE job SET status = 'DONE', finished_at = now(), units_done = $2, timings = $3::jsonb, error = NULL WHERE id = $1`,
+    // A job cancelled (or failed for good by another delivery) meanwhile keeps that status.
+    const done = await client.query(
+      `UPDATE job SET status = 'DONE', finished_at = now(), units_done = $2, timings = $3::jsonb, error = NULL WHERE id = $1 AND status IN ('RUNNING', 'QUEUED')`,
       [job.id, outcome.unitsDone, JSON.stringify(outcome.timings)],
     );
-    await settleRun(client, job.kind, job.runId, run.status, handler);
+    if (done.rowCount) await settleRun(client, job.kind, job.runId, run.status, handler);
   });
 }
 
@@ -85,7 +86,7 @@ export async function failJob(pool: pg.Pool, job: JobRow, error: string, final: 
   });
 }
 
-/** Jobs `workerId` was running, back to QUEUED with `reason` (the worker was lost); returns how many. */
+/** Jobs `workerId` was running, back to QUEUED with `reason` (the worker was lost); returns how many. No run settles on it, so no run lock. */
 export async function requeueWorkerJobs(pool: pg.Pool, workerIds: readonly string[], reason: string): Promise<number> {
   if (workerIds.length === 0) return 0;
   const { rowCount } = await pool.query(
