@@ -45,13 +45,17 @@ export function queueUtils(connectionString: string): Promise<WorkerUtils> {
   return makeWorkerUtils({ connectionString, logger: queueLogger(() => {}) });
 }
 
-/** Adds (or resets, attempts 0) the queue entry of each job, on `db` (the caller's transaction). */
-export async function addQueueEntries(db: Queryable, entries: readonly { jobId: number; task: string; maxAttempts: number }[]): Promise<void> {
+/**
+ * Adds (or resets, attempts 0) the queue entry of each job, on `db` (the caller's transaction), due now
+ * or `delaySeconds` from now. An entry a worker holds loses its key and a new one is added.
+ */
+export async function addQueueEntries(db: Queryable, entries: readonly { jobId: number; task: string; maxAttempts: number }[], delaySeconds = 0): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `SELECT ${QUEUE_SCHEMA}.add_job(identifier => e.task, payload => json_build_object('jobId', e.job_id), max_attempts => e.max_attempts::smallint, job_key => e.key)
+    `SELECT ${QUEUE_SCHEMA}.add_job(identifier => e.task, payload => json_build_object('jobId', e.job_id), max_attempts => e.max_attempts::smallint, job_key => e.key,
+       run_at => now() + make_interval(secs => $5))
      FROM unnest($1::int[], $2::text[], $3::int[], $4::text[]) AS e(job_id, task, max_attempts, key)`,
-    [entries.map((e) => e.jobId), entries.map((e) => e.task), entries.map((e) => e.maxAttempts), entries.map((e) => queueKey(e.jobId))],
+    [entries.map((e) => e.jobId), entries.map((e) => e.task), entries.map((e) => e.maxAttempts), entries.map((e) => queueKey(e.jobId)), delaySeconds],
   );
 }
 

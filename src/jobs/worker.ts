@@ -18,10 +18,10 @@ import { run, type Runner, type Task, type TaskList, type WorkerEvents, type Wor
 import type { Device } from '../bundles/sessions.ts';
 import { connectDatabase, type Database } from '../db/client.ts';
 import type { Logger } from '../log.ts';
-import { isInterrupted } from '../runs/errors.ts';
+import { isInterrupted, RunError } from '../runs/errors.ts';
 import { storedError } from '../runs/interrupt.ts';
 import { withRunLock } from '../runs/lock.ts';
-import { QUEUE_SCHEMA, queueLogger, queueUtils, taskFor } from './queue.ts';
+import { addQueueEntries, QUEUE_SCHEMA, queueLogger, queueUtils, taskFor } from './queue.ts';
 import { claimJob, failJob, finishJob, jobStatus, recordUnit, requeueWorkerJobs } from './store.ts';
 import type { JobHandler, JobKind, JobRow } from './types.ts';
 
@@ -68,6 +68,10 @@ export interface RunningWorker {
 }
 
 export const DEFAULT_VISIBILITY_TIMEOUT_MS = 60_000;
+/** How long a job's outcome is retried through a database outage before it is given up (logged). */
+const OUTCOME_RETRY_MS = 5 * 60_000;
+/** When a job whose run an in-process run holds (RUN_LOCKED) is due again. */
+const LOCKED_RETRY_SECONDS = 30;
 
 interface InFlight {
   job: JobRow;
@@ -91,7 +95,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     onConnectionError: (error) => log.warn(`worker ${id}: database connection lost: ${error.message} (the pool replaces it)`),
   });
   const pool = db.pool;
-  let utils: WorkerUtils | undefined;
+  // One WorkerUtils, made on first use (the promise is kept, so two callers at once share it).
+  let utilsPromise: Promise<WorkerUtils> | undefined;
+  const utils = () => (utilsPromise ??= queueUtils(options.databaseUrl));
   await pool.query(
     `INSERT INTO worker (id, host, pid, device, kinds, concurrency, queue_worker_ids) VALUES ($1, $2, $3, $4, $5::"JobKind"[], $6, '{}')`,
     [id, hostname(), process.pid, device, options.kinds, concurrency],
@@ -102,6 +108,28 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const released: { queueJobId: string; attempts: number }[] = [];
   let stopping = false;
   let executionProvider: string | null = null;
+
+  /**
+   * A job's outcome must reach its row, or the job stays RUNNING under a live worker and its run never
+   * settles (the queue may already count the attempt): retried through an outage, every 1–5 s, for as
+   * long as OUTCOME_RETRY_MS; then logged, and the sweep of a later worker or a retry mends it.
+   */
+  const untilCommitted = async (what: string, write: () => Promise<unknown>): Promise<void> => {
+    const deadline = Date.now() + OUTCOME_RETRY_MS;
+    for (let delay = 1_000; ; delay = Math.min(5_000, delay * 2)) {
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (Date.now() + delay > deadline) {
+          log.error(`${what} failed for good: ${storedError(error)}`, { workerId: id });
+          return;
+        }
+        log.warn(`${what} failed: ${storedError(error)} (retrying in ${delay / 1000} s)`, { workerId: id });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
 
   const taskOf = (handler: JobHandler): Task => async (payload, helpers) => {
     const jobId = Number((payload as { jobId?: unknown } | null)?.jobId);
@@ -133,7 +161,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           executionProvider = provider;
         },
       }), 'shared');
-      await finishJob(pool, job, outcome, handler);
+      await untilCommitted(`job ${jobId}: recording it DONE`, () => finishJob(pool, job, outcome, handler));
       emit({ event: 'job-done', ...base, units: outcome.unitsDone, rows: outcome.rowsWritten, seconds: (performance.now() - started) / 1000 });
     } catch (error) {
       const message = storedError(error);
@@ -141,14 +169,24 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         emit({ event: 'job-cancelled', ...base });
         return; // cancelled through the API: nothing to retry
       }
+      if (error instanceof RunError && error.code === 'RUN_LOCKED') {
+        // An in-process run of the same identity holds the run: not a failure of the job. It goes back to
+        // the queue, due in LOCKED_RETRY_SECONDS, with its attempts untouched (a new entry; this one completes).
+        await untilCommitted(`job ${jobId}: queueing it again`, async () => {
+          await failJob(pool, job, `waiting: ${message}`, false, handler);
+          await addQueueEntries(pool, [{ jobId, task: taskFor(job.kind, device), maxAttempts: job.maxAttempts }], LOCKED_RETRY_SECONDS);
+        });
+        emit({ event: 'job-released', ...base, error: message });
+        return;
+      }
       if (stopping && isInterrupted(error)) {
         released.push({ queueJobId: helpers.job.id, attempts: helpers.job.attempts - 1 });
-        await failJob(pool, job, `released: worker ${id} stopped after ${message}`, false, handler).catch((e) => log.warn(`job ${jobId}: ${storedError(e)}`));
+        await untilCommitted(`job ${jobId}: releasing it`, () => failJob(pool, job, `released: worker ${id} stopped after ${message}`, false, handler));
         emit({ event: 'job-released', ...base });
         throw error;
       }
       const final = helpers.job.attempts >= helpers.job.max_attempts;
-      await failJob(pool, job, message, final, handler).catch((e) => log.warn(`job ${jobId}: recording its failure failed: ${storedError(e)}`));
+      await untilCommitted(`job ${jobId}: recording its failure`, () => failJob(pool, job, message, final, handler));
       emit({ event: 'job-failed', ...base, error: message, final, seconds: (performance.now() - started) / 1000 });
       throw error;
     } finally {
@@ -167,7 +205,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const remember = (queueId: string) => {
     queueWorkerIds.push(queueId);
     // Recorded before a job is taken (the pool is created first): the sweep must know which locks are this process's.
-    pool.query('UPDATE worker SET queue_worker_ids = $2 WHERE id = $1', [id, queueWorkerIds]).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
+    // Appended in SQL: the un-awaited updates may commit in any order.
+    pool.query('UPDATE worker SET queue_worker_ids = array_append(queue_worker_ids, $2) WHERE id = $1', [id, queueId]).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
   };
   events.on('pool:create', ({ workerPool }) => remember(workerPool.id));
   events.on('worker:create', ({ worker }) => remember(worker.workerId));
@@ -191,24 +230,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
   const sweepLostWorkers = async () => {
     const seconds = visibilityMs / 1000;
+    const reason = `lost: no heartbeat for ${seconds} s`;
+    // Marked first, in one statement: a worker whose heartbeat lands meanwhile is not marked, and only
+    // the marked ones' locks are cleared and their jobs queued again.
     const { rows } = await pool.query<{ id: string; queue_worker_ids: string[] }>(
-      `SELECT id, queue_worker_ids FROM worker WHERE stopped_at IS NULL AND id <> $1 AND last_seen_at < now() - make_interval(secs => $2)`, [id, seconds],
+      `UPDATE worker SET stopped_at = now(), stop_reason = $2
+       WHERE stopped_at IS NULL AND id <> $1 AND last_seen_at < now() - make_interval(secs => $3) RETURNING id, queue_worker_ids`,
+      [id, reason, seconds],
     );
     if (rows.length === 0) return;
-    utils ??= await queueUtils(options.databaseUrl);
-    const queueIds = rows.flatMap((row) => row.queue_worker_ids);
-    if (queueIds.length) await utils.forceUnlockWorkers(queueIds);
     const lost = rows.map((row) => row.id);
-    const reason = `lost: no heartbeat for ${seconds} s`;
-    const marked = await pool.query<{ id: string }>(
-      `UPDATE worker SET stopped_at = now(), stop_reason = $2 WHERE id = ANY($1::text[]) AND stopped_at IS NULL AND last_seen_at < now() - make_interval(secs => $3) RETURNING id`,
-      [lost, reason, seconds],
-    );
-    const requeued = await requeueWorkerJobs(pool, marked.rows.map((row) => row.id), `worker ${marked.rows.map((r) => r.id).join(', ')} ${reason}; queued again`);
-    if (marked.rows.length) {
-      log.warn(`workers lost (${reason}): ${marked.rows.map((r) => r.id).join(', ')}; ${requeued} job(s) queued again`);
-      emit({ event: 'workers-lost', workers: marked.rows.map((r) => r.id) });
-    }
+    const queueIds = rows.flatMap((row) => row.queue_worker_ids);
+    if (queueIds.length) await (await utils()).forceUnlockWorkers(queueIds);
+    const requeued = await requeueWorkerJobs(pool, lost, `worker ${lost.join(', ')} ${reason}; queued again`);
+    log.warn(`workers lost (${reason}): ${lost.join(', ')}; ${requeued} job(s) queued again`);
+    emit({ event: 'workers-lost', workers: lost });
   };
   const heartbeat = setInterval(() => {
     if (beating) return;
@@ -254,11 +290,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       clearInterval(heartbeat);
       await beating;
       if (released.length) {
-        utils ??= await queueUtils(options.databaseUrl);
         // graphile-worker fails a job released during its shutdown without waiting for the write, which
         // can be lost as its pool closes, leaving the entry locked by this (now stopped) process for 4 h.
         // The process no longer runs anything, so its locks are safe to clear.
-        await utils.forceUnlockWorkers(queueWorkerIds).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
+        await (await utils()).forceUnlockWorkers(queueWorkerIds).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
         // Give the attempt back: a graceful stop is not a failure of the job (its bounded retries are for
         // those). graphile-worker's SQL function directly: WorkerUtils.rescheduleJobs drops attempts = 0.
         for (const entry of released) {
@@ -268,7 +303,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       }
       await pool.query(`UPDATE worker SET stopped_at = now(), stop_reason = $2, last_seen_at = now() WHERE id = $1`, [id, reason]).catch((error) => log.warn(`worker ${id}: ${storedError(error)}`));
       for (const handler of handlers.values()) await handler.release?.().catch((error) => log.warn(`worker ${id}: releasing ${handler.kind}: ${storedError(error)}`));
-      await utils?.release();
+      if (utilsPromise) await (await utilsPromise).release();
       await db.close();
       log.info(`worker ${id} stopped (${reason})`, { workerId: id });
     })();

@@ -202,3 +202,29 @@ test('workers hold their run SHARED: an in-process run of the same identity is r
   await expect(withRunLock(db.pool, 'shared-lock', 'The in-process run', async () => 'ran')).resolves.toBe('ran');
   await w.stop();
 });
+
+test('a job whose run an in-process run holds goes back to the queue, waiting, its attempts untouched: not failed', async () => {
+  const runId = await newRun('held-in-process');
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding!: () => void;
+  const taken = new Promise<void>((resolve) => (holding = resolve));
+  const inProcess = withRunLock(db.pool, 'held-in-process', 'The in-process run', async () => {
+    holding();
+    await held;
+  });
+  await taken;
+  await enqueue(db.pool, request(runId, units(2), {}, 1));
+  const w = await worker();
+  const [job] = await until('the job to be put back', () => jobRows(runId), (jobs) => jobs[0]?.error?.startsWith('waiting: ') ?? false);
+  expect(job).toMatchObject({ status: 'QUEUED', attempts: 1 });
+  expect(job!.error).toMatch(/is being written by another process/);
+  // A fresh queue entry, due later, with its attempts at 0 (max 1: a failure would have been final).
+  const entries = await db.pool.query(
+    `SELECT attempts, max_attempts, run_at > now() + interval '20 seconds' AS later FROM graphile_worker.jobs WHERE key = 'probe-atlas:job:' || (SELECT id FROM job WHERE extraction_run_id = $1)`, [runId]);
+  expect(entries.rows).toEqual([{ attempts: 0, max_attempts: 1, later: true }]);
+  expect((await runRow(db.pool, runId)).status).not.toBe('FAILED');
+  release();
+  await inProcess;
+  await w.stop();
+});
