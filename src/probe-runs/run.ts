@@ -307,8 +307,9 @@ export interface PlannedProbeRun {
  * Plans the probe run these options identify for the job queue, without fitting anything: the same
  * checks and settings hash as runProbe, the run's row found or created (PENDING, planned_count = the
  * cells), its excluded attributes and concept counts recorded (what runProbe records at its start and
- * end; the queue's completion records no session). Holds the run's advisory lock while it plans, so it
- * refuses (RUN_LOCKED) while an in-process runProbe holds the run. Needs a pool of at least 2 connections.
+ * end; the queue's completion records no session). Holds the run's advisory lock SHARED while it plans,
+ * as workers running its jobs do, so it refuses (RUN_LOCKED) only while an in-process runProbe holds the
+ * run. Needs a pool of at least 2 connections.
  */
 export async function planProbeRun(pool: pg.Pool, options: Pick<ProbeRunOptions, 'extractionRunId' | 'norms' | 'settings'>): Promise<PlannedProbeRun> {
   if ((pool.options.max ?? 10) < 2) throw new ProbeRunError('BAD_ARGUMENT', `planProbeRun needs a pool of at least 2 connections (one holds the run's lock); got max ${pool.options.max}.`);
@@ -326,5 +327,5 @@ export async function planProbeRun(pool: pg.Pool, options: Pick<ProbeRunOptions,
       settings: prepared.settings, cells, alreadyDone: left.done.length, complete: left.complete,
       attributeCount: norms.attributeIds.length, excludedAttributeCount: norms.excludedAttributes.length,
     };
-  });
+  }, 'shared');
 }
