@@ -23,7 +23,7 @@ export async function cancelRun(pool: pg.Pool, kind: JobKind, runId: number): Pr
     );
     if (rows.length === 0) throw new JobError('NOTHING_TO_CANCEL', `${label(kind, runId)} has no queued or running jobs to cancel.`);
     await removeQueueEntries(client, rows.map((row) => row.id));
-    await settleRun(client, kind, runId, run.status, null);
+    await settleRun(client, kind, runId, run, null);
     return { cancelled: rows.length };
   });
 }

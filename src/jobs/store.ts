@@ -4,6 +4,7 @@
 // in which the run is settled (runs.ts). A job CANCELLED meanwhile stays CANCELLED.
 import type pg from 'pg';
 import { inTransaction } from '../db/transaction.ts';
+import { moveRun } from '../runs/status.ts';
 import { lockRun, runTableOf, settleRun } from './runs.ts';
 import type { JobHandler, JobKind, JobOutcome, JobRow, JobStatus } from './types.ts';
 
@@ -30,7 +31,7 @@ export async function claimJob(pool: pg.Pool, jobId: number, workerId: string, a
     );
     const job = rows[0];
     if (!job) return null;
-    await lockRun(client, job.kind, job.run_id);
+    const run = await lockRun(client, job.kind, job.run_id);
     const claimed = await client.query(
       `UPDATE job SET status = 'RUNNING', attempts = $3, worker_id = $2, started_at = now(), finished_at = NULL
        WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING id`,
@@ -38,10 +39,7 @@ export async function claimJob(pool: pg.Pool, jobId: number, workerId: string, a
     );
     if (claimed.rowCount === 0) return null;
     // The run's status machine (src/runs/status.ts): entering RUNNING sets started_at, clears finished_at and error.
-    await client.query(
-      `UPDATE ${runTableOf(job.kind)} SET status = 'RUNNING', started_at = now(), finished_at = NULL, error = NULL WHERE id = $1 AND status <> 'RUNNING'`,
-      [job.run_id],
-    );
+    if (run.status !== 'RUNNING') await moveRun(client, runTableOf(job.kind), job.run_id, run.status, 'RUNNING');
     return { settingsHash: job.settings_hash, id: jobId, kind: job.kind, runId: job.run_id, position: job.position, spec: job.spec, unitCount: job.unit_count, attempt, maxAttempts: job.max_attempts };
   });
 }
@@ -65,7 +63,7 @@ export async function finishJob(pool: pg.Pool, job: JobRow, outcome: JobOutcome,
       `UPDATE job SET status = 'DONE', finished_at = now(), units_done = $2, timings = $3::jsonb, error = NULL WHERE id = $1 AND status IN ('RUNNING', 'QUEUED')`,
       [job.id, outcome.unitsDone, JSON.stringify(outcome.timings)],
     );
-    if (done.rowCount) await settleRun(client, job.kind, job.runId, run.status, handler);
+    if (done.rowCount) await settleRun(client, job.kind, job.runId, run, handler);
   });
 }
 
@@ -82,7 +80,7 @@ export async function failJob(pool: pg.Pool, job: JobRow, error: string, final: 
        WHERE id = $1 AND status NOT IN ('CANCELLED', 'DONE')`,
       [job.id, final ? 'FAILED' : 'QUEUED', error],
     );
-    await settleRun(client, job.kind, job.runId, run.status, handler);
+    await settleRun(client, job.kind, job.runId, run, handler);
   });
 }
 
